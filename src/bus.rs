@@ -1,0 +1,417 @@
+//! [`Bus`]: the handle that owns the subscriber table, and its [`BusBuilder`].
+
+use std::fmt;
+use std::time::Duration;
+
+use crossbeam_utils::CachePadded;
+
+use crate::publisher::{self, Delivery, Publisher};
+use crate::registry::Registry;
+use crate::stats::{BusStats, SubscriberStats};
+use crate::subscriber::{Subscriber, SubscriberBuilder};
+use crate::sync::{Arc, AtomicU64, AtomicUsize, Ordering};
+use crate::{BuildError, Event, Overflow, PublishError, Topic, Topics, WaitStrategy};
+
+/// The largest queue capacity a subscriber may ask for (2^24 events). A queue is allocated up front.
+pub const MAX_CAPACITY: usize = 1 << 24;
+
+/// The default capacity of a subscriber's queue.
+pub const DEFAULT_CAPACITY: usize = 256;
+
+/// What every subscriber of a bus gets unless its builder says otherwise.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Defaults {
+    pub(crate) capacity: usize,
+    pub(crate) overflow: Overflow,
+    pub(crate) wait: WaitStrategy,
+}
+
+/// What `Bus`, `Publisher` and `Subscriber` handles share.
+pub(crate) struct Inner<E> {
+    pub(crate) registry: Registry<E>,
+    pub(crate) defaults: Defaults,
+    /// Live `Bus` and `Publisher` handles; the bus closes itself when the last one goes.
+    handles: AtomicUsize,
+    next_id: AtomicU64,
+    /// Publishes whose topic some subscriber wanted (idle publishes are not counted, so that the
+    /// idle path stays one load).
+    pub(crate) published: CachePadded<AtomicU64>,
+    /// Events handed to `EventSink::emit` after close, which has no way to hand them back.
+    pub(crate) rejected: AtomicU64,
+}
+
+impl<E> Inner<E> {
+    pub(crate) fn new(defaults: Defaults) -> Arc<Self> {
+        Arc::new(Inner {
+            registry: Registry::new(),
+            defaults,
+            handles: AtomicUsize::new(1),
+            next_id: AtomicU64::new(1),
+            published: CachePadded::new(AtomicU64::new(0)),
+            rejected: AtomicU64::new(0),
+        })
+    }
+
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Registers one more publishing handle.
+    pub(crate) fn acquire_handle(this: &Arc<Self>) -> Arc<Self> {
+        this.handles.fetch_add(1, Ordering::Relaxed);
+        Arc::clone(this)
+    }
+
+    /// Drops a publishing handle; the last one closes the bus.
+    pub(crate) fn release_handle(&self) {
+        // AcqRel: every publish made through any handle happens-before the close below.
+        if self.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.registry.close();
+        }
+    }
+}
+
+/// A fan-out event bus: every published event goes to every subscriber whose topics (and filter)
+/// want it, through that subscriber's own bounded queue.
+///
+/// `Bus` is a cheap handle: clones share one bus. The bus closes when [`close`](Self::close) is
+/// called or when the last `Bus` and [`Publisher`] handle is dropped; subscribers then drain what
+/// is queued and see [`RecvError::Disconnected`](crate::RecvError::Disconnected).
+///
+/// # Examples
+///
+/// ```
+/// use fanout::{topic, Bus, Event, Topic, Topics};
+///
+/// #[derive(Clone, Debug, PartialEq)]
+/// enum Ev { Tool(&'static str), Token(char) }
+/// const TOOL: Topic = topic!(0);
+/// const TOKEN: Topic = topic!(1);
+/// impl Event for Ev {
+///     fn topic(&self) -> Topic {
+///         match self { Ev::Tool(_) => TOOL, Ev::Token(_) => TOKEN }
+///     }
+/// }
+///
+/// let bus = Bus::new();
+/// let mut audit = bus.subscribe(Topics::ALL - TOKEN);
+/// let mut ui = bus.subscribe(Topics::ALL);
+///
+/// let delivery = bus.publish(Ev::Token('h')).unwrap();
+/// assert_eq!(delivery.delivered(), 1); // only the UI wants tokens
+/// bus.publish(Ev::Tool("grep")).unwrap();
+///
+/// assert_eq!(audit.recv(), Ok(Ev::Tool("grep")));
+/// assert_eq!(ui.recv(), Ok(Ev::Token('h')));
+/// assert_eq!(ui.recv(), Ok(Ev::Tool("grep")));
+/// ```
+pub struct Bus<E> {
+    pub(crate) inner: Arc<Inner<E>>,
+}
+
+impl<E: Event> Bus<E> {
+    /// A bus whose subscribers default to a capacity of 256, [`Overflow::DropOldest`] and
+    /// [`WaitStrategy::Park`].
+    pub fn new() -> Self {
+        Bus {
+            inner: Inner::new(Defaults {
+                capacity: DEFAULT_CAPACITY,
+                overflow: Overflow::DropOldest,
+                wait: WaitStrategy::Park,
+            }),
+        }
+    }
+
+    /// A builder for a bus with defaults of its own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::{Bus, Overflow};
+    /// # #[derive(Clone)] struct Ping;
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = Bus::<Ping>::builder().capacity(1024).overflow(Overflow::Block).build().unwrap();
+    /// let sub = bus.subscribe(fanout::Topics::ALL);
+    /// assert_eq!(sub.capacity(), 1024);
+    /// ```
+    pub fn builder() -> BusBuilder<E> {
+        BusBuilder {
+            defaults: Defaults {
+                capacity: DEFAULT_CAPACITY,
+                overflow: Overflow::DropOldest,
+                wait: WaitStrategy::Park,
+            },
+            _event: std::marker::PhantomData,
+        }
+    }
+
+    /// Subscribes to `topics` with the bus's defaults.
+    ///
+    /// On a closed bus the subscriber is born disconnected: its first `recv` returns
+    /// [`RecvError::Disconnected`](crate::RecvError::Disconnected).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::{topic, Bus, RecvError, Topics};
+    /// # #[derive(Clone)] struct Ping;
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = Bus::<Ping>::new();
+    /// let mut sub = bus.subscribe(topic!(0) | topic!(3));
+    /// assert_eq!(sub.topics(), topic!(0) | topic!(3));
+    /// bus.close();
+    /// assert_eq!(sub.recv().err(), Some(RecvError::Disconnected));
+    /// ```
+    pub fn subscribe(&self, topics: impl Into<Topics>) -> Subscriber<E> {
+        let builder = self.subscriber().topics(topics);
+        builder.build_or_disconnected()
+    }
+
+    /// A builder for a subscriber with its own topics, capacity, overflow policy, name, filter and
+    /// wait strategy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::{Bus, Overflow, Topics};
+    /// #[derive(Clone)] struct Msg { session: u32 }
+    /// # impl fanout::Event for Msg { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = Bus::new();
+    /// let mut mine = bus
+    ///     .subscriber()
+    ///     .topics(Topics::ALL)
+    ///     .capacity(64)
+    ///     .overflow(Overflow::DropNewest)
+    ///     .name("session-7 tab")
+    ///     .filter(|m: &Msg| m.session == 7)
+    ///     .build()
+    ///     .unwrap();
+    /// bus.publish(Msg { session: 8 }).unwrap();
+    /// bus.publish(Msg { session: 7 }).unwrap();
+    /// assert_eq!(mine.try_recv().unwrap().session, 7);
+    /// assert!(mine.try_recv().is_err());
+    /// ```
+    pub fn subscriber(&self) -> SubscriberBuilder<E> {
+        SubscriberBuilder::new(Arc::clone(&self.inner))
+    }
+
+    /// A new publishing handle (`Clone + Send`) for another thread.
+    pub fn publisher(&self) -> Publisher<E> {
+        Publisher::new(Inner::acquire_handle(&self.inner))
+    }
+
+    /// Publishes `event` to every interested subscriber; see [`Publisher::publish`].
+    pub fn publish(&self, event: E) -> Result<Delivery, PublishError<E>> {
+        publisher::publish(&self.inner, event, None)
+    }
+
+    /// Publishes the event built by `make` if some subscriber wants `topic`, and never calls
+    /// `make` otherwise; see [`Publisher::publish_with`].
+    pub fn publish_with(
+        &self,
+        topic: Topic,
+        make: impl FnOnce() -> E,
+    ) -> Result<Delivery, PublishError<E>> {
+        publisher::publish_with(&self.inner, topic, make)
+    }
+
+    /// Publishes, bounding the time spent blocked on [`Overflow::Block`] subscribers; see
+    /// [`Publisher::publish_timeout`].
+    pub fn publish_timeout(
+        &self,
+        event: E,
+        timeout: Duration,
+    ) -> Result<Delivery, PublishError<E>> {
+        publisher::publish_timeout(&self.inner, event, timeout)
+    }
+}
+
+impl<E> Bus<E> {
+    /// The union of every live subscriber's topics: a publish of any other topic does nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::{topic, Bus, Topics};
+    /// # #[derive(Clone)] struct Ping;
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = Bus::<Ping>::new();
+    /// assert_eq!(bus.interest(), Topics::NONE);
+    /// let sub = bus.subscribe(topic!(2));
+    /// assert!(bus.interest().contains(topic!(2)));
+    /// drop(sub);
+    /// assert_eq!(bus.interest(), Topics::NONE);
+    /// ```
+    pub fn interest(&self) -> Topics {
+        Topics::from_bits(self.inner.registry.interest())
+    }
+
+    /// Whether some live subscriber wants `topic` (one atomic load).
+    pub fn is_interested(&self, topic: Topic) -> bool {
+        self.inner.registry.interest() & topic.bit() != 0
+    }
+
+    /// Closes the bus: later publishes hand their event back as [`PublishError::Closed`], and
+    /// every subscriber receives what was already accepted, then
+    /// [`RecvError::Disconnected`](crate::RecvError::Disconnected). A publish running during the
+    /// close either delivers fully or is rejected. Idempotent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::{Bus, RecvError, Topics};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = Bus::new();
+    /// let mut sub = bus.subscribe(Topics::ALL);
+    /// bus.publish(Ping(1)).unwrap();
+    /// bus.close();
+    /// assert!(bus.publish(Ping(2)).is_err());
+    /// assert_eq!(sub.recv(), Ok(Ping(1)));
+    /// assert_eq!(sub.recv(), Err(RecvError::Disconnected));
+    /// ```
+    pub fn close(&self) {
+        self.inner.registry.close();
+    }
+
+    /// Whether the bus is closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner.registry.is_closed()
+    }
+
+    /// How many subscribers are registered.
+    pub fn subscriber_count(&self) -> usize {
+        self.inner.registry.len()
+    }
+
+    /// Counters for the bus and each registered subscriber (a snapshot: they move while events
+    /// flow, and are exact once the bus is quiet).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::{Bus, Overflow};
+    /// # #[derive(Clone)] struct Ping;
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = Bus::new();
+    /// let _ui = bus.subscriber().name("ui").capacity(1).overflow(Overflow::DropNewest).build().unwrap();
+    /// bus.publish(Ping).unwrap();
+    /// bus.publish(Ping).unwrap();
+    /// let stats = bus.stats();
+    /// assert_eq!(stats.published, 2);
+    /// let ui = &stats.subscribers[0];
+    /// assert_eq!((ui.name.as_str(), ui.delivered, ui.dropped, ui.queued), ("ui", 1, 1, 1));
+    /// ```
+    pub fn stats(&self) -> BusStats {
+        let subscribers = self
+            .inner
+            .registry
+            .states()
+            .into_iter()
+            .map(|(state, queued)| SubscriberStats::from_state(&state, queued))
+            .collect();
+        BusStats {
+            published: self.inner.published.load(Ordering::Relaxed),
+            rejected_after_close: self.inner.rejected.load(Ordering::Relaxed),
+            closed: self.is_closed(),
+            subscribers,
+        }
+    }
+}
+
+impl<E: Event> Default for Bus<E> {
+    fn default() -> Self {
+        Bus::new()
+    }
+}
+
+impl<E> Clone for Bus<E> {
+    fn clone(&self) -> Self {
+        Bus {
+            inner: Inner::acquire_handle(&self.inner),
+        }
+    }
+}
+
+impl<E> Drop for Bus<E> {
+    fn drop(&mut self) {
+        self.inner.release_handle();
+    }
+}
+
+impl<E> fmt::Debug for Bus<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bus")
+            .field("subscribers", &self.subscriber_count())
+            .field("interest", &self.interest())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+/// Builds a [`Bus`] with defaults of its own for the subscribers it will have.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use fanout::{Bus, BuildError, Overflow, WaitStrategy};
+/// # #[derive(Clone)] struct Ping;
+/// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+/// let bus = Bus::<Ping>::builder()
+///     .capacity(4096)
+///     .overflow(Overflow::DropNewest)
+///     .wait(WaitStrategy::SpinThenPark(Duration::from_micros(50)))
+///     .build()
+///     .unwrap();
+/// # drop(bus);
+/// assert_eq!(Bus::<Ping>::builder().capacity(0).build().unwrap_err(), BuildError::ZeroCapacity);
+/// ```
+pub struct BusBuilder<E> {
+    defaults: Defaults,
+    _event: std::marker::PhantomData<fn(E)>,
+}
+
+impl<E: Event> BusBuilder<E> {
+    /// The default queue capacity of this bus's subscribers (must be in `1..=MAX_CAPACITY`).
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.defaults.capacity = capacity;
+        self
+    }
+
+    /// The default overflow policy of this bus's subscribers.
+    pub fn overflow(mut self, overflow: Overflow) -> Self {
+        self.defaults.overflow = overflow;
+        self
+    }
+
+    /// The default wait strategy of this bus's subscribers.
+    pub fn wait(mut self, wait: WaitStrategy) -> Self {
+        self.defaults.wait = wait;
+        self
+    }
+
+    /// Builds the bus, or says which setting is nonsense.
+    pub fn build(self) -> Result<Bus<E>, BuildError> {
+        check_capacity(self.defaults.capacity)?;
+        Ok(Bus {
+            inner: Inner::new(self.defaults),
+        })
+    }
+}
+
+impl<E> fmt::Debug for BusBuilder<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BusBuilder")
+            .field("defaults", &self.defaults)
+            .finish()
+    }
+}
+
+pub(crate) fn check_capacity(capacity: usize) -> Result<(), BuildError> {
+    match capacity {
+        0 => Err(BuildError::ZeroCapacity),
+        n if n > MAX_CAPACITY => Err(BuildError::CapacityTooLarge { requested: n }),
+        _ => Ok(()),
+    }
+}

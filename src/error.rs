@@ -1,0 +1,223 @@
+//! Error types. Every error that carries an undelivered event hands it back, and none requires
+//! `E: Debug`.
+
+use std::fmt;
+
+/// A publish that could not go ahead; the event is handed back.
+///
+/// # Examples
+///
+/// ```
+/// use fanout::{Bus, PublishError};
+/// # #[derive(Clone, PartialEq, Debug)] struct Ping;
+/// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+/// let bus = Bus::new();
+/// bus.close();
+/// let err = bus.publish(Ping).unwrap_err();
+/// assert!(err.is_closed());
+/// assert_eq!(err.into_inner(), Ping);
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub enum PublishError<E> {
+    /// The bus was closed before this publish started; nobody received the event.
+    Closed(E),
+}
+
+impl<E> PublishError<E> {
+    /// The event that was not published.
+    pub fn into_inner(self) -> E {
+        match self {
+            PublishError::Closed(event) => event,
+        }
+    }
+
+    /// Whether the bus was closed.
+    pub fn is_closed(&self) -> bool {
+        matches!(self, PublishError::Closed(_))
+    }
+}
+
+impl<E> fmt::Debug for PublishError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PublishError::Closed(_) => f.write_str("Closed(..)"),
+        }
+    }
+}
+
+impl<E> fmt::Display for PublishError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PublishError::Closed(_) => f.write_str("publishing on a closed bus"),
+        }
+    }
+}
+
+impl<E> std::error::Error for PublishError<E> {}
+
+/// Why a blocking [`recv`](crate::Subscriber::recv) returned no event.
+///
+/// `Lagged` is not an end: the subscription goes on, and the next call returns the first event
+/// after the gap. `Overflowed` and `Disconnected` are ends, returned only once everything queued
+/// before them has been received.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RecvError {
+    /// This subscriber lost this many events (its overflow policy discarded them) since the last
+    /// report. Reported before every event that was enqueued after the loss (see the crate docs,
+    /// "Overflow and lag", for where exactly); the count is exact, and the counts of all reports
+    /// add up to everything the subscriber lost.
+    Lagged(u64),
+    /// The subscriber could not keep up and its [`Overflow::Disconnect`](crate::Overflow) policy
+    /// ended it. Everything queued before the cut has been received.
+    Overflowed,
+    /// The bus is closed (or every `Bus` and `Publisher` handle is gone) and the queue is empty.
+    Disconnected,
+}
+
+/// Why [`try_recv`](crate::Subscriber::try_recv) returned no event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TryRecvError {
+    /// Nothing is queued right now.
+    Empty,
+    /// This many events were lost since the last report; see [`RecvError::Lagged`].
+    Lagged(u64),
+    /// Ended by [`Overflow::Disconnect`](crate::Overflow); see [`RecvError::Overflowed`].
+    Overflowed,
+    /// Closed and drained; see [`RecvError::Disconnected`].
+    Disconnected,
+}
+
+/// Why [`recv_timeout`](crate::Subscriber::recv_timeout) returned no event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RecvTimeoutError {
+    /// Nothing arrived before the deadline.
+    Timeout,
+    /// This many events were lost since the last report; see [`RecvError::Lagged`].
+    Lagged(u64),
+    /// Ended by [`Overflow::Disconnect`](crate::Overflow); see [`RecvError::Overflowed`].
+    Overflowed,
+    /// Closed and drained; see [`RecvError::Disconnected`].
+    Disconnected,
+}
+
+macro_rules! recv_error_common {
+    ($name:ident) => {
+        impl $name {
+            /// The number of events lost, if this is a lag report.
+            pub fn lagged(&self) -> Option<u64> {
+                match self {
+                    $name::Lagged(n) => Some(*n),
+                    _ => None,
+                }
+            }
+
+            /// Whether the subscription has ended (overflowed or disconnected): no event will
+            /// ever arrive again.
+            pub fn is_terminal(&self) -> bool {
+                matches!(self, $name::Overflowed | $name::Disconnected)
+            }
+        }
+
+        impl std::error::Error for $name {}
+    };
+}
+
+recv_error_common!(RecvError);
+recv_error_common!(TryRecvError);
+recv_error_common!(RecvTimeoutError);
+
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecvError::Lagged(n) => write!(f, "subscriber lagged and lost {n} events"),
+            RecvError::Overflowed => f.write_str("subscriber overflowed and was disconnected"),
+            RecvError::Disconnected => f.write_str("bus closed and queue drained"),
+        }
+    }
+}
+
+impl fmt::Display for TryRecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryRecvError::Empty => f.write_str("no event queued"),
+            TryRecvError::Lagged(n) => RecvError::Lagged(*n).fmt(f),
+            TryRecvError::Overflowed => RecvError::Overflowed.fmt(f),
+            TryRecvError::Disconnected => RecvError::Disconnected.fmt(f),
+        }
+    }
+}
+
+impl fmt::Display for RecvTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecvTimeoutError::Timeout => f.write_str("timed out waiting for an event"),
+            RecvTimeoutError::Lagged(n) => RecvError::Lagged(*n).fmt(f),
+            RecvTimeoutError::Overflowed => RecvError::Overflowed.fmt(f),
+            RecvTimeoutError::Disconnected => RecvError::Disconnected.fmt(f),
+        }
+    }
+}
+
+impl From<RecvError> for TryRecvError {
+    fn from(err: RecvError) -> Self {
+        match err {
+            RecvError::Lagged(n) => TryRecvError::Lagged(n),
+            RecvError::Overflowed => TryRecvError::Overflowed,
+            RecvError::Disconnected => TryRecvError::Disconnected,
+        }
+    }
+}
+
+impl From<RecvError> for RecvTimeoutError {
+    fn from(err: RecvError) -> Self {
+        match err {
+            RecvError::Lagged(n) => RecvTimeoutError::Lagged(n),
+            RecvError::Overflowed => RecvTimeoutError::Overflowed,
+            RecvError::Disconnected => RecvTimeoutError::Disconnected,
+        }
+    }
+}
+
+/// A subscriber or bus configuration that makes no sense; nothing was created.
+///
+/// # Examples
+///
+/// ```
+/// use fanout::{Bus, BuildError};
+/// # #[derive(Clone)] struct Ping;
+/// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+/// let bus = Bus::<Ping>::new();
+/// let err = bus.subscriber().capacity(0).build().unwrap_err();
+/// assert_eq!(err, BuildError::ZeroCapacity);
+/// assert_eq!(err.to_string(), "queue capacity must be at least 1");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A queue capacity of 0 was asked for; a subscriber needs room for at least one event.
+    ZeroCapacity,
+    /// The capacity is above [`MAX_CAPACITY`](crate::MAX_CAPACITY) (the queue is allocated up
+    /// front, so a typo here would allocate gigabytes).
+    CapacityTooLarge {
+        /// The capacity asked for.
+        requested: usize,
+    },
+    /// The bus was closed before the subscriber was built.
+    Closed,
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::ZeroCapacity => f.write_str("queue capacity must be at least 1"),
+            BuildError::CapacityTooLarge { requested } => write!(
+                f,
+                "queue capacity {requested} is above the maximum of {}",
+                crate::MAX_CAPACITY
+            ),
+            BuildError::Closed => f.write_str("the bus is closed"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}

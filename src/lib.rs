@@ -1,0 +1,183 @@
+//! A synchronous, runtime-agnostic, lock-free fan-out event bus.
+//!
+//! One event in, every interested subscriber gets it, each through its own bounded queue, filtered
+//! by topic *before* it is enqueued, with an overflow policy per subscriber, and with every lost
+//! event counted and reported to the subscriber that lost it. Built for hosts whose hot loop emits
+//! events from plain synchronous code (an AI agent loop streaming tokens and tool calls to a UI,
+//! telemetry, an audit log, persistence and a cost tracker) with no async runtime.
+//!
+//! ```
+//! use fanout::{topic, Bus, Event, Overflow, RecvError, Topic, Topics};
+//!
+//! #[derive(Clone, Debug, PartialEq)]
+//! enum AgentEvent { Token(String), ToolCall(&'static str), Done }
+//! const TOKENS: Topic = topic!(0);
+//! const TOOLS: Topic = topic!(1);
+//! const LIFECYCLE: Topic = topic!(2);
+//! impl Event for AgentEvent {
+//!     fn topic(&self) -> Topic {
+//!         match self {
+//!             AgentEvent::Token(_) => TOKENS,
+//!             AgentEvent::ToolCall(_) => TOOLS,
+//!             AgentEvent::Done => LIFECYCLE,
+//!         }
+//!     }
+//! }
+//!
+//! let bus = Bus::new();
+//! // A small UI queue that keeps the newest events, and a lossless audit log without tokens.
+//! let mut ui = bus.subscriber().capacity(2).overflow(Overflow::DropOldest).build().unwrap();
+//! let mut audit = bus.subscriber().topics(Topics::ALL - TOKENS).overflow(Overflow::Block).build().unwrap();
+//!
+//! for word in ["a", "b", "c"] {
+//!     bus.publish(AgentEvent::Token(word.into())).unwrap();
+//! }
+//! bus.publish(AgentEvent::ToolCall("grep")).unwrap();
+//! bus.publish(AgentEvent::Done).unwrap();
+//! bus.close();
+//!
+//! assert_eq!(ui.recv(), Err(RecvError::Lagged(3)));
+//! assert_eq!(ui.recv(), Ok(AgentEvent::ToolCall("grep")));
+//! assert_eq!(ui.recv(), Ok(AgentEvent::Done));
+//! assert_eq!(ui.recv(), Err(RecvError::Disconnected));
+//! assert_eq!(audit.iter().map(Result::unwrap).collect::<Vec<_>>(),
+//!            [AgentEvent::ToolCall("grep"), AgentEvent::Done]);
+//! ```
+//!
+//! # Topics
+//!
+//! Every [`Event`] maps itself to a [`Topic`], an index in `0..64` ([`topic!`] checks it at compile
+//! time, [`Topic::new`] at run time). Every subscriber holds a [`Topics`] mask (a `u64`); the bus
+//! keeps the union of all live masks, its [`interest`](Bus::interest). A publish first tests the
+//! topic against the interest with one atomic load and returns at once if nobody wants it; then it
+//! tests each subscriber's mask, so an uninterested subscriber costs a bit test, never a queue
+//! operation, a clone or a wake-up. [`publish_with`](Publisher::publish_with) goes further and
+//! does not even build the event when nobody wants its topic.
+//!
+//! A subscriber can add a [`filter`](SubscriberBuilder::filter), a predicate the publisher runs
+//! after the topic test (per-run, per-session, per-connection targeting), and can change its
+//! topics at any time with [`set_topics`](Subscriber::set_topics): every publish that starts
+//! after the call returns obeys the new mask.
+//!
+//! # Overflow and lag
+//!
+//! Each subscriber has its own bounded queue and its own [`Overflow`] policy for when it is full:
+//! [`DropOldest`](Overflow::DropOldest) (the default: a UI sees the newest events),
+//! [`DropNewest`](Overflow::DropNewest), [`Block`](Overflow::Block) (lossless back-pressure: the
+//! only policy that can make a publish wait, bounded by
+//! [`publish_timeout`](Publisher::publish_timeout)), and [`Disconnect`](Overflow::Disconnect)
+//! (cut off a consumer that cannot keep up; it learns so through [`RecvError::Overflowed`]).
+//!
+//! Nothing is lost silently. Every event a policy throws away is counted against the subscriber
+//! that lost it and reported **in its stream** as [`RecvError::Lagged(n)`](RecvError::Lagged),
+//! before every event enqueued after the loss; the subscription goes on. The counts are exact:
+//! for every subscriber, events received plus events reported as lag equals the events published
+//! to it (topic matched, filter passed) while it was subscribed. [`Delivery`], returned by each
+//! publish, says how many subscribers took the event and how many events overflow dropped.
+//!
+//! ```
+//! use fanout::{Bus, Overflow, RecvError};
+//! # #[derive(Clone, Debug, PartialEq)] struct Tick(u32);
+//! # impl fanout::Event for Tick { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+//! let bus = Bus::new();
+//! let mut newest = bus.subscriber().capacity(2).overflow(Overflow::DropNewest).build().unwrap();
+//! for i in 0..5 {
+//!     bus.publish(Tick(i)).unwrap();
+//! }
+//! // Tick(2..5) found the queue full and were dropped; the report comes first, with the exact count.
+//! assert_eq!(newest.recv(), Err(RecvError::Lagged(3)));
+//! assert_eq!(newest.recv(), Ok(Tick(0)));
+//! assert_eq!(newest.recv(), Ok(Tick(1)));
+//! ```
+//!
+//! Where in the stream a report lands: a subscriber checks its loss counter after every dequeue,
+//! and a publisher counts a loss before it enqueues anything newer, so a `Lagged(n)` always comes
+//! before every event enqueued after the loss. Relative to events that were already queued when
+//! the loss happened it can come early: with `DropNewest`, `Disconnect` and a timed-out `Block`
+//! the lost events are newer than everything queued, yet the report is handed out at the next
+//! dequeue (as above). With `DropOldest` the lost events are the oldest, and the report comes
+//! before the survivors, except when an eviction races the consumer: then the few events the
+//! consumer dequeued between the eviction and its count come before the report.
+//!
+//! # Ordering
+//!
+//! Events from one publishing handle ([`Bus`] or [`Publisher`]) reach each subscriber in the order
+//! they were published (FIFO per publisher, per subscriber). Events from different publishers
+//! have no order relative to each other; two subscribers may see two concurrent publishers'
+//! events interleaved differently. No thread or task is spawned per event.
+//!
+//! # Closing
+//!
+//! [`Bus::close`] (or dropping the last `Bus` and `Publisher` handle) closes the bus. Later
+//! publishes hand their event back as [`PublishError::Closed`]; every subscriber first receives
+//! everything that was accepted before the close, then [`RecvError::Disconnected`]. A subscriber
+//! dropped at any time unsubscribes: it stops costing publishers anything, and a publish blocked
+//! on its full `Block` queue returns.
+//!
+//! # Wait strategies
+//!
+//! A subscriber's blocking calls wait the way its [`WaitStrategy`] says: [`Park`](WaitStrategy::Park)
+//! (the default: sleep in the kernel, wake on the next event),
+//! [`SpinThenPark`](WaitStrategy::SpinThenPark) (poll for a bounded time, then park) or
+//! [`BusySpin`](WaitStrategy::BusySpin). Waking a parked thread costs the publisher a system call
+//! and the subscriber tens of microseconds; a subscriber that is spinning when the event lands
+//! sees it in well under a microsecond, and the publisher pays no wake-up at all.
+//!
+//! ```
+//! use std::time::Duration;
+//! use fanout::{Bus, WaitStrategy};
+//! # #[derive(Clone)] struct Tick;
+//! # impl fanout::Event for Tick { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+//! let bus = Bus::<Tick>::new();
+//! let latency_sensitive = bus
+//!     .subscriber()
+//!     .wait(WaitStrategy::SpinThenPark(Duration::from_micros(100)))
+//!     .build()
+//!     .unwrap();
+//! # drop(latency_sensitive);
+//! ```
+//!
+//! # Cost
+//!
+//! The publish path takes no lock and allocates nothing (beyond what `E::clone` does): it reads the
+//! interest mask, loads a lock-free snapshot of the subscriber table, and enqueues into each
+//! interested subscriber's queue, moving the event into the last one and cloning it for the others.
+//! Subscribing, unsubscribing, `set_topics` and closing take a lock that publishers never take.
+//! Publish `Arc<E>` when events are large.
+//!
+//! # Seams
+//!
+//! [`EventSink`] is an object-safe `Send + Sync` trait implemented by [`Bus`] and [`Publisher`],
+//! [`NullSink`] and [`RecordingSink`], so code that emits events need not depend on the bus.
+//! With the `agent` feature (on by default), `fanout::agent` has a ready event vocabulary for AI-agent
+//! runtimes, taps (subscribers on their own threads), a JSON-lines audit recorder and run waiters.
+#![warn(missing_docs)]
+#![deny(unsafe_code)]
+
+mod bus;
+mod error;
+mod event;
+mod overflow;
+mod publisher;
+mod queue;
+mod registry;
+mod sink;
+mod stats;
+mod subscriber;
+mod sync;
+mod topic;
+mod wait;
+
+pub use bus::{Bus, BusBuilder, DEFAULT_CAPACITY, MAX_CAPACITY};
+pub use error::{BuildError, PublishError, RecvError, RecvTimeoutError, TryRecvError};
+pub use event::Event;
+pub use overflow::Overflow;
+pub use publisher::{Delivery, Publisher};
+pub use registry::SubscriberId;
+pub use sink::{EventSink, NullSink, RecordingSink};
+pub use stats::{BusStats, SubscriberStats};
+#[cfg(not(loom))]
+pub use subscriber::Accepted;
+pub use subscriber::{IntoIter, Iter, Subscriber, SubscriberBuilder, TryIter};
+pub use topic::{Topic, TopicOutOfRange, Topics, TopicsIter, TOPIC_COUNT};
+pub use wait::WaitStrategy;

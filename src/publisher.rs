@@ -1,0 +1,457 @@
+//! [`Publisher`] and the publish path shared by every publishing handle.
+//!
+//! # The publish path
+//!
+//! 1. Load the bus's interest mask (one relaxed atomic load). If the event's topic is not in it,
+//!    return: nobody wants it. This is the whole cost of an unwanted event.
+//! 2. Load the subscriber table's current snapshot (lock-free, allocation-free).
+//! 3. Walk the snapshot. For each subscriber whose mask has the topic and whose filter passes,
+//!    enqueue: a clone for every interested subscriber but the last, the original for the last
+//!    (so a single interested subscriber costs no clone at all).
+//! 4. When a queue is full, apply that subscriber's [`Overflow`] policy; every event a policy
+//!    throws away is added to that subscriber's loss counter, which its consumer reports in-stream.
+//!
+//! No step takes a lock or allocates (beyond what `E::clone` does). Only `Overflow::Block` waits.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::bus::Inner;
+use crate::queue::{SendTimeoutError, TrySendError};
+use crate::registry::{Entry, Registry};
+use crate::sync::{Arc, Ordering};
+use crate::{Event, Overflow, PublishError, Topic};
+
+/// What one publish did: how many subscribers got the event, and what overflow cost.
+///
+/// `Ok(Delivery)` does not mean anyone has *read* the event, only that it is queued (or, for
+/// subscribers whose policy dropped it, counted as lost and reported to them).
+///
+/// # Examples
+///
+/// ```
+/// use fanout::{Bus, Overflow, Topics};
+/// # #[derive(Clone)] struct Ping;
+/// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+/// let bus = Bus::new();
+/// let _a = bus.subscribe(Topics::ALL);
+/// let _b = bus.subscriber().capacity(1).overflow(Overflow::DropNewest).build().unwrap();
+/// assert_eq!(bus.publish(Ping).unwrap().delivered(), 2);
+/// let second = bus.publish(Ping).unwrap();
+/// assert_eq!((second.delivered(), second.dropped()), (1, 1));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Delivery {
+    delivered: u32,
+    dropped: u32,
+    disconnected: u32,
+    timed_out: u32,
+}
+
+impl Delivery {
+    /// Subscribers whose queue took this event.
+    pub fn delivered(&self) -> usize {
+        self.delivered as usize
+    }
+
+    /// Events thrown away by overflow policies during this publish: the oldest events evicted by
+    /// `DropOldest`, this event refused by `DropNewest`, `Disconnect` or a `Block` that timed out.
+    /// Each is counted against, and reported to, the subscriber that lost it.
+    pub fn dropped(&self) -> usize {
+        self.dropped as usize
+    }
+
+    /// Subscribers this publish cut off under [`Overflow::Disconnect`].
+    pub fn disconnected(&self) -> usize {
+        self.disconnected as usize
+    }
+
+    /// `Block` subscribers still full when the deadline of
+    /// [`publish_timeout`](Publisher::publish_timeout) passed (they are also in `dropped`).
+    pub fn timed_out(&self) -> usize {
+        self.timed_out as usize
+    }
+
+    /// Whether no subscriber received the event.
+    pub fn is_empty(&self) -> bool {
+        self.delivered == 0
+    }
+}
+
+/// A publishing handle for one thread: `Clone + Send`, cheap to clone.
+///
+/// Every handle publishes into the same bus; the bus closes when the last `Bus` and `Publisher`
+/// handle is gone (or on [`Bus::close`](crate::Bus::close)). Events from one publisher reach
+/// each subscriber in the order they were published; events from different publishers have no
+/// order relative to each other.
+///
+/// # Examples
+///
+/// ```
+/// use fanout::{Bus, Topics};
+/// # #[derive(Clone, Debug, PartialEq)] struct Ping(u32);
+/// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+/// let bus = Bus::new();
+/// let mut sub = bus.subscribe(Topics::ALL);
+/// let publisher = bus.publisher();
+/// std::thread::spawn(move || {
+///     for i in 0..3 {
+///         publisher.publish(Ping(i)).unwrap();
+///     }
+/// })
+/// .join()
+/// .unwrap();
+/// assert_eq!(sub.try_iter().map(Result::unwrap).collect::<Vec<_>>(), [Ping(0), Ping(1), Ping(2)]);
+/// ```
+pub struct Publisher<E> {
+    inner: Arc<Inner<E>>,
+}
+
+impl<E> Publisher<E> {
+    pub(crate) fn new(inner: Arc<Inner<E>>) -> Self {
+        Publisher { inner }
+    }
+}
+
+impl<E: Event> Publisher<E> {
+    /// Publishes `event` to every live subscriber whose topics contain `event.topic()` and whose
+    /// filter accepts it.
+    ///
+    /// Never blocks unless a subscriber's policy is [`Overflow::Block`] and its queue is full.
+    /// Takes no lock, and allocates nothing beyond what cloning the event allocates. The event is
+    /// moved into the last interested queue and cloned for the others.
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError::Closed`] with the event, if the bus was closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::{topic, Bus};
+    /// # #[derive(Clone)] struct Ping;
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = Bus::new();
+    /// let publisher = bus.publisher();
+    /// assert!(publisher.publish(Ping).unwrap().is_empty()); // no subscriber yet
+    /// let _sub = bus.subscribe(topic!(0));
+    /// assert_eq!(publisher.publish(Ping).unwrap().delivered(), 1);
+    /// ```
+    #[inline]
+    pub fn publish(&self, event: E) -> Result<Delivery, PublishError<E>> {
+        publish(&self.inner, event, None)
+    }
+
+    /// Builds and publishes an event only if some live subscriber wants `topic`; otherwise
+    /// `make` is never called and the cost is one atomic load.
+    ///
+    /// `topic` should be the topic of the event `make` returns; the event is still filtered by
+    /// its own topic.
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError::Closed`] with the built event, if the bus was closed (`make` is called
+    /// so that the event can be handed back).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::{topic, Bus};
+    /// # #[derive(Clone)] struct Usage(String);
+    /// # impl fanout::Event for Usage { fn topic(&self) -> fanout::Topic { fanout::topic!(4) } }
+    /// let bus = Bus::new();
+    /// let mut built = 0;
+    /// bus.publish_with(topic!(4), || { built += 1; Usage(format!("{} tokens", 12)) }).unwrap();
+    /// assert_eq!(built, 0); // nobody listens to topic 4: the String was never formatted
+    /// ```
+    #[inline]
+    pub fn publish_with(
+        &self,
+        topic: Topic,
+        make: impl FnOnce() -> E,
+    ) -> Result<Delivery, PublishError<E>> {
+        publish_with(&self.inner, topic, make)
+    }
+
+    /// Like [`publish`](Self::publish), but spends at most `timeout` in total blocked on full
+    /// [`Overflow::Block`] subscribers. A `Block` subscriber still full at the deadline does not
+    /// get the event: it is counted as lost for that subscriber (reported to it as `Lagged`) and
+    /// in [`Delivery::timed_out`].
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError::Closed`] with the event, if the bus was closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fanout::{Bus, Overflow, TryRecvError};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = Bus::new();
+    /// let mut audit = bus.subscriber().capacity(1).overflow(Overflow::Block).build().unwrap();
+    /// bus.publish(Ping(1)).unwrap();
+    /// let late = bus.publish_timeout(Ping(2), Duration::from_millis(1)).unwrap();
+    /// assert_eq!(late.timed_out(), 1);
+    /// assert_eq!(audit.try_recv(), Err(TryRecvError::Lagged(1))); // Ping(2) never made it
+    /// assert_eq!(audit.try_recv(), Ok(Ping(1)));
+    /// ```
+    pub fn publish_timeout(
+        &self,
+        event: E,
+        timeout: Duration,
+    ) -> Result<Delivery, PublishError<E>> {
+        publish_timeout(&self.inner, event, timeout)
+    }
+
+    /// Publishes every event of `events` in order, stopping at the first error (which hands back
+    /// the event that failed; the rest are not consumed). Returns the sum of the deliveries.
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError::Closed`] with the first event that could not be published.
+    pub fn publish_all(
+        &self,
+        events: impl IntoIterator<Item = E>,
+    ) -> Result<Delivery, PublishError<E>> {
+        let mut total = Delivery::default();
+        for event in events {
+            total.add(self.publish(event)?);
+        }
+        Ok(total)
+    }
+
+    /// Whether some live subscriber wants `topic` (one atomic load).
+    #[inline]
+    pub fn is_interested(&self, topic: Topic) -> bool {
+        self.inner.registry.interest() & topic.bit() != 0
+    }
+
+    /// Whether the bus is closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner.registry.is_closed()
+    }
+}
+
+impl<E> Publisher<E> {
+    /// Counts an event `EventSink::emit` could not hand back (the bus was closed).
+    pub(crate) fn rejected(&self) {
+        self.inner.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl<E> Clone for Publisher<E> {
+    fn clone(&self) -> Self {
+        Publisher {
+            inner: Inner::acquire_handle(&self.inner),
+        }
+    }
+}
+
+impl<E> Drop for Publisher<E> {
+    fn drop(&mut self) {
+        self.inner.release_handle();
+    }
+}
+
+impl<E> fmt::Debug for Publisher<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Publisher")
+            .field("closed", &self.inner.registry.is_closed())
+            .finish()
+    }
+}
+
+impl Delivery {
+    fn add(&mut self, other: Delivery) {
+        self.delivered += other.delivered;
+        self.dropped += other.dropped;
+        self.disconnected += other.disconnected;
+        self.timed_out += other.timed_out;
+    }
+}
+
+#[inline]
+pub(crate) fn publish_with<E: Event>(
+    inner: &Inner<E>,
+    topic: Topic,
+    make: impl FnOnce() -> E,
+) -> Result<Delivery, PublishError<E>> {
+    if inner.registry.interest() & topic.bit() == 0 {
+        return idle(inner, make);
+    }
+    publish(inner, make(), None)
+}
+
+pub(crate) fn publish_timeout<E: Event>(
+    inner: &Inner<E>,
+    event: E,
+    timeout: Duration,
+) -> Result<Delivery, PublishError<E>> {
+    // A timeout too large to add is no bound at all.
+    let deadline = Instant::now().checked_add(timeout);
+    match deadline {
+        Some(deadline) => publish(inner, event, Some(deadline)),
+        None => publish(inner, event, None),
+    }
+}
+
+/// A publish nobody's topic matched: nothing to do unless the bus is closed.
+#[cold]
+fn idle<E>(inner: &Inner<E>, make: impl FnOnce() -> E) -> Result<Delivery, PublishError<E>> {
+    if inner.registry.is_closed() {
+        Err(PublishError::Closed(make()))
+    } else {
+        Ok(Delivery::default())
+    }
+}
+
+/// The publish path (see the module docs). `deadline` bounds waiting on `Block` subscribers.
+#[inline]
+pub(crate) fn publish<E: Event>(
+    inner: &Inner<E>,
+    event: E,
+    deadline: Option<Instant>,
+) -> Result<Delivery, PublishError<E>> {
+    let bit = event.topic().bit();
+    if inner.registry.interest() & bit == 0 {
+        return idle(inner, || event);
+    }
+    fan_out(inner, event, bit, deadline)
+}
+
+fn fan_out<E: Event>(
+    inner: &Inner<E>,
+    event: E,
+    bit: u64,
+    deadline: Option<Instant>,
+) -> Result<Delivery, PublishError<E>> {
+    let snapshot = inner.registry.load();
+    if snapshot.closed {
+        return Err(PublishError::Closed(event));
+    }
+    inner.published.fetch_add(1, Ordering::Relaxed);
+    let mut delivery = Delivery::default();
+    // The interested entry found last, not yet served: it gets a clone if another interested entry
+    // follows, the original event if none does.
+    let mut pending: Option<&Entry<E>> = None;
+    for entry in snapshot.entries.iter() {
+        // Relaxed: the mask guards no other memory; a `set_topics` that happened-before this
+        // publish is seen by coherence.
+        if entry.state.mask.load(Ordering::Relaxed) & bit == 0 {
+            continue;
+        }
+        if let Some(filter) = &entry.filter {
+            if !filter(&event) {
+                continue;
+            }
+        }
+        if let Some(previous) = pending.replace(entry) {
+            offer(
+                &inner.registry,
+                previous,
+                event.clone(),
+                deadline,
+                &mut delivery,
+            );
+        }
+    }
+    if let Some(last) = pending {
+        offer(&inner.registry, last, event, deadline, &mut delivery);
+    }
+    Ok(delivery)
+}
+
+/// Enqueues `event` for one subscriber, applying its overflow policy if the queue is full.
+#[inline]
+fn offer<E>(
+    registry: &Registry<E>,
+    entry: &Entry<E>,
+    event: E,
+    deadline: Option<Instant>,
+    delivery: &mut Delivery,
+) {
+    match entry.tx.try_send(event) {
+        Ok(()) => delivery.delivered += 1,
+        Err(TrySendError::Full(event)) => overflow(registry, entry, event, deadline, delivery),
+        // The subscriber dropped its receiver during this publish: it is leaving, nothing is owed.
+        Err(TrySendError::Disconnected(_)) => {}
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn overflow<E>(
+    registry: &Registry<E>,
+    entry: &Entry<E>,
+    event: E,
+    deadline: Option<Instant>,
+    delivery: &mut Delivery,
+) {
+    let state = &entry.state;
+    match state.overflow {
+        Overflow::DropNewest => {
+            drop(event);
+            state.record_loss(1);
+            delivery.dropped += 1;
+        }
+        Overflow::DropOldest => {
+            let Some(evictor) = &entry.evictor else {
+                unreachable!("a DropOldest entry always has an evictor")
+            };
+            let mut event = event;
+            loop {
+                // Evict one. If the consumer emptied a slot since our try_send failed, this may
+                // evict an event that would have fit: still a real, counted loss, never a silent one.
+                if let Ok(oldest) = evictor.try_recv() {
+                    drop(oldest);
+                    state.record_loss(1);
+                    delivery.dropped += 1;
+                }
+                match entry.tx.try_send(event) {
+                    Ok(()) => {
+                        delivery.delivered += 1;
+                        return;
+                    }
+                    // Another publisher refilled the slot: evict again.
+                    Err(TrySendError::Full(back)) => event = back,
+                    Err(TrySendError::Disconnected(_)) => return,
+                }
+            }
+        }
+        Overflow::Block => {
+            let sent = match deadline {
+                None => entry
+                    .tx
+                    .send(event)
+                    .map_err(|err| SendTimeoutError::Disconnected(err.0)),
+                Some(deadline) => entry.tx.send_deadline(event, deadline),
+            };
+            match sent {
+                Ok(()) => delivery.delivered += 1,
+                Err(SendTimeoutError::Timeout(event)) => {
+                    drop(event);
+                    state.record_loss(1);
+                    delivery.dropped += 1;
+                    delivery.timed_out += 1;
+                }
+                // The subscriber went away while we waited: the publish returns, nothing is owed.
+                Err(SendTimeoutError::Disconnected(_)) => {}
+            }
+        }
+        Overflow::Disconnect => {
+            drop(event);
+            state.record_loss(1);
+            delivery.dropped += 1;
+            // SeqCst flag then SeqCst mask zeroing, against `Registry::set_topics` (see there).
+            if !state.overflowed.swap(true, Ordering::SeqCst) {
+                delivery.disconnected += 1;
+                // Once per subscriber, never in steady state: take it out of the table so its
+                // queue disconnects (waking a consumer parked in `recv` or `select!`) as soon as
+                // the publishes under way are done, and it stops counting in the interest mask.
+                registry.remove(state);
+            }
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! A loom-visible stand-in for `crossbeam_channel::bounded`, with the subset of its surface the
+//! bus uses and the same disconnection rules: senders see `Disconnected` once every receiver is
+//! gone, receivers once every sender is gone *and* the queue is empty.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use loom::sync::{Arc, Condvar, Mutex};
+
+struct State<T> {
+    items: VecDeque<T>,
+    capacity: usize,
+    senders: usize,
+    receivers: usize,
+}
+
+struct Channel<T> {
+    state: Mutex<State<T>>,
+    /// Signalled when an item is pushed or the last sender leaves.
+    not_empty: Condvar,
+    /// Signalled when an item is popped or the last receiver leaves.
+    not_full: Condvar,
+}
+
+pub(crate) fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+    let channel = Arc::new(Channel {
+        state: Mutex::new(State {
+            items: VecDeque::with_capacity(capacity),
+            capacity,
+            senders: 1,
+            receivers: 1,
+        }),
+        not_empty: Condvar::new(),
+        not_full: Condvar::new(),
+    });
+    (
+        Sender {
+            channel: Arc::clone(&channel),
+        },
+        Receiver { channel },
+    )
+}
+
+pub(crate) enum TrySendError<T> {
+    Full(T),
+    Disconnected(T),
+}
+
+pub(crate) enum SendTimeoutError<T> {
+    #[allow(dead_code)] // never produced in a model: nothing times out
+    Timeout(T),
+    Disconnected(T),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum TryRecvError {
+    Empty,
+    Disconnected,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RecvTimeoutError {
+    Disconnected,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct RecvError;
+
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct SendError<T>(pub(crate) T);
+
+pub(crate) struct Sender<T> {
+    channel: Arc<Channel<T>>,
+}
+
+impl<T> Sender<T> {
+    pub(crate) fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
+        let mut state = self.channel.state.lock().unwrap();
+        if state.receivers == 0 {
+            return Err(TrySendError::Disconnected(item));
+        }
+        if state.items.len() == state.capacity {
+            return Err(TrySendError::Full(item));
+        }
+        state.items.push_back(item);
+        drop(state);
+        self.channel.not_empty.notify_one();
+        Ok(())
+    }
+
+    pub(crate) fn send(&self, item: T) -> Result<(), SendError<T>> {
+        let mut state = self.channel.state.lock().unwrap();
+        loop {
+            if state.receivers == 0 {
+                return Err(SendError(item));
+            }
+            if state.items.len() < state.capacity {
+                state.items.push_back(item);
+                drop(state);
+                self.channel.not_empty.notify_one();
+                return Ok(());
+            }
+            state = self.channel.not_full.wait(state).unwrap();
+        }
+    }
+
+    pub(crate) fn send_deadline(
+        &self,
+        item: T,
+        _deadline: Instant,
+    ) -> Result<(), SendTimeoutError<T>> {
+        self.send(item)
+            .map_err(|SendError(item)| SendTimeoutError::Disconnected(item))
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.channel.state.lock().unwrap().items.len()
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        self.channel.state.lock().unwrap().senders += 1;
+        Sender {
+            channel: Arc::clone(&self.channel),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        let mut state = self.channel.state.lock().unwrap();
+        state.senders -= 1;
+        let last = state.senders == 0;
+        drop(state);
+        if last {
+            self.channel.not_empty.notify_all();
+        }
+    }
+}
+
+pub(crate) struct Receiver<T> {
+    channel: Arc<Channel<T>>,
+}
+
+impl<T> Receiver<T> {
+    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+        let mut state = self.channel.state.lock().unwrap();
+        match state.items.pop_front() {
+            Some(item) => {
+                drop(state);
+                self.channel.not_full.notify_one();
+                Ok(item)
+            }
+            None if state.senders == 0 => Err(TryRecvError::Disconnected),
+            None => Err(TryRecvError::Empty),
+        }
+    }
+
+    pub(crate) fn recv(&self) -> Result<T, RecvError> {
+        let mut state = self.channel.state.lock().unwrap();
+        loop {
+            if let Some(item) = state.items.pop_front() {
+                drop(state);
+                self.channel.not_full.notify_one();
+                return Ok(item);
+            }
+            if state.senders == 0 {
+                return Err(RecvError);
+            }
+            state = self.channel.not_empty.wait(state).unwrap();
+        }
+    }
+
+    pub(crate) fn recv_deadline(&self, _deadline: Instant) -> Result<T, RecvTimeoutError> {
+        self.recv()
+            .map_err(|RecvError| RecvTimeoutError::Disconnected)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.channel.state.lock().unwrap().items.len()
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        self.channel.state.lock().unwrap().receivers += 1;
+        Receiver {
+            channel: Arc::clone(&self.channel),
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        let mut state = self.channel.state.lock().unwrap();
+        state.receivers -= 1;
+        let last = state.receivers == 0;
+        drop(state);
+        if last {
+            self.channel.not_full.notify_all();
+        }
+    }
+}

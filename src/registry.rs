@@ -1,0 +1,297 @@
+//! The subscriber table: written under a lock, read by publishers without one.
+//!
+//! # Protocol
+//!
+//! Writers (subscribe, unsubscribe, `set_topics`, close) serialise on `table`, a mutex publishers
+//! never take. After changing the table a writer publishes a fresh immutable [`Snapshot`] through
+//! a [`SnapshotCell`] and recomputes `interest`, the union of every live mask.
+//!
+//! A publish reads `interest` (one atomic load) and returns at once when the event's topic is not
+//! in it. Otherwise it loads the current snapshot (no lock, no allocation) and walks its entries,
+//! testing each subscriber's own mask. A snapshot keeps the queue senders of its entries alive, so
+//! a publisher holding an old snapshot may still enqueue into the queue of a subscriber that was
+//! just dropped; the entry's mask is zeroed before it leaves the table, so only a publish that read
+//! the mask before the drop can do that, and whatever it enqueues is freed with the queue when the
+//! last snapshot holding it goes.
+//!
+//! Invariant (checked by `loom-tests/loom_interest.rs`): once a subscribe or `set_topics` has
+//! returned, `interest` contains every topic of that subscriber's mask, for as long as the
+//! subscriber is live.
+
+use std::fmt;
+
+use crossbeam_utils::CachePadded;
+
+use crate::queue::{Receiver, Sender};
+use crate::sync::{Arc, AtomicBool, AtomicU64, Mutex, Ordering, SnapshotCell, SnapshotGuard};
+use crate::{Overflow, Topics, WaitStrategy};
+
+/// A subscriber's identity, unique within its bus.
+///
+/// # Examples
+///
+/// ```
+/// # #[derive(Clone)] struct Ping;
+/// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+/// let bus = fanout::Bus::<Ping>::new();
+/// let a = bus.subscribe(fanout::Topics::ALL);
+/// let b = bus.subscribe(fanout::Topics::ALL);
+/// assert_ne!(a.id(), b.id());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct SubscriberId(pub(crate) u64);
+
+impl SubscriberId {
+    /// The id as a number.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Debug for SubscriberId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SubscriberId({})", self.0)
+    }
+}
+
+impl fmt::Display for SubscriberId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// The user's per-subscriber predicate, run by the publisher after the topic test.
+pub(crate) type Filter<E> = dyn Fn(&E) -> bool + Send + Sync + 'static;
+
+/// The state one subscriber shares between its [`Subscriber`](crate::Subscriber) handle and the
+/// publishers. Fields written by publishers and fields written by the consumer sit on separate
+/// cache lines.
+pub(crate) struct SubscriberState {
+    pub(crate) id: SubscriberId,
+    pub(crate) name: String,
+    pub(crate) capacity: usize,
+    pub(crate) overflow: Overflow,
+    pub(crate) wait: WaitStrategy,
+    /// The mask publishers test. Equal to `topics` while the subscriber is live; zeroed (for good)
+    /// when it unsubscribes or is cut off by `Overflow::Disconnect`, so that publishers holding an
+    /// older snapshot skip it. Written only under the registry lock, except the zeroing by a
+    /// publisher that cuts the subscriber off.
+    pub(crate) mask: AtomicU64,
+    /// The topics the subscriber asked for (what `topics()` and stats report).
+    pub(crate) topics: AtomicU64,
+    /// Events this subscriber lost to its overflow policy. Publishers add to it, only on loss; the
+    /// consumer reads it after every dequeue and reports the growth as `Lagged(n)`.
+    pub(crate) lost: CachePadded<AtomicU64>,
+    /// Set (once) by the publisher that cut this subscriber off under `Overflow::Disconnect`,
+    /// after it counted the event it could not enqueue in `lost` (release: a consumer that sees
+    /// the flag sees the count).
+    pub(crate) overflowed: AtomicBool,
+    /// Set once the handle is dropped; `set_topics` never revives a gone subscriber.
+    pub(crate) gone: AtomicBool,
+    /// Events handed to the consumer (consumer-written, read by stats).
+    pub(crate) received: CachePadded<AtomicU64>,
+    /// Lost events already reported to the consumer as `Lagged` (consumer-written).
+    pub(crate) lag_reported: AtomicU64,
+}
+
+impl SubscriberState {
+    /// Counts `n` events this subscriber lost.
+    #[inline]
+    pub(crate) fn record_loss(&self, n: u64) {
+        // Release: pairs with the consumer's acquire load after a dequeue, so a consumer that
+        // dequeues an event enqueued after this loss also sees the loss.
+        self.lost.fetch_add(n, Ordering::Release);
+    }
+
+    pub(crate) fn topics(&self) -> Topics {
+        Topics::from_bits(self.topics.load(Ordering::Relaxed))
+    }
+}
+
+/// One row of the table: what a publisher needs to deliver to one subscriber.
+pub(crate) struct Entry<E> {
+    pub(crate) state: Arc<SubscriberState>,
+    /// The queue's sending side. Only entries hold senders, so once a subscriber has left the
+    /// table (or the bus is closed) and the last snapshot naming it is gone, the queue is
+    /// disconnected and its consumer sees `Disconnected` after draining.
+    pub(crate) tx: Sender<E>,
+    /// A second receiver, for `Overflow::DropOldest` only, through which a publisher evicts the
+    /// oldest event when the queue is full.
+    pub(crate) evictor: Option<Receiver<E>>,
+    /// Immutable once built, so a plain `std` `Arc` (not part of any protocol loom checks).
+    pub(crate) filter: Option<std::sync::Arc<Filter<E>>>,
+}
+
+impl<E> Clone for Entry<E> {
+    fn clone(&self) -> Self {
+        Entry {
+            state: Arc::clone(&self.state),
+            tx: self.tx.clone(),
+            evictor: self.evictor.clone(),
+            filter: self.filter.clone(),
+        }
+    }
+}
+
+/// An immutable view of the table, as publishers see it.
+pub(crate) struct Snapshot<E> {
+    pub(crate) entries: Box<[Entry<E>]>,
+    /// Set in the snapshot a close publishes: a publish that loads it hands the event back.
+    pub(crate) closed: bool,
+}
+
+struct Table<E> {
+    entries: Vec<Entry<E>>,
+    closed: bool,
+}
+
+pub(crate) struct Registry<E> {
+    /// The union of every live subscriber's mask; the first thing a publish reads.
+    interest: CachePadded<AtomicU64>,
+    /// Set by close; read only by publishes whose topic nobody wants (so the idle path can tell
+    /// "nobody listens" from "closed" without touching the snapshot).
+    closed: AtomicBool,
+    snapshot: SnapshotCell<Snapshot<E>>,
+    table: Mutex<Table<E>>,
+}
+
+impl<E> Registry<E> {
+    pub(crate) fn new() -> Self {
+        Registry {
+            interest: CachePadded::new(AtomicU64::new(0)),
+            closed: AtomicBool::new(false),
+            snapshot: SnapshotCell::new(Arc::new(Snapshot {
+                entries: Box::new([]),
+                closed: false,
+            })),
+            table: Mutex::new(Table {
+                entries: Vec::new(),
+                closed: false,
+            }),
+        }
+    }
+
+    /// The union of live masks. Relaxed is enough: the value guards no other memory (the snapshot
+    /// has its own synchronisation), and coherence makes a load that happens after a store see it.
+    #[inline]
+    pub(crate) fn interest(&self) -> u64 {
+        self.interest.load(Ordering::Relaxed)
+    }
+
+    #[inline]
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    #[inline]
+    pub(crate) fn load(&self) -> SnapshotGuard<Snapshot<E>> {
+        self.snapshot.load()
+    }
+
+    /// Adds a subscriber; `Err` hands the entry back if the bus is closed.
+    pub(crate) fn insert(&self, entry: Entry<E>) -> Result<(), Entry<E>> {
+        let mut table = self.table.lock();
+        if table.closed {
+            return Err(entry);
+        }
+        table.entries.push(entry);
+        let old = self.publish(&table);
+        drop(table);
+        drop(old);
+        Ok(())
+    }
+
+    /// Removes a subscriber (its handle was dropped, or a publisher cut it off).
+    pub(crate) fn remove(&self, state: &SubscriberState) {
+        // Zero the mask first: publishers that still hold a snapshot naming this subscriber skip it
+        // from now on.
+        state.mask.store(0, Ordering::SeqCst);
+        let mut table = self.table.lock();
+        let Some(index) = table
+            .entries
+            .iter()
+            .position(|entry| entry.state.id == state.id)
+        else {
+            return;
+        };
+        let removed = table.entries.swap_remove(index);
+        let old = self.publish(&table);
+        drop(table);
+        // Dropped outside the lock: if they were the last handles on the queue, dropping them drops
+        // the queued events, and an event's `Drop` must not run under the registry lock.
+        drop((removed, old));
+    }
+
+    /// Changes a subscriber's topics; a publish that starts after this returns obeys them.
+    pub(crate) fn set_topics(&self, state: &SubscriberState, topics: Topics) {
+        let table = self.table.lock();
+        state.topics.store(topics.bits(), Ordering::Relaxed);
+        if table.closed || state.gone.load(Ordering::SeqCst) {
+            return;
+        }
+        // SeqCst store then SeqCst load, against the cutting publisher's SeqCst flag store then
+        // SeqCst zeroing: whichever runs second leaves the mask at zero, so a cut-off subscriber
+        // is never revived.
+        state.mask.store(topics.bits(), Ordering::SeqCst);
+        if state.overflowed.load(Ordering::SeqCst) {
+            state.mask.store(0, Ordering::SeqCst);
+        }
+        self.recompute_interest(&table);
+    }
+
+    /// Closes the table: later publishes hand their event back, and every queue disconnects once
+    /// the publishes already under way have finished.
+    pub(crate) fn close(&self) -> bool {
+        let mut table = self.table.lock();
+        if table.closed {
+            return false;
+        }
+        table.closed = true;
+        self.closed.store(true, Ordering::Release);
+        // Taking the entries drops the table's senders; the snapshot below holds none. Both are
+        // dropped after unlocking (see `remove`).
+        let entries = std::mem::take(&mut table.entries);
+        self.interest.store(0, Ordering::Release);
+        let old = self.snapshot.swap(Arc::new(Snapshot {
+            entries: Box::new([]),
+            closed: true,
+        }));
+        drop(table);
+        drop((entries, old));
+        true
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.table.lock().entries.len()
+    }
+
+    /// The states of every subscriber in the table, for stats.
+    pub(crate) fn states(&self) -> Vec<(Arc<SubscriberState>, usize)> {
+        let table = self.table.lock();
+        table
+            .entries
+            .iter()
+            .map(|entry| (Arc::clone(&entry.state), entry.tx.len()))
+            .collect()
+    }
+
+    /// Publishes the table as a new snapshot, then the new interest. Called with the lock held;
+    /// returns the previous snapshot, for the caller to drop after unlocking.
+    fn publish(&self, table: &Table<E>) -> Arc<Snapshot<E>> {
+        let old = self.snapshot.swap(Arc::new(Snapshot {
+            entries: table.entries.clone().into_boxed_slice(),
+            closed: table.closed,
+        }));
+        self.recompute_interest(table);
+        old
+    }
+
+    fn recompute_interest(&self, table: &Table<E>) {
+        let union = table.entries.iter().fold(0u64, |acc, entry| {
+            acc | entry.state.mask.load(Ordering::SeqCst)
+        });
+        self.interest.store(union, Ordering::Release);
+    }
+}

@@ -1,0 +1,551 @@
+//! [`Subscriber`]: one consumer's end of the bus, with its own bounded queue.
+//!
+//! # Lag reporting
+//!
+//! Publishers count every event a subscriber's overflow policy throws away in that subscriber's
+//! loss counter (a release add) before they enqueue anything after the loss. After every dequeue
+//! the subscriber reads the counter (an acquire load on a line publishers write only on loss); if
+//! it grew, the subscriber holds the dequeued event back and returns `Lagged(growth)` first. So a
+//! `Lagged` report always comes before every event enqueued after the loss, its count is exact,
+//! and received + reported-lost adds up to everything published to the subscriber. When the queue
+//! is found empty (or disconnected) the counter is checked too, so a loss is never left unreported
+//! at the end of a stream.
+
+mod builder;
+mod iter;
+
+pub use builder::SubscriberBuilder;
+#[cfg(not(loom))]
+pub use iter::Accepted;
+pub use iter::{IntoIter, Iter, TryIter};
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::bus::Inner;
+use crate::queue::{self, Receiver};
+use crate::registry::{SubscriberId, SubscriberState};
+use crate::sync::{Arc, Ordering};
+use crate::wait::{self, WaitStrategy};
+use crate::{Overflow, RecvError, RecvTimeoutError, Topics, TryRecvError};
+
+/// One consumer's end of a [`Bus`](crate::Bus): a bounded queue of the events it wants.
+///
+/// Created by [`Bus::subscribe`](crate::Bus::subscribe) or [`Bus::subscriber`](crate::Bus::subscriber).
+/// Dropping it unsubscribes. It is `Send`: move it to the thread that consumes.
+///
+/// Receiving yields events in publish order (per publisher), interleaved with
+/// [`Lagged`](RecvError::Lagged) reports whenever the overflow policy lost some, and ends with
+/// [`Disconnected`](RecvError::Disconnected) (bus closed, queue drained) or
+/// [`Overflowed`](RecvError::Overflowed) (cut off by [`Overflow::Disconnect`]).
+///
+/// # Examples
+///
+/// ```
+/// use fanout::{Bus, RecvError, Topics};
+/// # #[derive(Clone, Debug, PartialEq)] struct Ping(u32);
+/// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+/// let bus = Bus::new();
+/// let mut sub = bus.subscriber().capacity(2).build().unwrap(); // DropOldest by default
+/// for i in 0..4 {
+///     bus.publish(Ping(i)).unwrap();
+/// }
+/// bus.close();
+/// assert_eq!(sub.recv(), Err(RecvError::Lagged(2)));
+/// assert_eq!(sub.recv(), Ok(Ping(2)));
+/// assert_eq!(sub.recv(), Ok(Ping(3)));
+/// assert_eq!(sub.recv(), Err(RecvError::Disconnected));
+/// ```
+pub struct Subscriber<E> {
+    state: Arc<SubscriberState>,
+    rx: Receiver<E>,
+    inner: Arc<Inner<E>>,
+    /// An event dequeued while a loss was pending: handed out right after the `Lagged` report.
+    held: Option<E>,
+    /// Lost events already reported (the loss counter's value at the last report).
+    reported: u64,
+    /// Events handed out.
+    received: u64,
+}
+
+impl<E> Subscriber<E> {
+    pub(crate) fn new(state: Arc<SubscriberState>, rx: Receiver<E>, inner: Arc<Inner<E>>) -> Self {
+        Subscriber {
+            state,
+            rx,
+            inner,
+            held: None,
+            reported: 0,
+            received: 0,
+        }
+    }
+
+    /// Takes the next event without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`TryRecvError::Empty`] if nothing is queued; `Lagged(n)` if events were lost since the last
+    /// report (the event after the gap comes on the next call); `Overflowed` or `Disconnected` once
+    /// the subscription has ended and everything queued was received.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::{Bus, Topics, TryRecvError};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping;
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = Bus::new();
+    /// let mut sub = bus.subscribe(Topics::ALL);
+    /// assert_eq!(sub.try_recv(), Err(TryRecvError::Empty));
+    /// bus.publish(Ping).unwrap();
+    /// assert_eq!(sub.try_recv(), Ok(Ping));
+    /// ```
+    pub fn try_recv(&mut self) -> Result<E, TryRecvError> {
+        if let Some(event) = self.held.take() {
+            return self.dequeued(event).map_err(TryRecvError::from);
+        }
+        match self.rx.try_recv() {
+            Ok(event) => self.dequeued(event).map_err(TryRecvError::from),
+            Err(queue::TryRecvError::Empty) => Err(match self.ended_or_lagged(false) {
+                Some(err) => err.into(),
+                None => TryRecvError::Empty,
+            }),
+            Err(queue::TryRecvError::Disconnected) => Err(self.disconnected().into()),
+        }
+    }
+
+    /// Waits for the next event, as this subscriber's [`WaitStrategy`] says.
+    ///
+    /// # Errors
+    ///
+    /// `Lagged(n)` if events were lost since the last report (the subscription goes on);
+    /// `Overflowed` or `Disconnected` once it has ended and everything queued was received.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::{Bus, Topics};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = Bus::new();
+    /// let mut sub = bus.subscribe(Topics::ALL);
+    /// let publisher = bus.publisher();
+    /// let t = std::thread::spawn(move || publisher.publish(Ping(9)).unwrap());
+    /// assert_eq!(sub.recv(), Ok(Ping(9)));
+    /// # t.join().unwrap();
+    /// ```
+    pub fn recv(&mut self) -> Result<E, RecvError> {
+        loop {
+            match self.try_recv() {
+                Ok(event) => return Ok(event),
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Lagged(n)) => return Err(RecvError::Lagged(n)),
+                Err(TryRecvError::Overflowed) => return Err(RecvError::Overflowed),
+                Err(TryRecvError::Disconnected) => return Err(RecvError::Disconnected),
+            }
+            if let Some(event) = self.wait_for_event(None) {
+                return self.dequeued(event);
+            }
+            // The queue disconnected while we waited: the next `try_recv` says how it ended.
+        }
+    }
+
+    /// Waits at most `timeout` for the next event.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvTimeoutError::Timeout`] if nothing came in time; otherwise as [`recv`](Self::recv).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fanout::{Bus, RecvTimeoutError, Topics};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping;
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = Bus::<Ping>::new();
+    /// let mut sub = bus.subscribe(Topics::ALL);
+    /// assert_eq!(sub.recv_timeout(Duration::from_millis(1)), Err(RecvTimeoutError::Timeout));
+    /// ```
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<E, RecvTimeoutError> {
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.recv_deadline(deadline),
+            None => self.recv().map_err(RecvTimeoutError::from),
+        }
+    }
+
+    /// Waits until `deadline` at the latest for the next event; see
+    /// [`recv_timeout`](Self::recv_timeout).
+    ///
+    /// # Errors
+    ///
+    /// [`RecvTimeoutError::Timeout`] if nothing came in time; otherwise as [`recv`](Self::recv).
+    pub fn recv_deadline(&mut self, deadline: Instant) -> Result<E, RecvTimeoutError> {
+        loop {
+            match self.try_recv() {
+                Ok(event) => return Ok(event),
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Lagged(n)) => return Err(RecvTimeoutError::Lagged(n)),
+                Err(TryRecvError::Overflowed) => return Err(RecvTimeoutError::Overflowed),
+                Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
+            }
+            match self.wait_for_event(Some(deadline)) {
+                Some(event) => return self.dequeued(event).map_err(RecvTimeoutError::from),
+                None if Instant::now() >= deadline => {
+                    // One last look, so a loss or an end that raced the deadline is not hidden.
+                    return match self.try_recv() {
+                        Ok(event) => Ok(event),
+                        Err(TryRecvError::Empty) => Err(RecvTimeoutError::Timeout),
+                        Err(TryRecvError::Lagged(n)) => Err(RecvTimeoutError::Lagged(n)),
+                        Err(TryRecvError::Overflowed) => Err(RecvTimeoutError::Overflowed),
+                        Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
+                    };
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// Moves up to `max` queued events into `buf` without waiting, and returns how many it moved.
+    ///
+    /// A batch never spans a loss: if events were lost, the batch stops before the first event
+    /// after the gap, and the next call reports the loss. `Ok(0)` means nothing is queued.
+    ///
+    /// # Errors
+    ///
+    /// When no event was moved: `Lagged(n)`, `Overflowed` or `Disconnected`, as for
+    /// [`try_recv`](Self::try_recv).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::{Bus, Topics};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = Bus::new();
+    /// let mut sub = bus.subscribe(Topics::ALL);
+    /// for i in 0..5 {
+    ///     bus.publish(Ping(i)).unwrap();
+    /// }
+    /// let mut batch = Vec::new();
+    /// assert_eq!(sub.drain_into(&mut batch, 3), Ok(3));
+    /// assert_eq!(sub.drain_into(&mut batch, 100), Ok(2));
+    /// assert_eq!(batch.len(), 5);
+    /// assert_eq!(sub.drain_into(&mut batch, 100), Ok(0));
+    /// ```
+    pub fn drain_into(&mut self, buf: &mut Vec<E>, max: usize) -> Result<usize, TryRecvError> {
+        let mut moved = 0;
+        while moved < max {
+            match self.try_recv() {
+                Ok(event) => {
+                    buf.push(event);
+                    moved += 1;
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Lagged(n)) if moved > 0 => {
+                    // Give the report back: the next call returns it again, then the held event.
+                    self.unreport(n);
+                    break;
+                }
+                Err(err) if moved == 0 => return Err(err),
+                Err(_) => break,
+            }
+        }
+        Ok(moved)
+    }
+
+    /// Waits (as the [`WaitStrategy`] says) until at least one event is queued, then moves up to
+    /// `max` into `buf`; returns how many it moved. The batch form of [`recv`](Self::recv):
+    /// a consumer that wakes once per batch instead of once per event.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv), when no event was moved.
+    pub fn recv_into(&mut self, buf: &mut Vec<E>, max: usize) -> Result<usize, RecvError> {
+        if max == 0 {
+            return Ok(0);
+        }
+        let first = self.recv()?;
+        buf.push(first);
+        let more = self.drain_into(buf, max - 1).unwrap_or(0);
+        Ok(1 + more)
+    }
+
+    /// A blocking iterator: yields `Ok(event)` and `Err(Lagged(n))` items, then `Err(Overflowed)`
+    /// if the subscriber was cut off, and ends when the bus is closed and the queue drained.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::{Bus, Topics};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = Bus::new();
+    /// let mut sub = bus.subscribe(Topics::ALL);
+    /// bus.publish(Ping(1)).unwrap();
+    /// bus.publish(Ping(2)).unwrap();
+    /// drop(bus); // the last handle: closes the bus
+    /// let got: Vec<Ping> = sub.iter().map(Result::unwrap).collect();
+    /// assert_eq!(got, [Ping(1), Ping(2)]);
+    /// ```
+    pub fn iter(&mut self) -> Iter<'_, E> {
+        Iter::new(self)
+    }
+
+    /// A non-blocking iterator over what is queued now: yields `Ok(event)` and `Err(Lagged(n))`
+    /// items, and `Err(Overflowed)` once if the subscriber was cut off; ends when the queue is empty.
+    pub fn try_iter(&mut self) -> TryIter<'_, E> {
+        TryIter::new(self)
+    }
+
+    /// Changes the topics this subscriber wants. Takes effect for every publish that starts after
+    /// this returns; a publish already under way may still use the old topics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::{topic, Bus, Topics, TryRecvError};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping;
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = Bus::new();
+    /// let mut sub = bus.subscribe(Topics::NONE);
+    /// bus.publish(Ping).unwrap();
+    /// assert_eq!(sub.try_recv(), Err(TryRecvError::Empty));
+    /// sub.set_topics(topic!(0).into());
+    /// bus.publish(Ping).unwrap();
+    /// assert_eq!(sub.try_recv(), Ok(Ping));
+    /// ```
+    pub fn set_topics(&self, topics: Topics) {
+        self.inner.registry.set_topics(&self.state, topics);
+    }
+
+    /// The topics this subscriber asked for.
+    pub fn topics(&self) -> Topics {
+        self.state.topics()
+    }
+
+    /// How many events are waiting to be received (including one held back behind a `Lagged`).
+    pub fn len(&self) -> usize {
+        self.rx.len() + usize::from(self.held.is_some())
+    }
+
+    /// Whether no event is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The queue's capacity.
+    pub fn capacity(&self) -> usize {
+        self.state.capacity
+    }
+
+    /// The name given at build time, or `subscriber-<id>`.
+    pub fn name(&self) -> &str {
+        &self.state.name
+    }
+
+    /// This subscriber's id, unique within its bus.
+    pub fn id(&self) -> SubscriberId {
+        self.state.id
+    }
+
+    /// This subscriber's overflow policy.
+    pub fn overflow(&self) -> Overflow {
+        self.state.overflow
+    }
+
+    /// This subscriber's wait strategy.
+    pub fn wait_strategy(&self) -> WaitStrategy {
+        self.state.wait
+    }
+
+    /// Events lost to overflow so far (reported or not yet).
+    pub fn lost(&self) -> u64 {
+        self.state.lost.load(Ordering::Acquire)
+    }
+
+    /// Events received so far.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// The queue's receiving side, for use in `crossbeam_channel::select!` next to the host's own
+    /// channels. Pass what the `recv` arm yields to [`accept`](Self::accept), which applies lag
+    /// reporting and end detection; never keep an event taken from here without it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crossbeam_channel::{select, unbounded};
+    /// use fanout::{Bus, Topics};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = Bus::new();
+    /// let mut sub = bus.subscribe(Topics::ALL);
+    /// let (_shutdown_tx, shutdown) = unbounded::<()>();
+    /// bus.publish(Ping(1)).unwrap();
+    /// select! {
+    ///     recv(sub.receiver()) -> msg => {
+    ///         for item in sub.accept(msg) {
+    ///             assert_eq!(item, Ok(Ping(1)));
+    ///         }
+    ///     }
+    ///     recv(shutdown) -> _ => unreachable!(),
+    /// }
+    /// ```
+    #[cfg(not(loom))]
+    pub fn receiver(&self) -> &crossbeam_channel::Receiver<E> {
+        &self.rx
+    }
+
+    /// Turns what a `select!` arm on [`receiver`](Self::receiver) yielded into this subscriber's
+    /// stream items: an optional `Err(Lagged(n))`, then the event (or the way the subscription
+    /// ended). Iterate the result to the end.
+    #[cfg(not(loom))]
+    pub fn accept(&mut self, msg: Result<E, crossbeam_channel::RecvError>) -> Accepted<'_, E> {
+        Accepted::new(self, msg.ok())
+    }
+
+    /// Waits as the wait strategy says until an event can be dequeued (returning it) or the queue
+    /// disconnects or the deadline passes (returning `None`).
+    fn wait_for_event(&mut self, deadline: Option<Instant>) -> Option<E> {
+        let rx = &self.rx;
+        let poll = || match rx.try_recv() {
+            Ok(event) => Some(Some(event)),
+            Err(queue::TryRecvError::Disconnected) => Some(None),
+            Err(queue::TryRecvError::Empty) => None,
+        };
+        let spun = match self.state.wait {
+            WaitStrategy::Park => None,
+            WaitStrategy::SpinThenPark(window) => {
+                let end = Instant::now().checked_add(window);
+                let end = match (end, deadline) {
+                    (Some(end), Some(deadline)) => Some(end.min(deadline)),
+                    (end, None) => end,
+                    (None, deadline) => deadline,
+                };
+                wait::spin(Some(end.unwrap_or(Instant::now())), poll)
+            }
+            WaitStrategy::BusySpin => match deadline {
+                None => wait::spin(None, poll),
+                Some(deadline) => wait::spin(Some(deadline), poll),
+            },
+        };
+        if let Some(outcome) = spun {
+            return outcome;
+        }
+        match deadline {
+            None => rx.recv().ok(),
+            Some(deadline) => rx.recv_deadline(deadline).ok(),
+        }
+    }
+
+    /// Called with every event taken from the queue: reports a pending loss first.
+    fn dequeued(&mut self, event: E) -> Result<E, RecvError> {
+        // Acquire: pairs with the publisher's release add, so a loss counted before this event was
+        // enqueued is seen now.
+        let lost = self.state.lost.load(Ordering::Acquire);
+        if lost != self.reported {
+            self.held = Some(event);
+            return Err(RecvError::Lagged(self.report(lost)));
+        }
+        Ok(self.hand_out(event))
+    }
+
+    /// The queue is empty (`queue_gone`: and disconnected): report a pending loss, or the end.
+    fn ended_or_lagged(&mut self, queue_gone: bool) -> Option<RecvError> {
+        // The flag before the counter: the cutting publisher counts the loss, then sets the flag.
+        let overflowed = self.state.overflowed.load(Ordering::Acquire);
+        let lost = self.state.lost.load(Ordering::Acquire);
+        if lost != self.reported {
+            return Some(RecvError::Lagged(self.report(lost)));
+        }
+        if overflowed {
+            return Some(RecvError::Overflowed);
+        }
+        queue_gone.then_some(RecvError::Disconnected)
+    }
+
+    fn disconnected(&mut self) -> RecvError {
+        self.ended_or_lagged(true)
+            .unwrap_or(RecvError::Disconnected)
+    }
+
+    fn report(&mut self, lost: u64) -> u64 {
+        let n = lost - self.reported;
+        self.reported = lost;
+        self.state.lag_reported.store(lost, Ordering::Relaxed);
+        n
+    }
+
+    /// Takes back a `Lagged(n)` report that was not handed to the caller.
+    fn unreport(&mut self, n: u64) {
+        self.reported -= n;
+        self.state
+            .lag_reported
+            .store(self.reported, Ordering::Relaxed);
+    }
+
+    fn hand_out(&mut self, event: E) -> E {
+        self.received += 1;
+        // A plain store: only this handle writes the counter; stats read it.
+        self.state.received.store(self.received, Ordering::Relaxed);
+        event
+    }
+}
+
+impl<E> Drop for Subscriber<E> {
+    fn drop(&mut self) {
+        self.state.gone.store(true, Ordering::SeqCst);
+        self.inner.registry.remove(&self.state);
+    }
+}
+
+impl<E> fmt::Debug for Subscriber<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscriber")
+            .field("id", &self.state.id)
+            .field("name", &self.state.name)
+            .field("topics", &self.topics())
+            .field("capacity", &self.state.capacity)
+            .field("overflow", &self.state.overflow)
+            .field("wait", &self.state.wait)
+            .field("queued", &self.len())
+            .finish()
+    }
+}
+
+impl<E> IntoIterator for Subscriber<E> {
+    type Item = Result<E, RecvError>;
+    type IntoIter = IntoIter<E>;
+
+    fn into_iter(self) -> IntoIter<E> {
+        IntoIter::new(self)
+    }
+}
+
+impl<'a, E> IntoIterator for &'a mut Subscriber<E> {
+    type Item = Result<E, RecvError>;
+    type IntoIter = Iter<'a, E>;
+
+    fn into_iter(self) -> Iter<'a, E> {
+        self.iter()
+    }
+}
+
+/// For [`Accepted`]: the items a `select!`ed message turns into.
+#[cfg(not(loom))]
+impl<E> Subscriber<E> {
+    pub(crate) fn accept_next(
+        &mut self,
+        msg: &mut Option<Option<E>>,
+    ) -> Option<Result<E, RecvError>> {
+        if let Some(event) = self.held.take() {
+            return Some(self.dequeued(event));
+        }
+        match msg.take()? {
+            Some(event) => Some(self.dequeued(event)),
+            None => Some(Err(self.disconnected())),
+        }
+    }
+}

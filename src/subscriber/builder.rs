@@ -1,0 +1,174 @@
+//! [`SubscriberBuilder`]: a subscriber with settings of its own.
+
+use std::fmt;
+
+use crossbeam_utils::CachePadded;
+
+use crate::bus::{check_capacity, Inner};
+use crate::queue;
+use crate::registry::{Entry, Filter, SubscriberId, SubscriberState};
+use crate::sync::{Arc, AtomicBool, AtomicU64};
+use crate::{BuildError, Event, Overflow, Subscriber, Topics, WaitStrategy};
+
+/// Builds a [`Subscriber`] with its own topics, capacity, overflow policy, name, filter and wait
+/// strategy; made by [`Bus::subscriber`](crate::Bus::subscriber). Settings left alone take the
+/// bus's defaults; topics default to [`Topics::ALL`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use fanout::{topic, Bus, Overflow, WaitStrategy};
+/// # #[derive(Clone)] struct Ev { run: u64 }
+/// # impl fanout::Event for Ev { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+/// let bus = Bus::<Ev>::new();
+/// let sub = bus
+///     .subscriber()
+///     .topics(topic!(0) | topic!(2))
+///     .capacity(1024)
+///     .overflow(Overflow::Block)
+///     .name("audit")
+///     .filter(|e: &Ev| e.run == 42)
+///     .wait(WaitStrategy::SpinThenPark(Duration::from_micros(20)))
+///     .build()
+///     .unwrap();
+/// assert_eq!(sub.name(), "audit");
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct SubscriberBuilder<E> {
+    inner: Arc<Inner<E>>,
+    topics: Topics,
+    capacity: usize,
+    overflow: Overflow,
+    wait: WaitStrategy,
+    name: Option<String>,
+    filter: Option<std::sync::Arc<Filter<E>>>,
+}
+
+impl<E> SubscriberBuilder<E> {
+    pub(crate) fn new(inner: Arc<Inner<E>>) -> Self {
+        let defaults = inner.defaults;
+        SubscriberBuilder {
+            inner,
+            topics: Topics::ALL,
+            capacity: defaults.capacity,
+            overflow: defaults.overflow,
+            wait: defaults.wait,
+            name: None,
+            filter: None,
+        }
+    }
+
+    /// The topics to receive (default: all).
+    pub fn topics(mut self, topics: impl Into<Topics>) -> Self {
+        self.topics = topics.into();
+        self
+    }
+
+    /// The queue's capacity, in `1..=MAX_CAPACITY` (default: the bus's, 256 unless set).
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity;
+        self
+    }
+
+    /// What a publish does when the queue is full (default: the bus's, `DropOldest` unless set).
+    pub fn overflow(mut self, overflow: Overflow) -> Self {
+        self.overflow = overflow;
+        self
+    }
+
+    /// How blocking receives wait (default: the bus's, `Park` unless set).
+    pub fn wait(mut self, wait: WaitStrategy) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    /// A name for stats and debugging (default: `subscriber-<id>`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// A predicate the *publisher* runs after the topic test, before enqueuing: events it rejects
+    /// never reach this queue and are not counted as lost. Use it for per-run, per-session or
+    /// per-connection targeting. It runs on the publishing thread, so keep it short and never
+    /// block or publish in it.
+    pub fn filter(mut self, filter: impl Fn(&E) -> bool + Send + Sync + 'static) -> Self {
+        self.filter = Some(std::sync::Arc::new(filter));
+        self
+    }
+}
+
+impl<E: Event> SubscriberBuilder<E> {
+    /// Creates the subscriber; it receives every matching event published after this returns.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::ZeroCapacity`], [`BuildError::CapacityTooLarge`], or [`BuildError::Closed`]
+    /// if the bus is closed.
+    pub fn build(self) -> Result<Subscriber<E>, BuildError> {
+        check_capacity(self.capacity)?;
+        self.register().map_err(|_| BuildError::Closed)
+    }
+
+    /// `build` for `Bus::subscribe`, whose settings are the (already checked) defaults: on a
+    /// closed bus, a subscriber that is disconnected from the start.
+    pub(crate) fn build_or_disconnected(self) -> Subscriber<E> {
+        let inner = Arc::clone(&self.inner);
+        match self.register() {
+            Ok(subscriber) => subscriber,
+            Err((state, rx)) => Subscriber::new(state, rx, inner),
+        }
+    }
+
+    /// Registers the subscriber; on a closed bus hands back its parts, with the queue's only
+    /// sender dropped so that it is disconnected.
+    #[allow(clippy::type_complexity)]
+    fn register(self) -> Result<Subscriber<E>, (Arc<SubscriberState>, queue::Receiver<E>)> {
+        let id = self.inner.next_id();
+        let name = self.name.unwrap_or_else(|| format!("subscriber-{id}"));
+        let state = Arc::new(SubscriberState {
+            id: SubscriberId(id),
+            name,
+            capacity: self.capacity,
+            overflow: self.overflow,
+            wait: self.wait,
+            mask: AtomicU64::new(self.topics.bits()),
+            topics: AtomicU64::new(self.topics.bits()),
+            lost: CachePadded::new(AtomicU64::new(0)),
+            overflowed: AtomicBool::new(false),
+            gone: AtomicBool::new(false),
+            received: CachePadded::new(AtomicU64::new(0)),
+            lag_reported: AtomicU64::new(0),
+        });
+        let (tx, rx) = queue::bounded(self.capacity);
+        let evictor = (self.overflow == Overflow::DropOldest).then(|| rx.clone());
+        let entry = Entry {
+            state: Arc::clone(&state),
+            tx,
+            evictor,
+            filter: self.filter,
+        };
+        match self.inner.registry.insert(entry) {
+            Ok(()) => Ok(Subscriber::new(state, rx, self.inner)),
+            Err(entry) => {
+                state.mask.store(0, crate::sync::Ordering::Relaxed);
+                drop(entry);
+                Err((state, rx))
+            }
+        }
+    }
+}
+
+impl<E> fmt::Debug for SubscriberBuilder<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SubscriberBuilder")
+            .field("topics", &self.topics)
+            .field("capacity", &self.capacity)
+            .field("overflow", &self.overflow)
+            .field("wait", &self.wait)
+            .field("name", &self.name)
+            .field("filter", &self.filter.is_some())
+            .finish()
+    }
+}
