@@ -63,8 +63,8 @@ impl<E> std::error::Error for PublishError<E> {}
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RecvError {
     /// This subscriber lost this many events (its overflow policy discarded them) since the last
-    /// report. Reported before every event that was enqueued after the loss (see the crate docs,
-    /// "Overflow and lag", for where exactly); the count is exact, and the counts of all reports
+    /// report. Never late: it comes before the first event after the gap (it may come earlier;
+    /// see the crate docs, "Overflow and lag"). The count is exact, and the counts of all reports
     /// add up to everything the subscriber lost.
     Lagged(u64),
     /// The subscriber could not keep up and its [`Overflow::Disconnect`](crate::Overflow) policy

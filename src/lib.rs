@@ -90,14 +90,13 @@
 //! assert_eq!(newest.recv(), Ok(Tick(1)));
 //! ```
 //!
-//! Where in the stream a report lands: a subscriber checks its loss counter after every dequeue,
-//! and a publisher counts a loss before it enqueues anything newer, so a `Lagged(n)` always comes
-//! before every event enqueued after the loss. Relative to events that were already queued when
-//! the loss happened it can come early: with `DropNewest`, `Disconnect` and a timed-out `Block`
-//! the lost events are newer than everything queued, yet the report is handed out at the next
-//! dequeue (as above). With `DropOldest` the lost events are the oldest, and the report comes
-//! before the survivors, except when an eviction races the consumer: then the few events the
-//! consumer dequeued between the eviction and its count come before the report.
+//! Where in the stream a report lands: a publisher counts a loss before it evicts or enqueues
+//! anything after it, and a subscriber checks its loss counter after every dequeue, so a
+//! `Lagged(n)` is never late: it comes before the first event after the gap. It can come early,
+//! ahead of events that were queued before the loss: with `DropNewest`, `Disconnect` and a
+//! timed-out `Block` the lost events are newer than everything queued, yet the report is handed
+//! out at the next dequeue (as above). With `DropOldest` the lost events are the oldest and the
+//! report comes before the survivors.
 //!
 //! # Ordering
 //!

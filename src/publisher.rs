@@ -402,19 +402,24 @@ fn overflow<E>(
             };
             let mut event = event;
             loop {
-                // Evict one. If the consumer emptied a slot since our try_send failed, this may
-                // evict an event that would have fit: still a real, counted loss, never a silent one.
-                if let Ok(oldest) = evictor.try_recv() {
-                    drop(oldest);
-                    state.record_loss(1);
-                    delivery.dropped += 1;
+                // Count the loss *before* evicting: the eviction and the consumer's dequeues are
+                // ordered by the queue, so a consumer that dequeues the survivor after the evicted
+                // event also sees this count, and reports the gap before the survivor, never after.
+                state.record_loss(1);
+                delivery.dropped += 1;
+                if evictor.try_recv().is_err() {
+                    // The consumer emptied the whole queue between our failed `try_send` and the
+                    // eviction. The loss is already counted (and may already be reported), so it
+                    // must be real: it is this event. Rare, and never silent.
+                    drop(event);
+                    return;
                 }
                 match entry.tx.try_send(event) {
                     Ok(()) => {
                         delivery.delivered += 1;
                         return;
                     }
-                    // Another publisher refilled the slot: evict again.
+                    // Another publisher took the freed slot: count and evict again.
                     Err(TrySendError::Full(back)) => event = back,
                     Err(TrySendError::Disconnected(_)) => return,
                 }

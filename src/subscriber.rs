@@ -3,7 +3,7 @@
 //! # Lag reporting
 //!
 //! Publishers count every event a subscriber's overflow policy throws away in that subscriber's
-//! loss counter (a release add) before they enqueue anything after the loss. After every dequeue
+//! loss counter (a release add) before they evict it or enqueue anything after it. After every dequeue
 //! the subscriber reads the counter (an acquire load on a line publishers write only on loss); if
 //! it grew, the subscriber holds the dequeued event back and returns `Lagged(growth)` first. So a
 //! `Lagged` report always comes before every event enqueued after the loss, its count is exact,
