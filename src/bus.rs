@@ -195,6 +195,13 @@ impl<E: Event> Bus<E> {
         SubscriberBuilder::new(Arc::clone(&self.inner))
     }
 
+    /// A builder for a tap: a subscriber consumed by a handler on a thread of its own, which
+    /// survives the handler's panics; see [`TapBuilder`](crate::TapBuilder).
+    #[cfg(not(loom))]
+    pub fn tap(&self) -> crate::TapBuilder<E> {
+        crate::TapBuilder::new(self.subscriber())
+    }
+
     /// A new publishing handle (`Clone + Send`) for another thread.
     pub fn publisher(&self) -> Publisher<E> {
         Publisher::new(Inner::acquire_handle(&self.inner))

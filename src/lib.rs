@@ -148,11 +148,14 @@
 //!
 //! [`EventSink`] is an object-safe `Send + Sync` trait implemented by [`Bus`] and [`Publisher`],
 //! [`NullSink`] and [`RecordingSink`], so code that emits events need not depend on the bus.
-//! With the `agent` feature (on by default), `fanout::agent` has a ready event vocabulary for AI-agent
-//! runtimes, taps (subscribers on their own threads), a JSON-lines audit recorder and run waiters.
+//! [`Bus::tap`] runs a subscriber on a thread of its own (an audit log, an exporter) and survives
+//! its handler's panics. With the `agent` feature (on by default), [`fanout::agent`](crate::agent)
+//! has a ready event vocabulary for AI-agent runtimes, a JSON-lines audit recorder and run waiters.
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+#[cfg(feature = "agent")]
+pub mod agent;
 mod bus;
 mod error;
 mod event;
@@ -164,6 +167,8 @@ mod sink;
 mod stats;
 mod subscriber;
 mod sync;
+#[cfg(not(loom))]
+mod tap;
 mod topic;
 mod wait;
 
@@ -178,5 +183,9 @@ pub use stats::{BusStats, SubscriberStats};
 #[cfg(not(loom))]
 pub use subscriber::Accepted;
 pub use subscriber::{IntoIter, Iter, Subscriber, SubscriberBuilder, TryIter};
+#[cfg(not(loom))]
+pub use tap::{
+    spawn_tap, Received, TapBuilder, TapEnd, TapError, TapHandle, TapHandler, TapReport, TapStats,
+};
 pub use topic::{Topic, TopicOutOfRange, Topics, TopicsIter, TOPIC_COUNT};
 pub use wait::WaitStrategy;

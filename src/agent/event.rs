@@ -1,0 +1,658 @@
+//! [`AgentEvent`]: the vocabulary of an AI-agent runtime's bus.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::topics;
+use super::{summarize_error, AgentId, RunId, SessionId, ERROR_SUMMARY_MAX_CHARS};
+use crate::{Event, Topic};
+
+/// Milliseconds since the UNIX epoch, now (0 if the clock is before 1970).
+///
+/// # Examples
+///
+/// ```
+/// assert!(fanout::agent::now_ms() > 1_600_000_000_000);
+/// ```
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+/// Where a session is, for [`AgentEvent::SessionStatusChanged`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SessionStatus {
+    /// Waiting for the user.
+    Idle,
+    /// A run is in progress.
+    Busy,
+    /// A model or tool call failed and is being retried.
+    Retrying,
+    /// Blocked on a human approval.
+    AwaitingApproval,
+}
+
+/// Who wrote a message, for [`AgentEvent::MessageCommitted`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum MessageRole {
+    /// The user.
+    User,
+    /// The model.
+    Assistant,
+    /// A tool's result.
+    Tool,
+    /// The host (system prompt, summaries).
+    System,
+}
+
+/// An event of an AI-agent runtime: run lifecycle, model calls, streamed deltas, tool calls,
+/// sessions, cost, agents, approvals, system signals, and a `Custom` escape hatch.
+///
+/// Every event carries a timestamp ([`timestamp_ms`](Self::timestamp_ms)) and the ids a
+/// subscriber routes on ([`session_id`](Self::session_id), [`run_id`](Self::run_id),
+/// [`agent_id`](Self::agent_id)), and maps to one of the [`topics`]. Serialized internally
+/// tagged: `{"type":"text_delta","session":"…","run":"…","text":"Hel","timestamp_ms":…}`.
+///
+/// Events with user content (`TextDelta`, `ToolArgsDelta`, `Custom`) are on topics of their own,
+/// so content-free subscribers (telemetry) leave them out by topic. For large payloads, publish
+/// `Arc<AgentEvent>` (it is an [`Event`] too), so a fan-out to many subscribers clones a pointer.
+///
+/// # Examples
+///
+/// ```
+/// use fanout::agent::{now_ms, topics, AgentEvent, RunId, SessionId};
+/// use fanout::Event;
+///
+/// let (session, run) = (SessionId::new(), RunId::new());
+/// let delta = AgentEvent::TextDelta { session, run, text: "Hel".into(), timestamp_ms: now_ms() };
+/// assert_eq!(delta.topic(), topics::DELTA);
+/// assert_eq!(delta.run_id(), Some(run));
+/// assert!(!delta.is_terminal());
+///
+/// let done = AgentEvent::RunCompleted { session, run, iterations: 3, timestamp_ms: now_ms() };
+/// assert!(done.is_terminal());
+/// let json = serde_json::to_string(&done).unwrap();
+/// assert!(json.starts_with(r#"{"type":"run_completed""#));
+/// assert_eq!(serde_json::from_str::<AgentEvent>(&json).unwrap(), done);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AgentEvent {
+    // ---- run lifecycle (topic RUN) ----
+    /// A run began.
+    RunStarted {
+        /// The session it belongs to.
+        session: SessionId,
+        /// The run.
+        run: RunId,
+        /// The agent running it.
+        agent: AgentId,
+        /// The model it uses.
+        model: String,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+    /// A run finished successfully (terminal).
+    RunCompleted {
+        /// The session it belongs to.
+        session: SessionId,
+        /// The run.
+        run: RunId,
+        /// Model/tool iterations it took.
+        iterations: u32,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+    /// A run failed (terminal).
+    RunFailed {
+        /// The session it belongs to.
+        session: SessionId,
+        /// The run.
+        run: RunId,
+        /// A bounded summary of the error (see [`AgentEvent::run_failed`]).
+        error: String,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+    /// A run was cancelled (terminal).
+    RunCancelled {
+        /// The session it belongs to.
+        session: SessionId,
+        /// The run.
+        run: RunId,
+        /// Why (user stop, budget, shutdown).
+        reason: String,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+
+    // ---- model calls (topic LLM) ----
+    /// A model call began.
+    ModelStarted {
+        /// The session.
+        session: SessionId,
+        /// The run.
+        run: RunId,
+        /// The model called.
+        model: String,
+        /// The loop iteration, from 1.
+        iteration: u32,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+    /// A model call returned.
+    ModelFinished {
+        /// The session.
+        session: SessionId,
+        /// The run.
+        run: RunId,
+        /// The model called.
+        model: String,
+        /// Wall time of the call, in milliseconds.
+        duration_ms: u64,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+
+    // ---- streaming (topic DELTA) ----
+    /// A piece of the model's text, as streamed (one per token or chunk).
+    TextDelta {
+        /// The session.
+        session: SessionId,
+        /// The run.
+        run: RunId,
+        /// The new text.
+        text: String,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+    /// A piece of a tool call's arguments, as streamed.
+    ToolArgsDelta {
+        /// The session.
+        session: SessionId,
+        /// The run.
+        run: RunId,
+        /// The tool call the arguments belong to.
+        call_id: String,
+        /// The new argument text.
+        text: String,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+
+    // ---- tools (topic TOOL) ----
+    /// A tool call was dispatched.
+    ToolStarted {
+        /// The session.
+        session: SessionId,
+        /// The run.
+        run: RunId,
+        /// The tool call (matches `ToolFinished`).
+        call_id: String,
+        /// The tool's name.
+        tool: String,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+    /// A tool call returned.
+    ToolFinished {
+        /// The session.
+        session: SessionId,
+        /// The run.
+        run: RunId,
+        /// The tool call (matches `ToolStarted`).
+        call_id: String,
+        /// The tool's name.
+        tool: String,
+        /// Whether it succeeded.
+        success: bool,
+        /// Wall time of the call, in milliseconds.
+        duration_ms: u64,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+
+    // ---- sessions (topic SESSION) ----
+    /// A session opened.
+    SessionStarted {
+        /// The session.
+        session: SessionId,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+    /// A session closed.
+    SessionEnded {
+        /// The session.
+        session: SessionId,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+    /// A session's status changed.
+    SessionStatusChanged {
+        /// The session.
+        session: SessionId,
+        /// The new status.
+        status: SessionStatus,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+    /// A message was committed to the session's store (no content: an id and a role).
+    MessageCommitted {
+        /// The session.
+        session: SessionId,
+        /// The run that produced it.
+        run: RunId,
+        /// The stored message's id.
+        message_id: Uuid,
+        /// Who wrote it.
+        role: MessageRole,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+
+    // ---- cost (topic COST) ----
+    /// Tokens a model call used, and what they cost.
+    TokenUsage {
+        /// The session.
+        session: SessionId,
+        /// The run.
+        run: RunId,
+        /// The model.
+        model: String,
+        /// Prompt tokens.
+        input_tokens: u64,
+        /// Completion tokens.
+        output_tokens: u64,
+        /// Their cost, in US dollars.
+        cost_usd: f64,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+    /// A cost other than tokens (a paid tool or API call).
+    CostRecorded {
+        /// The session.
+        session: SessionId,
+        /// The run.
+        run: RunId,
+        /// What was paid for.
+        item: String,
+        /// The cost, in US dollars.
+        cost_usd: f64,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+    /// A session spent its budget: the loop should stop or ask the user.
+    BudgetExhausted {
+        /// The session.
+        session: SessionId,
+        /// The budget, in US dollars.
+        budget_usd: f64,
+        /// Spent so far, in US dollars.
+        spent_usd: f64,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+
+    // ---- agents (topic AGENT) ----
+    /// An agent started work.
+    AgentStarted {
+        /// The session.
+        session: SessionId,
+        /// The agent.
+        agent: AgentId,
+        /// Its task, in a few words.
+        task: String,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+    /// An agent stopped.
+    AgentFinished {
+        /// The session.
+        session: SessionId,
+        /// The agent.
+        agent: AgentId,
+        /// Whether it succeeded.
+        success: bool,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+    /// A multi-agent group was formed.
+    AgentGroupCreated {
+        /// The session.
+        session: SessionId,
+        /// The group.
+        group: Uuid,
+        /// Its members.
+        members: Vec<AgentId>,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+    /// A member of a multi-agent group finished.
+    AgentGroupMemberFinished {
+        /// The session.
+        session: SessionId,
+        /// The group.
+        group: Uuid,
+        /// The member.
+        agent: AgentId,
+        /// Whether it succeeded.
+        success: bool,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+    /// The loop is repeating itself (same tool, same arguments, no progress).
+    DoomLoopDetected {
+        /// The session.
+        session: SessionId,
+        /// The run.
+        run: RunId,
+        /// The pattern seen.
+        description: String,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+    /// A circuit breaker opened after repeated failures (compaction, a provider, a tool).
+    CircuitBreakerOpened {
+        /// The session.
+        session: SessionId,
+        /// The run.
+        run: RunId,
+        /// Which breaker.
+        breaker: String,
+        /// Failures in a row that opened it.
+        consecutive_failures: u32,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+
+    // ---- approvals (topic APPROVAL) ----
+    /// An action waits for a human's approval.
+    ApprovalRequested {
+        /// The session.
+        session: SessionId,
+        /// The run.
+        run: RunId,
+        /// The request (matches `ApprovalResolved`).
+        approval: Uuid,
+        /// The action (e.g. `"shell"`).
+        action: String,
+        /// What it acts on (e.g. a path).
+        resource: String,
+        /// Why the agent wants it.
+        reason: String,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+    /// A human approved or rejected a request.
+    ApprovalResolved {
+        /// The session.
+        session: SessionId,
+        /// The run.
+        run: RunId,
+        /// The request.
+        approval: Uuid,
+        /// Approved (`true`) or rejected.
+        approved: bool,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+
+    // ---- system (topic SYSTEM) ----
+    /// The host reloaded its configuration.
+    ConfigReloaded {
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+    /// The host is shutting down.
+    ShutdownRequested {
+        /// Why.
+        reason: String,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+
+    // ---- escape hatch (topic CUSTOM) ----
+    /// Anything else: a kind, a source and a JSON payload.
+    Custom {
+        /// The session, if any.
+        session: Option<SessionId>,
+        /// The run, if any.
+        run: Option<RunId>,
+        /// What kind of event (e.g. `"memory_stored"`).
+        kind: String,
+        /// The component that emitted it.
+        source: String,
+        /// The payload.
+        payload: serde_json::Value,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+}
+
+impl AgentEvent {
+    /// A `RunFailed` stamped now, whose error is the first
+    /// [`ERROR_SUMMARY_MAX_CHARS`] characters of `error` (cut on a character boundary).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::agent::{AgentEvent, RunId, SessionId};
+    /// let body = "é".repeat(1000); // a provider error echoing user text
+    /// let failed = AgentEvent::run_failed(SessionId::new(), RunId::new(), &body);
+    /// let AgentEvent::RunFailed { error, .. } = failed else { unreachable!() };
+    /// assert_eq!(error, format!("{}…(truncated)", "é".repeat(200)));
+    /// ```
+    pub fn run_failed(session: SessionId, run: RunId, error: impl AsRef<str>) -> Self {
+        AgentEvent::RunFailed {
+            session,
+            run,
+            error: summarize_error(error.as_ref(), ERROR_SUMMARY_MAX_CHARS),
+            timestamp_ms: super::now_ms(),
+        }
+    }
+
+    /// The topic this event is published on (see [`topics`]).
+    pub fn topic(&self) -> Topic {
+        use AgentEvent::*;
+        match self {
+            RunStarted { .. } | RunCompleted { .. } | RunFailed { .. } | RunCancelled { .. } => {
+                topics::RUN
+            }
+            ModelStarted { .. } | ModelFinished { .. } => topics::LLM,
+            TextDelta { .. } | ToolArgsDelta { .. } => topics::DELTA,
+            ToolStarted { .. } | ToolFinished { .. } => topics::TOOL,
+            SessionStarted { .. }
+            | SessionEnded { .. }
+            | SessionStatusChanged { .. }
+            | MessageCommitted { .. } => topics::SESSION,
+            TokenUsage { .. } | CostRecorded { .. } | BudgetExhausted { .. } => topics::COST,
+            AgentStarted { .. }
+            | AgentFinished { .. }
+            | AgentGroupCreated { .. }
+            | AgentGroupMemberFinished { .. }
+            | DoomLoopDetected { .. }
+            | CircuitBreakerOpened { .. } => topics::AGENT,
+            ApprovalRequested { .. } | ApprovalResolved { .. } => topics::APPROVAL,
+            ConfigReloaded { .. } | ShutdownRequested { .. } => topics::SYSTEM,
+            Custom { .. } => topics::CUSTOM,
+        }
+    }
+
+    /// Whether this event ends its run: `RunCompleted`, `RunFailed` or `RunCancelled`.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            AgentEvent::RunCompleted { .. }
+                | AgentEvent::RunFailed { .. }
+                | AgentEvent::RunCancelled { .. }
+        )
+    }
+
+    /// The run this event belongs to, if it belongs to one.
+    pub fn run_id(&self) -> Option<RunId> {
+        use AgentEvent::*;
+        match self {
+            RunStarted { run, .. }
+            | RunCompleted { run, .. }
+            | RunFailed { run, .. }
+            | RunCancelled { run, .. }
+            | ModelStarted { run, .. }
+            | ModelFinished { run, .. }
+            | TextDelta { run, .. }
+            | ToolArgsDelta { run, .. }
+            | ToolStarted { run, .. }
+            | ToolFinished { run, .. }
+            | MessageCommitted { run, .. }
+            | TokenUsage { run, .. }
+            | CostRecorded { run, .. }
+            | DoomLoopDetected { run, .. }
+            | CircuitBreakerOpened { run, .. }
+            | ApprovalRequested { run, .. }
+            | ApprovalResolved { run, .. } => Some(*run),
+            Custom { run, .. } => *run,
+            SessionStarted { .. }
+            | SessionEnded { .. }
+            | SessionStatusChanged { .. }
+            | BudgetExhausted { .. }
+            | AgentStarted { .. }
+            | AgentFinished { .. }
+            | AgentGroupCreated { .. }
+            | AgentGroupMemberFinished { .. }
+            | ConfigReloaded { .. }
+            | ShutdownRequested { .. } => None,
+        }
+    }
+
+    /// The session this event belongs to; `None` only for host-wide events (`ConfigReloaded`,
+    /// `ShutdownRequested`) and a `Custom` event without one.
+    pub fn session_id(&self) -> Option<SessionId> {
+        use AgentEvent::*;
+        match self {
+            RunStarted { session, .. }
+            | RunCompleted { session, .. }
+            | RunFailed { session, .. }
+            | RunCancelled { session, .. }
+            | ModelStarted { session, .. }
+            | ModelFinished { session, .. }
+            | TextDelta { session, .. }
+            | ToolArgsDelta { session, .. }
+            | ToolStarted { session, .. }
+            | ToolFinished { session, .. }
+            | SessionStarted { session, .. }
+            | SessionEnded { session, .. }
+            | SessionStatusChanged { session, .. }
+            | MessageCommitted { session, .. }
+            | TokenUsage { session, .. }
+            | CostRecorded { session, .. }
+            | BudgetExhausted { session, .. }
+            | AgentStarted { session, .. }
+            | AgentFinished { session, .. }
+            | AgentGroupCreated { session, .. }
+            | AgentGroupMemberFinished { session, .. }
+            | DoomLoopDetected { session, .. }
+            | CircuitBreakerOpened { session, .. }
+            | ApprovalRequested { session, .. }
+            | ApprovalResolved { session, .. } => Some(*session),
+            Custom { session, .. } => *session,
+            ConfigReloaded { .. } | ShutdownRequested { .. } => None,
+        }
+    }
+
+    /// The agent this event is about, for the events that name one.
+    pub fn agent_id(&self) -> Option<AgentId> {
+        use AgentEvent::*;
+        match self {
+            RunStarted { agent, .. }
+            | AgentStarted { agent, .. }
+            | AgentFinished { agent, .. }
+            | AgentGroupMemberFinished { agent, .. } => Some(*agent),
+            _ => None,
+        }
+    }
+
+    /// When the event happened, in milliseconds since the UNIX epoch.
+    pub fn timestamp_ms(&self) -> u64 {
+        use AgentEvent::*;
+        match self {
+            RunStarted { timestamp_ms, .. }
+            | RunCompleted { timestamp_ms, .. }
+            | RunFailed { timestamp_ms, .. }
+            | RunCancelled { timestamp_ms, .. }
+            | ModelStarted { timestamp_ms, .. }
+            | ModelFinished { timestamp_ms, .. }
+            | TextDelta { timestamp_ms, .. }
+            | ToolArgsDelta { timestamp_ms, .. }
+            | ToolStarted { timestamp_ms, .. }
+            | ToolFinished { timestamp_ms, .. }
+            | SessionStarted { timestamp_ms, .. }
+            | SessionEnded { timestamp_ms, .. }
+            | SessionStatusChanged { timestamp_ms, .. }
+            | MessageCommitted { timestamp_ms, .. }
+            | TokenUsage { timestamp_ms, .. }
+            | CostRecorded { timestamp_ms, .. }
+            | BudgetExhausted { timestamp_ms, .. }
+            | AgentStarted { timestamp_ms, .. }
+            | AgentFinished { timestamp_ms, .. }
+            | AgentGroupCreated { timestamp_ms, .. }
+            | AgentGroupMemberFinished { timestamp_ms, .. }
+            | DoomLoopDetected { timestamp_ms, .. }
+            | CircuitBreakerOpened { timestamp_ms, .. }
+            | ApprovalRequested { timestamp_ms, .. }
+            | ApprovalResolved { timestamp_ms, .. }
+            | ConfigReloaded { timestamp_ms, .. }
+            | ShutdownRequested { timestamp_ms, .. }
+            | Custom { timestamp_ms, .. } => *timestamp_ms,
+        }
+    }
+
+    /// The variant's name in `snake_case`, as in its serialized `"type"` tag (for counters and
+    /// logs that must not carry content).
+    pub fn kind(&self) -> &'static str {
+        use AgentEvent::*;
+        match self {
+            RunStarted { .. } => "run_started",
+            RunCompleted { .. } => "run_completed",
+            RunFailed { .. } => "run_failed",
+            RunCancelled { .. } => "run_cancelled",
+            ModelStarted { .. } => "model_started",
+            ModelFinished { .. } => "model_finished",
+            TextDelta { .. } => "text_delta",
+            ToolArgsDelta { .. } => "tool_args_delta",
+            ToolStarted { .. } => "tool_started",
+            ToolFinished { .. } => "tool_finished",
+            SessionStarted { .. } => "session_started",
+            SessionEnded { .. } => "session_ended",
+            SessionStatusChanged { .. } => "session_status_changed",
+            MessageCommitted { .. } => "message_committed",
+            TokenUsage { .. } => "token_usage",
+            CostRecorded { .. } => "cost_recorded",
+            BudgetExhausted { .. } => "budget_exhausted",
+            AgentStarted { .. } => "agent_started",
+            AgentFinished { .. } => "agent_finished",
+            AgentGroupCreated { .. } => "agent_group_created",
+            AgentGroupMemberFinished { .. } => "agent_group_member_finished",
+            DoomLoopDetected { .. } => "doom_loop_detected",
+            CircuitBreakerOpened { .. } => "circuit_breaker_opened",
+            ApprovalRequested { .. } => "approval_requested",
+            ApprovalResolved { .. } => "approval_resolved",
+            ConfigReloaded { .. } => "config_reloaded",
+            ShutdownRequested { .. } => "shutdown_requested",
+            Custom { .. } => "custom",
+        }
+    }
+}
+
+impl Event for AgentEvent {
+    #[inline]
+    fn topic(&self) -> Topic {
+        AgentEvent::topic(self)
+    }
+}

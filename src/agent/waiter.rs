@@ -1,0 +1,157 @@
+//! [`RunWaiter`]: wait for a run's terminal event, whatever else its subscribers lose.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use super::{topics, AgentEvent, RunId};
+use crate::{BuildError, Bus, Event, Overflow, RecvTimeoutError, Subscriber};
+
+/// Waits for one run's terminal event (`RunCompleted`, `RunFailed` or `RunCancelled`).
+///
+/// A waiter is a subscriber of its own whose topic mask is [`topics::RUN`] alone and whose filter
+/// (run by the publisher) passes only this run's terminal events. Deltas, tool calls and other
+/// runs' events never enter its queue, so no amount of token streaming can push the terminal
+/// event out of it, however much a UI subscriber on the same bus loses. Its queue is small and
+/// `DropNewest`, so it never blocks the agent loop, and the first terminal event of the run,
+/// the one that matters, is always kept.
+///
+/// Create it **before** the run can end (before publishing `RunStarted` is simplest): like every
+/// subscriber it sees only events published after it subscribed.
+///
+/// Works on a `Bus<AgentEvent>`, a `Bus<Arc<AgentEvent>>`, or a bus of any event type that
+/// borrows as an [`AgentEvent`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use fanout::agent::{now_ms, AgentEvent, RunId, RunWaiter, SessionId};
+/// use fanout::Bus;
+///
+/// let bus = Bus::new();
+/// let (session, run) = (SessionId::new(), RunId::new());
+/// let mut waiter = RunWaiter::new(&bus, run).unwrap();
+///
+/// let publisher = bus.publisher();
+/// let agent_loop = std::thread::spawn(move || {
+///     for word in ["Hello", ", ", "world"] {
+///         let text = word.to_string();
+///         publisher.publish(AgentEvent::TextDelta { session, run, text, timestamp_ms: now_ms() }).unwrap();
+///     }
+///     publisher.publish(AgentEvent::RunCompleted { session, run, iterations: 1, timestamp_ms: now_ms() }).unwrap();
+/// });
+///
+/// let done = waiter.wait(Duration::from_secs(5)).unwrap();
+/// assert!(matches!(done, AgentEvent::RunCompleted { iterations: 1, .. }));
+/// agent_loop.join().unwrap();
+/// ```
+pub struct RunWaiter<E = AgentEvent> {
+    run: RunId,
+    subscriber: Subscriber<E>,
+}
+
+/// Why a [`RunWaiter`] returned without a terminal event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WaitError {
+    /// The run did not end in time; the waiter can wait again.
+    Timeout,
+    /// The bus closed before the run ended.
+    Closed,
+}
+
+impl fmt::Display for WaitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WaitError::Timeout => f.write_str("timed out waiting for the run to end"),
+            WaitError::Closed => f.write_str("the bus closed before the run ended"),
+        }
+    }
+}
+
+impl std::error::Error for WaitError {}
+
+/// Room for a few terminal events of one run: a well-behaved run publishes exactly one.
+const WAITER_CAPACITY: usize = 4;
+
+impl<E> RunWaiter<E>
+where
+    E: Event + Borrow<AgentEvent>,
+{
+    /// Subscribes a waiter for `run`'s terminal event.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Closed`] if the bus is closed.
+    pub fn new(bus: &Bus<E>, run: RunId) -> Result<Self, BuildError> {
+        let subscriber = bus
+            .subscriber()
+            .topics(topics::RUN)
+            .capacity(WAITER_CAPACITY)
+            .overflow(Overflow::DropNewest)
+            .name(format!("run-waiter-{run}"))
+            .filter(move |event: &E| {
+                let event: &AgentEvent = event.borrow();
+                event.is_terminal() && event.run_id() == Some(run)
+            })
+            .build()?;
+        Ok(RunWaiter { run, subscriber })
+    }
+
+    /// The run waited for.
+    pub fn run_id(&self) -> RunId {
+        self.run
+    }
+
+    /// Waits at most `timeout` for the run's terminal event.
+    ///
+    /// # Errors
+    ///
+    /// [`WaitError::Timeout`] (wait again if you like) or [`WaitError::Closed`].
+    pub fn wait(&mut self, timeout: Duration) -> Result<E, WaitError> {
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.wait_deadline(deadline),
+            // A timeout too large to represent: wait without one.
+            None => self.wait_forever(),
+        }
+    }
+
+    /// Waits until `deadline` at the latest for the run's terminal event.
+    ///
+    /// # Errors
+    ///
+    /// As [`wait`](Self::wait).
+    pub fn wait_deadline(&mut self, deadline: Instant) -> Result<E, WaitError> {
+        loop {
+            match self.subscriber.recv_deadline(deadline) {
+                Ok(event) => return Ok(event),
+                // Only surplus terminal events of this run can be dropped (`DropNewest` keeps the
+                // first ones): nothing to report, keep waiting for what is queued.
+                Err(RecvTimeoutError::Lagged(_)) => continue,
+                Err(RecvTimeoutError::Timeout) => return Err(WaitError::Timeout),
+                Err(RecvTimeoutError::Disconnected | RecvTimeoutError::Overflowed) => {
+                    return Err(WaitError::Closed)
+                }
+            }
+        }
+    }
+
+    fn wait_forever(&mut self) -> Result<E, WaitError> {
+        loop {
+            match self.subscriber.recv() {
+                Ok(event) => return Ok(event),
+                Err(crate::RecvError::Lagged(_)) => continue,
+                Err(_) => return Err(WaitError::Closed),
+            }
+        }
+    }
+}
+
+impl<E> fmt::Debug for RunWaiter<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunWaiter")
+            .field("run", &self.run)
+            .finish_non_exhaustive()
+    }
+}

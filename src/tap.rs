@@ -1,0 +1,451 @@
+//! Taps: a subscriber consumed on a thread of its own by a handler (an audit log, a recorder, an
+//! exporter), which survives the handler's panics.
+//!
+//! A tap owns one [`Subscriber`] and one named thread. The thread waits on the subscriber's queue
+//! and on a stop signal at once (a `crossbeam_channel::select!` over
+//! [`Subscriber::receiver`] and the handle's stop channel), hands every event, and every lag
+//! report, to the [`TapHandler`], and ends when:
+//!
+//! - the bus closes (or every publishing handle is gone): everything queued is handled first,
+//!   so a tap whose policy is [`Overflow::Block`](crate::Overflow::Block) sees every event;
+//! - the subscriber is cut off by [`Overflow::Disconnect`](crate::Overflow::Disconnect);
+//! - its [`TapHandle`] is stopped or dropped: the tap stops after the call in progress; events
+//!   still queued are not handled, and their number is in the [`TapReport`].
+//!
+//! A panic in the handler is caught, counted ([`TapStats::panics`]) and the tap goes on with the
+//! next event; the handler must therefore leave itself usable when it panics (the tap wraps it in
+//! [`AssertUnwindSafe`]).
+
+use std::fmt;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{select, Receiver, Sender};
+
+use crate::{BuildError, Event, Overflow, RecvError, Subscriber, SubscriberBuilder, Topics};
+
+/// What a tap's handler is given: an event, or a report of events its subscriber lost.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Received<E> {
+    /// The next event.
+    Event(E),
+    /// The subscriber's overflow policy discarded this many events here (see
+    /// [`RecvError::Lagged`]).
+    Lagged(u64),
+}
+
+/// The work a tap does with each item its subscriber receives.
+///
+/// Any `FnMut(Received<E>) + Send + 'static` closure is a handler. Implement the trait on a type
+/// of your own for the extra hooks: [`on_idle`](Self::on_idle) (the queue has just been drained:
+/// a good time to flush) and [`on_stop`](Self::on_stop) (the tap is ending).
+///
+/// # Examples
+///
+/// ```
+/// use fanout::{Received, TapHandler};
+///
+/// struct Counter { events: u64, flushed: u64 }
+/// impl<E> TapHandler<E> for Counter {
+///     fn on_item(&mut self, item: Received<E>) {
+///         if let Received::Event(_) = item {
+///             self.events += 1;
+///         }
+///     }
+///     fn on_idle(&mut self) {
+///         self.flushed = self.events;
+///     }
+/// }
+/// ```
+pub trait TapHandler<E>: Send + 'static {
+    /// Handles one event or lag report. A panic here is caught and counted; the tap goes on.
+    fn on_item(&mut self, item: Received<E>);
+
+    /// Called when the queue has just been found empty after handling at least one item. The
+    /// default does nothing.
+    fn on_idle(&mut self) {}
+
+    /// Called once, on the tap's thread, when the tap ends for any reason. The default does
+    /// nothing.
+    fn on_stop(&mut self, _end: TapEnd) {}
+}
+
+impl<E, F> TapHandler<E> for F
+where
+    F: FnMut(Received<E>) + Send + 'static,
+{
+    fn on_item(&mut self, item: Received<E>) {
+        self(item)
+    }
+}
+
+/// Why a tap ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum TapEnd {
+    /// The bus closed and everything queued was handled.
+    Closed,
+    /// The subscriber's [`Overflow::Disconnect`] policy cut it off.
+    Overflowed,
+    /// Its handle was stopped or dropped.
+    Stopped,
+}
+
+/// Live counters of a tap, from [`TapHandle::stats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub struct TapStats {
+    /// Events handed to the handler.
+    pub events: u64,
+    /// Events the subscriber lost to overflow, as reported to the handler.
+    pub lagged: u64,
+    /// Calls of the handler that panicked (the tap went on after each).
+    pub panics: u64,
+}
+
+/// How a tap ended, from [`TapHandle::join`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub struct TapReport {
+    /// The tap's (thread's) name.
+    pub name: String,
+    /// Its final counters.
+    pub stats: TapStats,
+    /// Why it ended.
+    pub end: TapEnd,
+    /// Events still queued when it was stopped, never handled (0 unless `end` is `Stopped`).
+    pub unhandled: usize,
+    /// Whether `on_stop` panicked (it is called once; the panic is caught).
+    pub stop_panicked: bool,
+}
+
+/// A tap could not be started.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum TapError {
+    /// Its subscriber could not be built.
+    Build(BuildError),
+    /// The operating system would not spawn its thread.
+    Spawn(io::Error),
+}
+
+impl fmt::Display for TapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TapError::Build(err) => write!(f, "cannot build the tap's subscriber: {err}"),
+            TapError::Spawn(err) => write!(f, "cannot spawn the tap's thread: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for TapError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TapError::Build(err) => Some(err),
+            TapError::Spawn(err) => Some(err),
+        }
+    }
+}
+
+impl From<BuildError> for TapError {
+    fn from(err: BuildError) -> Self {
+        TapError::Build(err)
+    }
+}
+
+/// Builds a tap: a subscriber (with the usual settings) plus a thread that runs a handler on it.
+/// Made by [`Bus::tap`](crate::Bus::tap). The tap's thread takes the subscriber's name.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use fanout::{Bus, Overflow, Received, TapEnd};
+/// # #[derive(Clone, Debug, PartialEq)] struct Ping(u32);
+/// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+/// let bus = Bus::new();
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let log = Arc::clone(&seen);
+/// let tap = bus
+///     .tap()
+///     .name("audit")
+///     .overflow(Overflow::Block)
+///     .spawn(move |item| {
+///         if let Received::Event(Ping(n)) = item {
+///             log.lock().unwrap().push(n);
+///         }
+///     })
+///     .unwrap();
+/// for i in 0..100 {
+///     bus.publish(Ping(i)).unwrap();
+/// }
+/// bus.close();
+/// let report = tap.join();
+/// assert_eq!((report.end, report.stats.events), (TapEnd::Closed, 100));
+/// assert_eq!(*seen.lock().unwrap(), (0..100).collect::<Vec<_>>());
+/// ```
+#[must_use = "a tap builder does nothing until `spawn` is called"]
+pub struct TapBuilder<E> {
+    subscriber: SubscriberBuilder<E>,
+}
+
+impl<E: Event> TapBuilder<E> {
+    pub(crate) fn new(subscriber: SubscriberBuilder<E>) -> Self {
+        TapBuilder { subscriber }
+    }
+
+    /// The topics to receive (default: all).
+    pub fn topics(self, topics: impl Into<Topics>) -> Self {
+        TapBuilder {
+            subscriber: self.subscriber.topics(topics),
+        }
+    }
+
+    /// The queue's capacity (default: the bus's).
+    pub fn capacity(self, capacity: usize) -> Self {
+        TapBuilder {
+            subscriber: self.subscriber.capacity(capacity),
+        }
+    }
+
+    /// The overflow policy (default: the bus's). [`Overflow::Block`] makes the tap lossless.
+    pub fn overflow(self, overflow: Overflow) -> Self {
+        TapBuilder {
+            subscriber: self.subscriber.overflow(overflow),
+        }
+    }
+
+    /// The name of the subscriber and of the tap's thread.
+    pub fn name(self, name: impl Into<String>) -> Self {
+        TapBuilder {
+            subscriber: self.subscriber.name(name),
+        }
+    }
+
+    /// A publisher-side predicate, as [`SubscriberBuilder::filter`].
+    pub fn filter(self, filter: impl Fn(&E) -> bool + Send + Sync + 'static) -> Self {
+        TapBuilder {
+            subscriber: self.subscriber.filter(filter),
+        }
+    }
+
+    /// Builds the subscriber and starts the tap's thread running `handler`.
+    ///
+    /// # Errors
+    ///
+    /// [`TapError::Build`] if the subscriber settings are rejected (or the bus is closed),
+    /// [`TapError::Spawn`] if no thread could be spawned.
+    pub fn spawn<H: TapHandler<E>>(self, handler: H) -> Result<TapHandle<H>, TapError> {
+        let subscriber = self.subscriber.build()?;
+        spawn_tap(subscriber, handler).map_err(TapError::Spawn)
+    }
+}
+
+impl<E> fmt::Debug for TapBuilder<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TapBuilder")
+            .field("subscriber", &self.subscriber)
+            .finish()
+    }
+}
+
+/// Runs `handler` on `subscriber` on a new thread named after the subscriber: a tap over a
+/// subscriber you built yourself. See [`Bus::tap`](crate::Bus::tap) for the usual way.
+///
+/// # Errors
+///
+/// The error of [`std::thread::Builder::spawn`].
+///
+/// # Examples
+///
+/// ```
+/// use fanout::{spawn_tap, Bus, Received, TapEnd, Topics};
+/// # #[derive(Clone)] struct Ping;
+/// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+/// let bus = Bus::<Ping>::new();
+/// let tap = spawn_tap(bus.subscribe(Topics::ALL), |_item: Received<Ping>| {}).unwrap();
+/// let report = tap.stop();
+/// assert_eq!(report.end, TapEnd::Stopped);
+/// ```
+pub fn spawn_tap<E, H>(subscriber: Subscriber<E>, handler: H) -> io::Result<TapHandle<H>>
+where
+    E: Event,
+    H: TapHandler<E>,
+{
+    let name = subscriber.name().to_owned();
+    let counters = Arc::new(Counters::default());
+    let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
+    let thread_counters = Arc::clone(&counters);
+    let thread_name = name.clone();
+    let thread = std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(move || run(subscriber, handler, stop_rx, &thread_counters, thread_name))?;
+    Ok(TapHandle {
+        name,
+        counters,
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    })
+}
+
+/// The handle of a running tap: read its counters, stop it, join it.
+///
+/// Dropping the handle stops the tap and waits for its thread (so a handler stuck forever would
+/// make the drop wait forever). `H` is the handler's type; [`join_handler`](Self::join_handler)
+/// hands the handler back.
+pub struct TapHandle<H> {
+    name: String,
+    counters: Arc<Counters>,
+    /// Dropping this sender is the stop signal.
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<(TapReport, H)>>,
+}
+
+impl<H> TapHandle<H> {
+    /// The tap's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The tap's counters now.
+    pub fn stats(&self) -> TapStats {
+        self.counters.snapshot()
+    }
+
+    /// Whether the tap's thread has ended.
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().map_or(true, JoinHandle::is_finished)
+    }
+
+    /// Waits for the tap to end by itself (the bus closes, or its subscriber is cut off) and
+    /// returns its report.
+    pub fn join(self) -> TapReport {
+        self.join_handler().0
+    }
+
+    /// As [`join`](Self::join), and hands the handler back (for its own results, such as a
+    /// recorder's line count).
+    pub fn join_handler(mut self) -> (TapReport, H) {
+        self.wait()
+    }
+
+    /// Stops the tap after the handler call in progress, waits for it, and returns its report.
+    /// If the tap has already ended by itself, its report says why.
+    pub fn stop(self) -> TapReport {
+        self.stop_handler().0
+    }
+
+    /// As [`stop`](Self::stop), and hands the handler back.
+    pub fn stop_handler(mut self) -> (TapReport, H) {
+        self.stop = None;
+        self.wait()
+    }
+
+    fn wait(&mut self) -> (TapReport, H) {
+        let thread = self.thread.take().expect("a tap is joined once");
+        match thread.join() {
+            Ok(outcome) => outcome,
+            // The loop catches every handler panic; only a panic in the tap's own code could get
+            // here, and that would be a bug in this module.
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+impl<H> Drop for TapHandle<H> {
+    fn drop(&mut self) {
+        self.stop = None;
+        if let Some(thread) = self.thread.take() {
+            // The report is discarded; a panic of the tap's own code is not re-raised in a drop.
+            let _ = thread.join();
+        }
+    }
+}
+
+impl<H> fmt::Debug for TapHandle<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TapHandle")
+            .field("name", &self.name)
+            .field("stats", &self.stats())
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    events: AtomicU64,
+    lagged: AtomicU64,
+    panics: AtomicU64,
+}
+
+impl Counters {
+    fn snapshot(&self) -> TapStats {
+        TapStats {
+            events: self.events.load(Ordering::Relaxed),
+            lagged: self.lagged.load(Ordering::Relaxed),
+            panics: self.panics.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The tap's thread.
+fn run<E, H>(
+    mut subscriber: Subscriber<E>,
+    mut handler: H,
+    stop: Receiver<()>,
+    counters: &Counters,
+    name: String,
+) -> (TapReport, H)
+where
+    E: Event,
+    H: TapHandler<E>,
+{
+    let end = 'outer: loop {
+        let msg = select! {
+            recv(subscriber.receiver()) -> msg => msg,
+            recv(stop) -> _ => break 'outer TapEnd::Stopped,
+        };
+        for item in subscriber.accept(msg) {
+            let item = match item {
+                Ok(event) => {
+                    counters.events.fetch_add(1, Ordering::Relaxed);
+                    Received::Event(event)
+                }
+                Err(RecvError::Lagged(n)) => {
+                    counters.lagged.fetch_add(n, Ordering::Relaxed);
+                    Received::Lagged(n)
+                }
+                Err(RecvError::Disconnected) => break 'outer TapEnd::Closed,
+                Err(RecvError::Overflowed) => break 'outer TapEnd::Overflowed,
+            };
+            if catch_unwind(AssertUnwindSafe(|| handler.on_item(item))).is_err() {
+                counters.panics.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if subscriber.is_empty() && catch_unwind(AssertUnwindSafe(|| handler.on_idle())).is_err() {
+            counters.panics.fetch_add(1, Ordering::Relaxed);
+        }
+    };
+    let unhandled = if end == TapEnd::Stopped {
+        subscriber.len()
+    } else {
+        0
+    };
+    // Unsubscribe before the (possibly slow) stop hook, so publishers stop paying for this tap.
+    drop(subscriber);
+    let stop_panicked = catch_unwind(AssertUnwindSafe(|| handler.on_stop(end))).is_err();
+    let report = TapReport {
+        name,
+        stats: counters.snapshot(),
+        end,
+        unhandled,
+        stop_panicked,
+    };
+    (report, handler)
+}
