@@ -1,0 +1,425 @@
+//! The agent vocabulary: every variant's topic, routing ids, terminal flag and serde round trip.
+#![cfg(feature = "agent")]
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use fanout::agent::{
+    now_ms, topics, AgentEvent, AgentId, MessageRole, RunId, SessionId, SessionStatus,
+};
+use fanout::{Bus, Event, Topic, Topics};
+use uuid::Uuid;
+
+struct Ids {
+    session: SessionId,
+    run: RunId,
+    agent: AgentId,
+}
+
+/// One event of every variant, with the topic it must map to (written out by hand).
+fn every_variant(ids: &Ids) -> Vec<(AgentEvent, Topic)> {
+    let Ids {
+        session,
+        run,
+        agent,
+    } = *ids;
+    let t = 1_700_000_000_123;
+    vec![
+        (
+            AgentEvent::RunStarted {
+                session,
+                run,
+                agent,
+                model: "m".into(),
+                timestamp_ms: t,
+            },
+            topics::RUN,
+        ),
+        (
+            AgentEvent::RunCompleted {
+                session,
+                run,
+                iterations: 4,
+                timestamp_ms: t,
+            },
+            topics::RUN,
+        ),
+        (
+            AgentEvent::RunFailed {
+                session,
+                run,
+                error: "boom".into(),
+                timestamp_ms: t,
+            },
+            topics::RUN,
+        ),
+        (
+            AgentEvent::RunCancelled {
+                session,
+                run,
+                reason: "user".into(),
+                timestamp_ms: t,
+            },
+            topics::RUN,
+        ),
+        (
+            AgentEvent::ModelStarted {
+                session,
+                run,
+                model: "m".into(),
+                iteration: 1,
+                timestamp_ms: t,
+            },
+            topics::LLM,
+        ),
+        (
+            AgentEvent::ModelFinished {
+                session,
+                run,
+                model: "m".into(),
+                duration_ms: 812,
+                timestamp_ms: t,
+            },
+            topics::LLM,
+        ),
+        (
+            AgentEvent::TextDelta {
+                session,
+                run,
+                text: "héllo 🌍".into(),
+                timestamp_ms: t,
+            },
+            topics::DELTA,
+        ),
+        (
+            AgentEvent::ToolArgsDelta {
+                session,
+                run,
+                call_id: "c1".into(),
+                text: "{\"pa".into(),
+                timestamp_ms: t,
+            },
+            topics::DELTA,
+        ),
+        (
+            AgentEvent::ToolStarted {
+                session,
+                run,
+                call_id: "c1".into(),
+                tool: "grep".into(),
+                timestamp_ms: t,
+            },
+            topics::TOOL,
+        ),
+        (
+            AgentEvent::ToolFinished {
+                session,
+                run,
+                call_id: "c1".into(),
+                tool: "grep".into(),
+                success: false,
+                duration_ms: 7,
+                timestamp_ms: t,
+            },
+            topics::TOOL,
+        ),
+        (
+            AgentEvent::SessionStarted {
+                session,
+                timestamp_ms: t,
+            },
+            topics::SESSION,
+        ),
+        (
+            AgentEvent::SessionEnded {
+                session,
+                timestamp_ms: t,
+            },
+            topics::SESSION,
+        ),
+        (
+            AgentEvent::SessionStatusChanged {
+                session,
+                status: SessionStatus::AwaitingApproval,
+                timestamp_ms: t,
+            },
+            topics::SESSION,
+        ),
+        (
+            AgentEvent::MessageCommitted {
+                session,
+                run,
+                message_id: Uuid::new_v4(),
+                role: MessageRole::Assistant,
+                timestamp_ms: t,
+            },
+            topics::SESSION,
+        ),
+        (
+            AgentEvent::TokenUsage {
+                session,
+                run,
+                model: "m".into(),
+                input_tokens: 1200,
+                output_tokens: 340,
+                cost_usd: 0.0125,
+                timestamp_ms: t,
+            },
+            topics::COST,
+        ),
+        (
+            AgentEvent::CostRecorded {
+                session,
+                run,
+                item: "web_search".into(),
+                cost_usd: 0.005,
+                timestamp_ms: t,
+            },
+            topics::COST,
+        ),
+        (
+            AgentEvent::BudgetExhausted {
+                session,
+                budget_usd: 5.0,
+                spent_usd: 5.25,
+                timestamp_ms: t,
+            },
+            topics::COST,
+        ),
+        (
+            AgentEvent::AgentStarted {
+                session,
+                agent,
+                task: "review".into(),
+                timestamp_ms: t,
+            },
+            topics::AGENT,
+        ),
+        (
+            AgentEvent::AgentFinished {
+                session,
+                agent,
+                success: true,
+                timestamp_ms: t,
+            },
+            topics::AGENT,
+        ),
+        (
+            AgentEvent::AgentGroupCreated {
+                session,
+                group: Uuid::new_v4(),
+                members: vec![agent, AgentId::new()],
+                timestamp_ms: t,
+            },
+            topics::AGENT,
+        ),
+        (
+            AgentEvent::AgentGroupMemberFinished {
+                session,
+                group: Uuid::new_v4(),
+                agent,
+                success: false,
+                timestamp_ms: t,
+            },
+            topics::AGENT,
+        ),
+        (
+            AgentEvent::DoomLoopDetected {
+                session,
+                run,
+                description: "same call x3".into(),
+                timestamp_ms: t,
+            },
+            topics::AGENT,
+        ),
+        (
+            AgentEvent::CircuitBreakerOpened {
+                session,
+                run,
+                breaker: "compaction".into(),
+                consecutive_failures: 3,
+                timestamp_ms: t,
+            },
+            topics::AGENT,
+        ),
+        (
+            AgentEvent::ApprovalRequested {
+                session,
+                run,
+                approval: Uuid::new_v4(),
+                action: "shell".into(),
+                resource: "/tmp".into(),
+                reason: "cleanup".into(),
+                timestamp_ms: t,
+            },
+            topics::APPROVAL,
+        ),
+        (
+            AgentEvent::ApprovalResolved {
+                session,
+                run,
+                approval: Uuid::new_v4(),
+                approved: true,
+                timestamp_ms: t,
+            },
+            topics::APPROVAL,
+        ),
+        (
+            AgentEvent::ConfigReloaded { timestamp_ms: t },
+            topics::SYSTEM,
+        ),
+        (
+            AgentEvent::ShutdownRequested {
+                reason: "SIGTERM".into(),
+                timestamp_ms: t,
+            },
+            topics::SYSTEM,
+        ),
+        (
+            AgentEvent::Custom {
+                session: Some(session),
+                run: None,
+                kind: "memory_stored".into(),
+                source: "kernel".into(),
+                payload: serde_json::json!({"id": "m1", "n": [1, 2.5, null]}),
+                timestamp_ms: t,
+            },
+            topics::CUSTOM,
+        ),
+    ]
+}
+
+fn ids() -> Ids {
+    Ids {
+        session: SessionId::new(),
+        run: RunId::new(),
+        agent: AgentId::new(),
+    }
+}
+
+#[test]
+fn every_variant_maps_to_its_topic_and_has_a_distinct_kind() {
+    let ids = ids();
+    let events = every_variant(&ids);
+    let mut kinds = HashSet::new();
+    for (event, topic) in &events {
+        assert_eq!(event.topic(), *topic, "{}", event.kind());
+        assert_eq!(Event::topic(event), *topic);
+        assert!(topics::ALL.contains(*topic));
+        assert!(
+            kinds.insert(event.kind()),
+            "duplicate kind {}",
+            event.kind()
+        );
+    }
+    assert_eq!(kinds.len(), 28);
+}
+
+#[test]
+fn serde_round_trips_every_variant_with_its_kind_as_tag() {
+    let ids = ids();
+    for (event, _) in every_variant(&ids) {
+        let json = serde_json::to_string(&event).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["type"], event.kind(), "{json}");
+        assert_eq!(value["timestamp_ms"], 1_700_000_000_123u64);
+        let back: AgentEvent = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, event, "{json}");
+
+        // Arc<AgentEvent> serializes identically (serde's `rc` feature) and is an Event too.
+        let shared = Arc::new(event.clone());
+        assert_eq!(serde_json::to_string(&shared).unwrap(), json);
+        assert_eq!(Event::topic(&shared), event.topic());
+    }
+}
+
+#[test]
+fn routing_ids_and_terminal_flag() {
+    let ids = ids();
+    let mut terminal = Vec::new();
+    for (event, _) in every_variant(&ids) {
+        if event.is_terminal() {
+            terminal.push(event.kind());
+        }
+        if event.topic() != topics::SYSTEM {
+            assert_eq!(event.session_id(), Some(ids.session), "{}", event.kind());
+        } else {
+            assert_eq!(event.session_id(), None);
+        }
+        // Every run-scoped topic carries the run.
+        if [
+            topics::RUN,
+            topics::LLM,
+            topics::DELTA,
+            topics::TOOL,
+            topics::APPROVAL,
+        ]
+        .contains(&event.topic())
+        {
+            assert_eq!(event.run_id(), Some(ids.run), "{}", event.kind());
+        }
+        if let Some(agent) = event.agent_id() {
+            assert_eq!(agent, ids.agent);
+        }
+        assert_eq!(event.timestamp_ms(), 1_700_000_000_123);
+    }
+    assert_eq!(terminal, ["run_completed", "run_failed", "run_cancelled"]);
+}
+
+#[test]
+fn topic_sets_audit_and_telemetry_exclude_content() {
+    assert_eq!(topics::ALL.len(), 10);
+    assert_eq!(topics::AUDIT & topics::ALL, topics::ALL - topics::DELTA);
+    for excluded in [topics::DELTA, topics::CUSTOM, topics::APPROVAL] {
+        assert!(!topics::TELEMETRY.contains(excluded));
+    }
+    assert!(topics::UI.contains(topics::DELTA));
+    assert_eq!(topics::TELEMETRY & !topics::ALL, Topics::NONE);
+}
+
+#[test]
+fn an_audit_subscriber_never_receives_deltas() {
+    let bus = Bus::new();
+    let mut audit = bus.subscribe(topics::AUDIT);
+    let ids = ids();
+    for (event, _) in every_variant(&ids) {
+        bus.publish(event).unwrap();
+    }
+    bus.close();
+    let got: Vec<&'static str> = audit.iter().map(|e| e.unwrap().kind()).collect();
+    assert_eq!(got.len(), 26);
+    assert!(!got.contains(&"text_delta") && !got.contains(&"tool_args_delta"));
+}
+
+#[test]
+fn ids_display_parse_and_serialize_as_uuid_strings() {
+    let run = RunId::new();
+    assert_eq!(run.to_string().parse::<RunId>().unwrap(), run);
+    assert_eq!(
+        serde_json::to_string(&run).unwrap(),
+        format!("\"{}\"", run.as_uuid())
+    );
+    assert!("nope".parse::<SessionId>().is_err());
+    assert!(serde_json::from_str::<AgentId>("\"nope\"").is_err());
+    assert_ne!(RunId::new(), RunId::new());
+}
+
+#[test]
+fn malformed_json_is_an_error_not_a_panic() {
+    for bad in [
+        "{}",
+        r#"{"type":"no_such_event","timestamp_ms":1}"#,
+        r#"{"type":"run_completed","timestamp_ms":1}"#,
+        r#"{"type":"config_reloaded","timestamp_ms":-1}"#,
+    ] {
+        assert!(serde_json::from_str::<AgentEvent>(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn now_ms_is_monotone_enough_and_recent() {
+    let a = now_ms();
+    let b = now_ms();
+    assert!(b >= a);
+    assert!(a > 1_600_000_000_000);
+}

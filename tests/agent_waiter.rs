@@ -1,0 +1,213 @@
+//! Run waiters get the terminal event however many deltas other subscribers (and the bus) drop.
+#![cfg(feature = "agent")]
+
+use std::time::Duration;
+
+use fanout::agent::{now_ms, topics, AgentEvent, RunId, RunWaiter, SessionId, WaitError};
+use fanout::{Bus, Overflow, RecvError};
+
+#[test]
+fn the_waiter_gets_the_terminal_event_while_a_tiny_ui_queue_loses_almost_every_delta() {
+    const RUNS: usize = 4;
+    const DELTAS: usize = 20_000;
+    let bus = Bus::new();
+    // A UI subscriber that never reads during the run: 2 slots for tens of thousands of deltas.
+    let mut ui = bus
+        .subscriber()
+        .name("ui")
+        .topics(topics::UI)
+        .capacity(2)
+        .overflow(Overflow::DropOldest)
+        .build()
+        .unwrap();
+    let session = SessionId::new();
+    let runs: Vec<RunId> = (0..RUNS).map(|_| RunId::new()).collect();
+    let mut waiters: Vec<RunWaiter> = runs
+        .iter()
+        .map(|&run| RunWaiter::new(&bus, run).unwrap())
+        .collect();
+
+    let loops: Vec<_> = runs
+        .iter()
+        .enumerate()
+        .map(|(k, &run)| {
+            let publisher = bus.publisher();
+            std::thread::spawn(move || {
+                for i in 0..DELTAS {
+                    let text = format!("t{i}");
+                    publisher
+                        .publish(AgentEvent::TextDelta {
+                            session,
+                            run,
+                            text,
+                            timestamp_ms: now_ms(),
+                        })
+                        .unwrap();
+                }
+                let end = match k % 3 {
+                    0 => AgentEvent::RunCompleted {
+                        session,
+                        run,
+                        iterations: 1,
+                        timestamp_ms: now_ms(),
+                    },
+                    1 => AgentEvent::run_failed(session, run, "model error"),
+                    _ => AgentEvent::RunCancelled {
+                        session,
+                        run,
+                        reason: "user".into(),
+                        timestamp_ms: now_ms(),
+                    },
+                };
+                publisher.publish(end).unwrap();
+                // Deltas after the end must not disturb the waiter either.
+                for _ in 0..1000 {
+                    let text = "late".to_string();
+                    publisher
+                        .publish(AgentEvent::TextDelta {
+                            session,
+                            run,
+                            text,
+                            timestamp_ms: now_ms(),
+                        })
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+
+    for (waiter, &run) in waiters.iter_mut().zip(&runs) {
+        let end = waiter
+            .wait(Duration::from_secs(30))
+            .expect("terminal event");
+        assert!(end.is_terminal());
+        assert_eq!(end.run_id(), Some(run));
+        assert_eq!(waiter.run_id(), run);
+    }
+    for l in loops {
+        l.join().unwrap();
+    }
+
+    // The UI did lose nearly everything: the loss was real.
+    bus.close();
+    let mut lost = 0;
+    let mut got = 0;
+    for item in ui.iter() {
+        match item {
+            Ok(_) => got += 1,
+            Err(RecvError::Lagged(n)) => lost += n,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(got + lost, (RUNS * (DELTAS + 1 + 1000)) as u64);
+    assert!(got <= 2);
+    // Each waiter got its one terminal event; now the bus is closed, they say so.
+    for waiter in &mut waiters {
+        assert_eq!(
+            waiter.wait(Duration::from_millis(10)),
+            Err(WaitError::Closed)
+        );
+    }
+}
+
+#[test]
+fn other_runs_terminal_events_do_not_wake_the_waiter() {
+    let bus = Bus::new();
+    let (session, mine, other) = (SessionId::new(), RunId::new(), RunId::new());
+    let mut waiter = RunWaiter::new(&bus, mine).unwrap();
+    bus.publish(AgentEvent::RunCompleted {
+        session,
+        run: other,
+        iterations: 1,
+        timestamp_ms: now_ms(),
+    })
+    .unwrap();
+    bus.publish(AgentEvent::RunStarted {
+        session,
+        run: mine,
+        agent: fanout::agent::AgentId::new(),
+        model: "m".into(),
+        timestamp_ms: now_ms(),
+    })
+    .unwrap();
+    assert_eq!(
+        waiter.wait(Duration::from_millis(20)),
+        Err(WaitError::Timeout)
+    );
+    // The waiter's queue took nothing at all: its filter ran on the publisher.
+    let stats = bus.stats();
+    let w = stats
+        .subscribers
+        .iter()
+        .find(|s| s.name.starts_with("run-waiter-"))
+        .unwrap();
+    assert_eq!((w.delivered, w.dropped), (0, 0));
+
+    bus.publish(AgentEvent::RunCancelled {
+        session,
+        run: mine,
+        reason: "x".into(),
+        timestamp_ms: now_ms(),
+    })
+    .unwrap();
+    assert!(matches!(
+        waiter.wait(Duration::from_secs(5)),
+        Ok(AgentEvent::RunCancelled { run, .. }) if run == mine
+    ));
+}
+
+#[test]
+fn surplus_terminal_events_never_block_the_publisher_and_the_first_is_kept() {
+    let bus = Bus::new();
+    let (session, run) = (SessionId::new(), RunId::new());
+    let mut waiter = RunWaiter::new(&bus, run).unwrap();
+    for i in 0..100 {
+        bus.publish(AgentEvent::RunCompleted {
+            session,
+            run,
+            iterations: i,
+            timestamp_ms: now_ms(),
+        })
+        .unwrap();
+    }
+    assert!(matches!(
+        waiter.wait(Duration::from_secs(1)),
+        Ok(AgentEvent::RunCompleted { iterations: 0, .. })
+    ));
+}
+
+#[test]
+fn a_closed_bus_ends_the_wait_and_a_waiter_cannot_be_made_on_it() {
+    let bus = Bus::<AgentEvent>::new();
+    let mut waiter = RunWaiter::new(&bus, RunId::new()).unwrap();
+    let closer = {
+        let bus = bus.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            bus.close();
+        })
+    };
+    assert_eq!(waiter.wait(Duration::from_secs(30)), Err(WaitError::Closed));
+    closer.join().unwrap();
+    assert!(RunWaiter::new(&bus, RunId::new()).is_err());
+    // A huge timeout is not an overflow panic.
+    assert_eq!(waiter.wait(Duration::MAX), Err(WaitError::Closed));
+}
+
+#[test]
+fn waiters_work_on_a_bus_of_arc_events() {
+    let bus = Bus::<std::sync::Arc<AgentEvent>>::new();
+    let (session, run) = (SessionId::new(), RunId::new());
+    let mut waiter = RunWaiter::new(&bus, run).unwrap();
+    bus.publish(std::sync::Arc::new(AgentEvent::RunCompleted {
+        session,
+        run,
+        iterations: 2,
+        timestamp_ms: 1,
+    }))
+    .unwrap();
+    assert_eq!(
+        waiter.wait(Duration::from_secs(1)).unwrap().run_id(),
+        Some(run)
+    );
+}
