@@ -267,7 +267,17 @@ impl<E> Subscriber<E> {
         }
         let first = self.recv()?;
         buf.push(first);
-        let more = self.drain_into(buf, max - 1).unwrap_or(0);
+        let more = match self.drain_into(buf, max - 1) {
+            Ok(more) => more,
+            // A loss found while topping up the batch: give the report back so that the next call
+            // returns it (dropping it here would lose those events silently).
+            Err(TryRecvError::Lagged(n)) => {
+                self.unreport(n);
+                0
+            }
+            // An end is found again by the next call.
+            Err(_) => 0,
+        };
         Ok(1 + more)
     }
 

@@ -319,6 +319,66 @@ fn drain_into_under_drop_oldest_eviction_conserves_counts() {
     println!("DropOldest: short batches directly before a report: {short}");
 }
 
+/// `recv_into` under concurrent loss: a report found while topping up the batch must not be
+/// swallowed, so received + reported == published and nothing is lost silently.
+fn recv_into_while_losing(overflow: Overflow) {
+    const N: u32 = 20_000;
+    let bus = Bus::new();
+    let mut sub = bus
+        .subscriber()
+        .capacity(4)
+        .overflow(overflow)
+        .build()
+        .unwrap();
+    let publisher = bus.publisher();
+    drop(bus);
+    let t = thread::spawn(move || {
+        for i in 0..N {
+            publisher.publish(Tick(i)).unwrap();
+            if i % 64 == 0 {
+                thread::yield_now();
+            }
+        }
+    });
+    let mut buf = Vec::new();
+    let (mut received, mut reported) = (0u64, 0u64);
+    let mut last: Option<u32> = None;
+    loop {
+        buf.clear();
+        match sub.recv_into(&mut buf, 3) {
+            Ok(n) => {
+                assert!((1..=3).contains(&n));
+                for t in &buf {
+                    assert!(last.map_or(true, |l| t.0 > l), "reordered");
+                    last = Some(t.0);
+                }
+                received += n as u64;
+            }
+            Err(RecvError::Lagged(n)) => reported += n,
+            Err(RecvError::Disconnected) => break,
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    t.join().unwrap();
+    assert_eq!(sub.received(), received);
+    assert_eq!(
+        sub.lost(),
+        reported,
+        "{overflow}: lost events never reported as Lagged"
+    );
+    assert_eq!(
+        received + reported,
+        u64::from(N),
+        "{overflow}: conservation"
+    );
+}
+
+#[test]
+fn recv_into_never_swallows_a_lag_report() {
+    recv_into_while_losing(Overflow::DropOldest);
+    recv_into_while_losing(Overflow::DropNewest);
+}
+
 #[test]
 fn recv_into_waits_for_the_first_event_then_takes_the_rest() {
     let bus = Bus::new();
