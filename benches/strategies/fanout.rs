@@ -1,0 +1,147 @@
+//! `fanout` itself, in a chosen configuration.
+
+use fanout::{Bus, Overflow, Publisher, RecvError, Subscriber, Topics, WaitStrategy};
+
+use crate::support::events::Msg;
+use crate::support::strategy::{Recv, Rx, Strategy, Tally, Tx};
+
+/// `fanout` with one overflow policy and wait strategy for every subscriber.
+#[derive(Clone, Copy, Debug)]
+pub struct Fanout {
+    /// Every subscriber's overflow policy.
+    pub overflow: Overflow,
+    /// Every subscriber's wait strategy.
+    pub wait: WaitStrategy,
+    /// Drain with `recv_into` batches of this many events (0: one `recv` per event).
+    pub batch: usize,
+}
+
+impl Fanout {
+    /// Lossless, parking, one `recv` per event: the defaults a lossless consumer would pick.
+    pub const BLOCK_PARK: Fanout = Fanout {
+        overflow: Overflow::Block,
+        wait: WaitStrategy::Park,
+        batch: 0,
+    };
+
+    /// Lossless, spin-then-park (default window).
+    pub const BLOCK_SPIN: Fanout = Fanout {
+        overflow: Overflow::Block,
+        wait: WaitStrategy::spin_then_park(),
+        batch: 0,
+    };
+
+    /// The bus defaults: `DropOldest`, `Park`.
+    pub const DROP_OLDEST_PARK: Fanout = Fanout {
+        overflow: Overflow::DropOldest,
+        wait: WaitStrategy::Park,
+        batch: 0,
+    };
+
+    /// Draining in batches of `batch`.
+    pub const fn batched(self, batch: usize) -> Fanout {
+        Fanout { batch, ..self }
+    }
+}
+
+impl Strategy for Fanout {
+    type Tx<E: Msg> = Publisher<E>;
+    type Rx<E: Msg> = FanoutRx<E>;
+
+    fn name(&self) -> String {
+        let overflow = match self.overflow {
+            Overflow::DropOldest => "drop-oldest",
+            Overflow::DropNewest => "drop-newest",
+            Overflow::Block => "block",
+            Overflow::Disconnect => "disconnect",
+        };
+        let wait = match self.wait {
+            WaitStrategy::Park => "park",
+            WaitStrategy::SpinThenPark(_) => "spin",
+            WaitStrategy::BusySpin => "busy",
+        };
+        let batch = if self.batch > 0 { "-batch" } else { "" };
+        format!("fanout-{overflow}-{wait}{batch}")
+    }
+
+    fn build<E: Msg>(
+        &self,
+        subscribers: &[Topics],
+        capacity: usize,
+    ) -> (Publisher<E>, Vec<FanoutRx<E>>) {
+        let bus = Bus::new();
+        let rxs = subscribers
+            .iter()
+            .map(|&topics| FanoutRx {
+                sub: bus
+                    .subscriber()
+                    .topics(topics)
+                    .capacity(capacity)
+                    .overflow(self.overflow)
+                    .wait(self.wait)
+                    .build()
+                    .expect("valid bench subscriber"),
+                batch: self.batch,
+            })
+            .collect();
+        // The publisher is the last handle: dropping it closes the bus.
+        (bus.publisher(), rxs)
+    }
+}
+
+impl<E: Msg> Tx<E> for Publisher<E> {
+    #[inline]
+    fn publish(&mut self, event: E) {
+        let _ = Publisher::publish(self, event);
+    }
+
+    fn fork(&self) -> Option<Self> {
+        Some(self.clone())
+    }
+}
+
+/// A `fanout` subscriber.
+pub struct FanoutRx<E> {
+    sub: Subscriber<E>,
+    batch: usize,
+}
+
+impl<E: Msg> Rx<E> for FanoutRx<E> {
+    #[inline]
+    fn recv(&mut self) -> Recv<E> {
+        match self.sub.recv() {
+            Ok(e) => Recv::Event(e),
+            Err(RecvError::Lagged(n)) => Recv::Lost(n),
+            Err(RecvError::Overflowed | RecvError::Disconnected) => Recv::Closed,
+        }
+    }
+
+    fn drain(mut self, mut on_event: impl FnMut(&E)) -> Tally {
+        if self.batch == 0 {
+            let mut tally = Tally::default();
+            loop {
+                match self.recv() {
+                    Recv::Event(e) => {
+                        on_event(&e);
+                        tally.received += 1;
+                    }
+                    Recv::Lost(n) => tally.lost += n,
+                    Recv::Closed => return tally,
+                }
+            }
+        }
+        let mut tally = Tally::default();
+        let mut buf = Vec::with_capacity(self.batch);
+        loop {
+            match self.sub.recv_into(&mut buf, self.batch) {
+                Ok(n) => {
+                    tally.received += n as u64;
+                    buf.iter().for_each(&mut on_event);
+                    buf.clear();
+                }
+                Err(RecvError::Lagged(n)) => tally.lost += n,
+                Err(_) => return tally,
+            }
+        }
+    }
+}
