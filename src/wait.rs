@@ -84,6 +84,10 @@ pub(crate) fn spin<T>(until: Option<Instant>, mut poll: impl FnMut() -> Option<T
         if polls % 64 == 0 {
             match until {
                 Some(end) if Instant::now() >= end => return None,
+                // Spin-then-park: give the core away every 64 polls. On an oversubscribed
+                // machine the spinner would otherwise hold the core the publisher needs to make
+                // the very event it waits for; with a core to itself the yield returns at once.
+                Some(_) => sync::yield_now(),
                 // Busy-spin: let someone else run now and then (2 cores, many threads).
                 None if polls % 4096 == 0 => sync::yield_now(),
                 _ => {}
