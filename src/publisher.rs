@@ -222,6 +222,45 @@ impl<E: Event> Publisher<E> {
         Ok(total)
     }
 
+    /// Publishes every event of `events` in order, draining the vector (its allocation is kept,
+    /// so a caller that reuses it allocates nothing per batch).
+    ///
+    /// Same delivery as calling [`publish`](Self::publish) for each event in turn, FIFO per
+    /// subscriber included, but the batch is handed to one subscriber after the other: each
+    /// subscriber's queue is touched in one run of writes instead of once per event, which keeps
+    /// its lines in the publisher's cache. Different subscribers may see the batch at different
+    /// moments (there is no order across subscribers anyway). The last subscriber that wants any
+    /// event of the batch gets the originals; an event it does not want is cloned for the
+    /// subscribers that do.
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError::Closed`] with all the events, if the bus was closed; nothing was published.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::{Bus, Topics};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = Bus::new();
+    /// let mut all = bus.subscribe(Topics::ALL);
+    /// let mut odd = bus.subscriber().filter(|p: &Ping| p.0 % 2 == 1).build().unwrap();
+    /// let publisher = bus.publisher();
+    /// let mut batch = vec![Ping(1), Ping(2), Ping(3)];
+    /// assert_eq!(publisher.publish_batch(&mut batch).unwrap().delivered(), 5);
+    /// assert!(batch.is_empty()); // drained, capacity kept for the next batch
+    /// assert_eq!(all.try_iter().map(Result::unwrap).collect::<Vec<_>>(), [Ping(1), Ping(2), Ping(3)]);
+    /// assert_eq!(odd.try_iter().map(Result::unwrap).collect::<Vec<_>>(), [Ping(1), Ping(3)]);
+    /// assert_eq!(bus.stats().published, 3);
+    /// bus.close();
+    /// let mut late = vec![Ping(4)];
+    /// assert_eq!(publisher.publish_batch(&mut late).unwrap_err().into_inner(), [Ping(4)]);
+    /// ```
+    pub fn publish_batch(&self, events: &mut Vec<E>) -> Result<Delivery, PublishError<Vec<E>>> {
+        publish_batch(&self.inner, events)
+    }
+
     /// Whether some live subscriber wants `topic` (one atomic load).
     #[inline]
     pub fn is_interested(&self, topic: Topic) -> bool {
@@ -359,6 +398,71 @@ fn fan_out<E: Event>(
     }
     if let Some(last) = pending {
         offer(&inner.registry, last, event, deadline, &mut delivery);
+    }
+    Ok(delivery)
+}
+
+/// The batch publish path: the publish path with the loops swapped (subscribers outside, events
+/// inside). Every entry but the last one interested in any event of the batch gets clones.
+pub(crate) fn publish_batch<E: Event>(
+    inner: &Inner<E>,
+    events: &mut Vec<E>,
+) -> Result<Delivery, PublishError<Vec<E>>> {
+    // No interest-mask shortcut: a batch pays for one snapshot load, whose `closed` flag is
+    // synchronised with `close`, and tests every subscriber's own mask.
+    let snapshot = inner.registry.load();
+    if snapshot.closed {
+        return Err(PublishError::Closed(std::mem::take(events)));
+    }
+    // Counted like `publish` counts: only events whose topic some subscriber wants.
+    let union = snapshot
+        .entries
+        .iter()
+        .fold(0u64, |acc, entry| acc | entry.state.mask.load(Ordering::Relaxed));
+    let counted = events
+        .iter()
+        .filter(|event| union & event.topic().bit() != 0)
+        .count();
+    if counted == 0 {
+        events.clear();
+        return Ok(Delivery::default());
+    }
+    inner
+        .published
+        .fetch_add(counted as u64, Ordering::Relaxed);
+    let wanted = events
+        .iter()
+        .fold(0u64, |acc, event| acc | event.topic().bit());
+    let mut delivery = Delivery::default();
+    let wants = |entry: &Entry<E>, mask: u64, event: &E| {
+        mask & event.topic().bit() != 0 && entry.filter.as_ref().map_or(true, |f| f(event))
+    };
+    // The last entry whose mask meets the batch's topics takes the originals.
+    let last = snapshot
+        .entries
+        .iter()
+        .rposition(|entry| entry.state.mask.load(Ordering::Relaxed) & wanted != 0);
+    let Some(last) = last else {
+        events.clear();
+        return Ok(delivery);
+    };
+    for entry in &snapshot.entries[..last] {
+        let mask = entry.state.mask.load(Ordering::Relaxed);
+        if mask & wanted == 0 {
+            continue;
+        }
+        for event in events.iter() {
+            if wants(entry, mask, event) {
+                offer(&inner.registry, entry, event.clone(), None, &mut delivery);
+            }
+        }
+    }
+    let entry = &snapshot.entries[last];
+    let mask = entry.state.mask.load(Ordering::Relaxed);
+    for event in events.drain(..) {
+        if wants(entry, mask, &event) {
+            offer(&inner.registry, entry, event, None, &mut delivery);
+        }
     }
     Ok(delivery)
 }

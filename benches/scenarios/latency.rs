@@ -81,6 +81,7 @@ pub fn run(quick: bool) {
         overflow: Overflow::Block,
         wait,
         batch: 0,
+        publish_batch: 0,
     };
     let results = [
         measure("fanout-park", &lossless(WaitStrategy::Park), samples),

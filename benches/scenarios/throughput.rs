@@ -82,21 +82,24 @@ fn cross_thread<S: Strategy, E: Msg>(
     });
 }
 
-fn lossless_peers() -> (Fanout, Fanout, Fanout) {
-    (
+/// The `fanout` configurations of the lossless scenarios: one receive per event (park, spin),
+/// batch receive, batch publish, and everything together.
+fn lossless_peers() -> [Fanout; 5] {
+    [
         Fanout::BLOCK_PARK,
         Fanout::BLOCK_SPIN,
         Fanout::BLOCK_PARK.batched(256),
-    )
+        Fanout::BLOCK_PARK.publishing_batches(64),
+        Fanout::BLOCK_SPIN.batched(256).publishing_batches(64),
+    ]
 }
 
 /// Runs `f` for every strategy of the lossless-throughput scenarios.
 macro_rules! each_strategy {
     ($f:ident, $($arg:expr),*) => {{
-        let (park, spin, batch) = lossless_peers();
-        $f(&park, $($arg),*);
-        $f(&spin, $($arg),*);
-        $f(&batch, $($arg),*);
+        for fanout in lossless_peers() {
+            $f(&fanout, $($arg),*);
+        }
         $f(&Floor, $($arg),*);
         $f(&NaiveMutex, $($arg),*);
         $f(&BusCrate, $($arg),*);

@@ -66,6 +66,7 @@ pub struct DisruptorRx<E: Msg> {
 impl<E: Msg> Rx<E> for DisruptorRx<E> {
     #[inline]
     fn recv(&mut self) -> Recv<E> {
+        let mut spins: u32 = 0;
         loop {
             match self.poller.take(1) {
                 Ok(mut guard) => {
@@ -77,7 +78,15 @@ impl<E: Msg> Rx<E> for DisruptorRx<E> {
                         }
                     }
                 }
-                Err(Polling::NoEvents) => std::hint::spin_loop(),
+                Err(Polling::NoEvents) => {
+                    // Like fanout's BusySpin: give the core away now and then (2 cores).
+                    spins = spins.wrapping_add(1);
+                    if spins % 4096 == 0 {
+                        std::thread::yield_now();
+                    } else {
+                        std::hint::spin_loop();
+                    }
+                }
                 Err(Polling::Shutdown) => return Recv::Closed,
             }
         }

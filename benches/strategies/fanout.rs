@@ -14,6 +14,8 @@ pub struct Fanout {
     pub wait: WaitStrategy,
     /// Drain with `recv_into` batches of this many events (0: one `recv` per event).
     pub batch: usize,
+    /// Publish with `publish_batch` in batches of this many events (0: one `publish` per event).
+    pub publish_batch: usize,
 }
 
 impl Fanout {
@@ -22,6 +24,7 @@ impl Fanout {
         overflow: Overflow::Block,
         wait: WaitStrategy::Park,
         batch: 0,
+        publish_batch: 0,
     };
 
     /// Lossless, spin-then-park (default window).
@@ -29,6 +32,7 @@ impl Fanout {
         overflow: Overflow::Block,
         wait: WaitStrategy::spin_then_park(),
         batch: 0,
+        publish_batch: 0,
     };
 
     /// The bus defaults: `DropOldest`, `Park`.
@@ -36,16 +40,25 @@ impl Fanout {
         overflow: Overflow::DropOldest,
         wait: WaitStrategy::Park,
         batch: 0,
+        publish_batch: 0,
     };
 
     /// Draining in batches of `batch`.
     pub const fn batched(self, batch: usize) -> Fanout {
         Fanout { batch, ..self }
     }
+
+    /// Publishing in batches of `publish_batch`.
+    pub const fn publishing_batches(self, publish_batch: usize) -> Fanout {
+        Fanout {
+            publish_batch,
+            ..self
+        }
+    }
 }
 
 impl Strategy for Fanout {
-    type Tx<E: Msg> = Publisher<E>;
+    type Tx<E: Msg> = FanoutTx<E>;
     type Rx<E: Msg> = FanoutRx<E>;
 
     fn name(&self) -> String {
@@ -61,14 +74,19 @@ impl Strategy for Fanout {
             WaitStrategy::BusySpin => "busy",
         };
         let batch = if self.batch > 0 { "-batch" } else { "" };
-        format!("fanout-{overflow}-{wait}{batch}")
+        let publish_batch = if self.publish_batch > 0 {
+            "-pubbatch"
+        } else {
+            ""
+        };
+        format!("fanout-{overflow}-{wait}{batch}{publish_batch}")
     }
 
     fn build<E: Msg>(
         &self,
         subscribers: &[Topics],
         capacity: usize,
-    ) -> (Publisher<E>, Vec<FanoutRx<E>>) {
+    ) -> (FanoutTx<E>, Vec<FanoutRx<E>>) {
         let bus = Bus::new();
         let rxs = subscribers
             .iter()
@@ -85,18 +103,49 @@ impl Strategy for Fanout {
             })
             .collect();
         // The publisher is the last handle: dropping it closes the bus.
-        (bus.publisher(), rxs)
+        let tx = FanoutTx {
+            publisher: bus.publisher(),
+            buf: Vec::with_capacity(self.publish_batch),
+            batch: self.publish_batch,
+        };
+        (tx, rxs)
     }
 }
 
-impl<E: Msg> Tx<E> for Publisher<E> {
+/// The publishing side: a `Publisher`, optionally buffering into `publish_batch` calls.
+pub struct FanoutTx<E: Msg> {
+    publisher: Publisher<E>,
+    buf: Vec<E>,
+    batch: usize,
+}
+
+impl<E: Msg> Tx<E> for FanoutTx<E> {
     #[inline]
     fn publish(&mut self, event: E) {
-        let _ = Publisher::publish(self, event);
+        if self.batch == 0 {
+            let _ = self.publisher.publish(event);
+            return;
+        }
+        self.buf.push(event);
+        if self.buf.len() >= self.batch {
+            let _ = self.publisher.publish_batch(&mut self.buf);
+        }
     }
 
     fn fork(&self) -> Option<Self> {
-        Some(self.clone())
+        Some(FanoutTx {
+            publisher: self.publisher.clone(),
+            buf: Vec::with_capacity(self.batch),
+            batch: self.batch,
+        })
+    }
+}
+
+impl<E: Msg> Drop for FanoutTx<E> {
+    fn drop(&mut self) {
+        if !self.buf.is_empty() {
+            let _ = self.publisher.publish_batch(&mut self.buf);
+        }
     }
 }
 
