@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use crate::bus::Inner;
 use crate::queue::{SendTimeoutError, TrySendError};
 use crate::registry::{Entry, Registry};
-use crate::sync::{Arc, Ordering};
+use crate::sync::{fence, Arc, Ordering};
 use crate::{Event, Overflow, PublishError, Topic};
 
 /// What one publish did: how many subscribers got the event, and what overflow cost.
@@ -339,6 +339,10 @@ pub(crate) fn publish_timeout<E: Event>(
 /// A publish nobody's topic matched: nothing to do unless the bus is closed.
 #[cold]
 fn idle<E>(inner: &Inner<E>, make: impl FnOnce() -> E) -> Result<Delivery, PublishError<E>> {
+    // The caller's relaxed interest load may have read the empty interest `close` stores (with
+    // release) after setting `closed`; this fence makes that read synchronise with the store, so
+    // `closed` is seen and a publish racing a close is rejected, never silently accepted by nobody.
+    fence(Ordering::Acquire);
     if inner.registry.is_closed() {
         Err(PublishError::Closed(make()))
     } else {
