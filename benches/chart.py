@@ -8,11 +8,13 @@ $CRITERION_HOME, else $CARGO_TARGET_DIR/criterion, else target/criterion.
     python3 benches/chart.py                  # writes docs/benchmarks.svg
     python3 benches/chart.py --markdown       # also prints one Markdown table per scenario
     python3 benches/chart.py --dir D --out F  # other input directory / output file
+    python3 benches/chart.py --dir R1 --dir R2 --dir R3   # several runs: median of the medians
 """
 
 import argparse
 import json
 import os
+import statistics
 import sys
 from collections import defaultdict
 from html import escape
@@ -58,6 +60,36 @@ def load(directory):
         key = (bench["function_id"], bench.get("value_str") or "")
         results[bench["group_id"]][key] = (estimates["median"]["point_estimate"], elements)
     return results
+
+
+def merge(runs):
+    """Several runs' results: per benchmark, the median of the runs' medians."""
+    merged = defaultdict(dict)
+    keys = {(g, k) for run in runs for g in run for k in run[g]}
+    for group, key in keys:
+        values = [run[group][key] for run in runs if key in run.get(group, {})]
+        merged[group][key] = (statistics.median(v[0] for v in values), values[0][1])
+    return merged
+
+
+def merge_latency(runs):
+    """Several runs' latency percentiles: per strategy, the median of each percentile."""
+    by_name = defaultdict(list)
+    for run in runs:
+        for r in run:
+            by_name[r["name"]].append(r)
+    order = [r["name"] for run in runs for r in run]
+    out = []
+    for name in dict.fromkeys(order):
+        rs = by_name[name]
+        out.append({
+            "name": name,
+            "samples": sum(r["samples"] for r in rs),
+            "p50_ns": statistics.median(r["p50_ns"] for r in rs),
+            "p99_ns": statistics.median(r["p99_ns"] for r in rs),
+            "p999_ns": statistics.median(r["p999_ns"] for r in rs),
+        })
+    return out
 
 
 def load_json(directory, name):
@@ -192,15 +224,17 @@ def chart(results, latency, out):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dir", default=criterion_dir(), help="criterion output directory")
+    parser.add_argument("--dir", action="append", help="criterion output directory (repeatable)")
     parser.add_argument("--out", default=os.path.join("docs", "benchmarks.svg"))
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
     args = parser.parse_args()
-    if not os.path.isdir(args.dir):
-        sys.exit(f"no results in {args.dir}: run `cargo bench --bench fanout` first")
-    results = load(args.dir)
-    latency = load_json(args.dir, "latency.json")
-    tallies = load_json(args.dir, "tallies.json")
+    dirs = args.dir or [criterion_dir()]
+    for d in dirs:
+        if not os.path.isdir(d):
+            sys.exit(f"no results in {d}: run `cargo bench --bench fanout` first")
+    results = merge([load(d) for d in dirs])
+    latency = merge_latency([load_json(d, "latency.json") for d in dirs])
+    tallies = [t for d in dirs for t in load_json(d, "tallies.json")]
     chart(results, latency, args.out)
     if args.markdown:
         print(markdown(results, tallies))

@@ -15,10 +15,22 @@ use crate::support::events::{topic, Msg, Small};
 use crate::support::strategy::Tally;
 use crate::support::{BATCH, CAPACITY};
 
-/// One isolation run: 3 lossless (`Block`) subscribers, plus (if `slow`) one `DropOldest`
-/// subscriber that handles one event per millisecond. Times publishing `events` and the lossless
-/// subscribers draining; returns the time and the lossless subscribers' tally.
-fn isolation_run(events: u64, slow: bool) -> (Duration, Tally) {
+/// The fourth subscriber of an isolation run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fourth {
+    /// None: 3 subscribers.
+    Absent,
+    /// A `DropOldest` subscriber that keeps up (the same work per publish, no eviction).
+    Fast,
+    /// A `DropOldest` subscriber that handles one event per millisecond: its queue stays full and
+    /// nearly every publish evicts from it.
+    Slow,
+}
+
+/// One isolation run: 3 lossless (`Block`) subscribers and maybe a fourth, `DropOldest` one.
+/// Times publishing `events` and the lossless subscribers draining; returns the time and the
+/// lossless subscribers' tally.
+fn isolation_run(events: u64, fourth: Fourth) -> (Duration, Tally) {
     let bus = Bus::<Small>::new();
     let fast: Vec<_> = (0..3)
         .map(|_| {
@@ -44,7 +56,7 @@ fn isolation_run(events: u64, slow: bool) -> (Duration, Tally) {
         })
         .collect();
     let stop = Arc::new(AtomicBool::new(false));
-    let slow_thread = slow.then(|| {
+    let fourth_thread = (fourth != Fourth::Absent).then(|| {
         let mut sub = bus
             .subscriber()
             .capacity(CAPACITY)
@@ -54,7 +66,8 @@ fn isolation_run(events: u64, slow: bool) -> (Duration, Tally) {
         let stop = Arc::clone(&stop);
         thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                if sub.recv_timeout(Duration::from_millis(5)).is_ok() {
+                let got = sub.recv_timeout(Duration::from_millis(5));
+                if fourth == Fourth::Slow && got.is_ok() {
                     thread::sleep(Duration::from_millis(1));
                 }
             }
@@ -73,22 +86,27 @@ fn isolation_run(events: u64, slow: bool) -> (Duration, Tally) {
     }
     let time = t0.elapsed();
     stop.store(true, Ordering::Relaxed);
-    if let Some(t) = slow_thread {
-        t.join().expect("slow subscriber");
+    if let Some(t) = fourth_thread {
+        t.join().expect("fourth subscriber");
     }
     (time, tally)
 }
 
-/// Scenario 4: publisher throughput with and without a slow `DropOldest` subscriber.
+/// Scenario 4: publisher throughput with a slow `DropOldest` subscriber, against the same run
+/// with a fast one in its place and with no fourth subscriber at all.
 pub fn isolation(c: &mut Criterion) {
     let mut group = c.benchmark_group("isolation");
     group.throughput(Throughput::Elements(BATCH));
-    for (label, slow) in [("without-slow", false), ("with-slow", true)] {
+    for (label, fourth) in [
+        ("3-lossless", Fourth::Absent),
+        ("3-lossless+fast-drop-oldest", Fourth::Fast),
+        ("3-lossless+slow-drop-oldest", Fourth::Slow),
+    ] {
         let key = format!("isolation/{label}");
         group.bench_function(BenchmarkId::new("fanout-block-park", label), |b| {
             b.iter_custom(|iters| {
                 let events = iters * BATCH;
-                let (time, tally) = isolation_run(events, slow);
+                let (time, tally) = isolation_run(events, fourth);
                 record(&key, events, tally);
                 time
             })

@@ -17,8 +17,8 @@ pub fn criterion() -> Criterion {
     let c = Criterion::default();
     let c = if quick() {
         c.sample_size(10)
-            .warm_up_time(Duration::from_millis(200))
-            .measurement_time(Duration::from_millis(600))
+            .warm_up_time(Duration::from_millis(300))
+            .measurement_time(Duration::from_millis(1000))
             .without_plots()
     } else {
         c.sample_size(30)
