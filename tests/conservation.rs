@@ -120,7 +120,7 @@ struct Stable {
     rx: mpsc::Receiver<(Seen, u64, u64)>,
 }
 
-fn spawn_stable(bus: &Bus<Ev>, i: usize) -> Stable {
+fn spawn_stable(bus: &Bus<Ev>, i: usize, per_publisher: u32) -> Stable {
     let overflow = [
         Overflow::DropOldest,
         Overflow::DropNewest,
@@ -135,7 +135,7 @@ fn spawn_stable(bus: &Bus<Ev>, i: usize) -> Stable {
     ][(i / 2) % 4];
     // Small queues lose; the second Disconnect subscriber's queue is big enough never to be cut.
     let capacity = match (overflow, i) {
-        (Overflow::Disconnect, 7) => 1 << 20,
+        (Overflow::Disconnect, 7) => (PUBLISHERS * per_publisher as usize).max(1),
         (_, i) if i < 4 => 4,
         _ => 64,
     };
@@ -397,7 +397,9 @@ fn churn(
 fn run(per_publisher: u32, seed: u64) {
     let started = Instant::now();
     let bus = Bus::new();
-    let stable: Vec<Stable> = (0..8).map(|i| spawn_stable(&bus, i)).collect();
+    let stable: Vec<Stable> = (0..8)
+        .map(|i| spawn_stable(&bus, i, per_publisher))
+        .collect();
     let counters: Arc<[AtomicU32; PUBLISHERS]> =
         Arc::new(std::array::from_fn(|_| AtomicU32::new(0)));
     let done = Arc::new(AtomicBool::new(false));
