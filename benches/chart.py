@@ -194,9 +194,10 @@ def bars(svg, title, rows, unit, value_fmt, log=False):
     svg.y += 10
 
 
-def chart(results, latency, out):
+def chart(results, latency, out, runs):
     svg = Svg(760)
-    svg.text(10, 22, "fanout vs peers (criterion medians, one run; 2 shared cores)", size=16, weight="bold")
+    what = "one run" if runs == 1 else f"median of {runs} runs"
+    svg.text(10, 22, f"fanout vs peers (criterion medians, {what}; 2 shared cores)", size=16, weight="bold")
     svg.text(10, 40, "blue: fanout configurations, grey: hand-rolled floor / raw crossbeam, orange: peers", size=11, fill="#555")
     svg.y = 48
     idle = results.get("idle_publish", {})
@@ -235,7 +236,7 @@ def main():
     results = merge([load(d) for d in dirs])
     latency = merge_latency([load_json(d, "latency.json") for d in dirs])
     tallies = [t for d in dirs for t in load_json(d, "tallies.json")]
-    chart(results, latency, args.out)
+    chart(results, latency, args.out, len(dirs))
     if args.markdown:
         print(markdown(results, tallies))
         if latency:
