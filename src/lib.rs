@@ -189,3 +189,8 @@ pub use tap::{
 };
 pub use topic::{Topic, TopicOutOfRange, Topics, TopicsIter, TOPIC_COUNT};
 pub use wait::WaitStrategy;
+
+/// The README's examples, compiled and run as doctests so they cannot drift from the code.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
