@@ -9,7 +9,7 @@ use crate::publisher::{self, Delivery, Publisher};
 use crate::registry::Registry;
 use crate::stats::{BusStats, SubscriberStats};
 use crate::subscriber::{Subscriber, SubscriberBuilder};
-use crate::sync::{Arc, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{Arc, AtomicU64, AtomicUsize, Mutex, Ordering};
 use crate::{BuildError, Event, Overflow, PublishError, Topic, Topics, WaitStrategy};
 
 /// The largest queue capacity a subscriber may ask for (2^24 events). A queue is allocated up front.
@@ -33,9 +33,10 @@ pub(crate) struct Inner<E> {
     /// Live `Bus` and `Publisher` handles; the bus closes itself when the last one goes.
     handles: AtomicUsize,
     next_id: AtomicU64,
-    /// Publishes whose topic some subscriber wanted (idle publishes are not counted, so that the
-    /// idle path stays one load).
-    pub(crate) published: CachePadded<AtomicU64>,
+    /// Every publishing handle's own counter of the publishes it made, plus the sum of the
+    /// counters of handles that are gone. Locked only when a handle is made or dropped and by
+    /// `stats()`, never by a publish.
+    counters: Mutex<Counters>,
     /// Events handed to `EventSink::emit` after close, which has no way to hand them back.
     pub(crate) rejected: AtomicU64,
 }
@@ -47,7 +48,10 @@ impl<E> Inner<E> {
             defaults,
             handles: AtomicUsize::new(1),
             next_id: AtomicU64::new(1),
-            published: CachePadded::new(AtomicU64::new(0)),
+            counters: Mutex::new(Counters {
+                live: Vec::new(),
+                retired: 0,
+            }),
             rejected: AtomicU64::new(0),
         })
     }
@@ -56,19 +60,66 @@ impl<E> Inner<E> {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Registers one more publishing handle.
-    pub(crate) fn acquire_handle(this: &Arc<Self>) -> Arc<Self> {
+    /// Registers one more publishing handle; returns the bus and the handle's own counter.
+    pub(crate) fn acquire_handle(this: &Arc<Self>) -> (Arc<Self>, Arc<PublishCounter>) {
         this.handles.fetch_add(1, Ordering::Relaxed);
-        Arc::clone(this)
+        (Arc::clone(this), this.new_counter())
+    }
+
+    /// A counter for a new publishing handle.
+    pub(crate) fn new_counter(&self) -> Arc<PublishCounter> {
+        let counter = Arc::new(PublishCounter::default());
+        self.counters.lock().live.push(Arc::clone(&counter));
+        counter
+    }
+
+    /// Folds a departing handle's counter into the total.
+    fn retire_counter(&self, counter: &Arc<PublishCounter>) {
+        let mut counters = self.counters.lock();
+        counters.retired += counter.get();
+        counters.live.retain(|live| !Arc::ptr_eq(live, counter));
+    }
+
+    /// Publishes (whose topic some subscriber wanted) made through every handle so far.
+    pub(crate) fn published(&self) -> u64 {
+        let counters = self.counters.lock();
+        counters.retired + counters.live.iter().map(|c| c.get()).sum::<u64>()
     }
 
     /// Drops a publishing handle; the last one closes the bus.
-    pub(crate) fn release_handle(&self) {
+    pub(crate) fn release_handle(&self, counter: &Arc<PublishCounter>) {
+        self.retire_counter(counter);
         // AcqRel: every publish made through any handle happens-before the close below.
         if self.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.registry.close();
         }
     }
+}
+
+/// One publishing handle's count of its publishes (those some subscriber's topic wanted; an
+/// idle publish is one load and is not counted). Each handle writes only its own cache line, so
+/// publishers on different threads never contend on a shared counter.
+#[derive(Default)]
+pub(crate) struct PublishCounter {
+    count: CachePadded<AtomicU64>,
+}
+
+impl PublishCounter {
+    /// Counts `n` publishes. Only the owning handle writes (a `&Publisher` shared between threads
+    /// is the exception, hence an atomic add rather than a load and a store).
+    #[inline]
+    pub(crate) fn add(&self, n: u64) {
+        self.count.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+}
+
+struct Counters {
+    live: Vec<Arc<PublishCounter>>,
+    retired: u64,
 }
 
 /// A fan-out event bus: every published event goes to every subscriber whose topics (and filter)
@@ -107,19 +158,24 @@ impl<E> Inner<E> {
 /// ```
 pub struct Bus<E> {
     pub(crate) inner: Arc<Inner<E>>,
+    counter: Arc<PublishCounter>,
 }
 
 impl<E: Event> Bus<E> {
     /// A bus whose subscribers default to a capacity of 256, [`Overflow::DropOldest`] and
     /// [`WaitStrategy::Park`].
     pub fn new() -> Self {
-        Bus {
-            inner: Inner::new(Defaults {
-                capacity: DEFAULT_CAPACITY,
-                overflow: Overflow::DropOldest,
-                wait: WaitStrategy::Park,
-            }),
-        }
+        Bus::with_defaults(Defaults {
+            capacity: DEFAULT_CAPACITY,
+            overflow: Overflow::DropOldest,
+            wait: WaitStrategy::Park,
+        })
+    }
+
+    fn with_defaults(defaults: Defaults) -> Self {
+        let inner = Inner::new(defaults);
+        let counter = inner.new_counter();
+        Bus { inner, counter }
     }
 
     /// A builder for a bus with defaults of its own.
@@ -204,12 +260,13 @@ impl<E: Event> Bus<E> {
 
     /// A new publishing handle (`Clone + Send`) for another thread.
     pub fn publisher(&self) -> Publisher<E> {
-        Publisher::new(Inner::acquire_handle(&self.inner))
+        let (inner, counter) = Inner::acquire_handle(&self.inner);
+        Publisher::new(inner, counter)
     }
 
     /// Publishes `event` to every interested subscriber; see [`Publisher::publish`].
     pub fn publish(&self, event: E) -> Result<Delivery, PublishError<E>> {
-        publisher::publish(&self.inner, event, None)
+        publisher::publish(&self.inner, &self.counter, event, None)
     }
 
     /// Publishes the event built by `make` if some subscriber wants `topic`, and never calls
@@ -219,7 +276,7 @@ impl<E: Event> Bus<E> {
         topic: Topic,
         make: impl FnOnce() -> E,
     ) -> Result<Delivery, PublishError<E>> {
-        publisher::publish_with(&self.inner, topic, make)
+        publisher::publish_with(&self.inner, &self.counter, topic, make)
     }
 
     /// Publishes, bounding the time spent blocked on [`Overflow::Block`] subscribers; see
@@ -229,7 +286,7 @@ impl<E: Event> Bus<E> {
         event: E,
         timeout: Duration,
     ) -> Result<Delivery, PublishError<E>> {
-        publisher::publish_timeout(&self.inner, event, timeout)
+        publisher::publish_timeout(&self.inner, &self.counter, event, timeout)
     }
 }
 
@@ -318,7 +375,7 @@ impl<E> Bus<E> {
             .map(|(state, queued)| SubscriberStats::from_state(&state, queued))
             .collect();
         BusStats {
-            published: self.inner.published.load(Ordering::Relaxed),
+            published: self.inner.published(),
             rejected_after_close: self.inner.rejected.load(Ordering::Relaxed),
             closed: self.is_closed(),
             subscribers,
@@ -334,15 +391,14 @@ impl<E: Event> Default for Bus<E> {
 
 impl<E> Clone for Bus<E> {
     fn clone(&self) -> Self {
-        Bus {
-            inner: Inner::acquire_handle(&self.inner),
-        }
+        let (inner, counter) = Inner::acquire_handle(&self.inner);
+        Bus { inner, counter }
     }
 }
 
 impl<E> Drop for Bus<E> {
     fn drop(&mut self) {
-        self.inner.release_handle();
+        self.inner.release_handle(&self.counter);
     }
 }
 
@@ -401,9 +457,7 @@ impl<E: Event> BusBuilder<E> {
     /// Builds the bus, or says which setting is nonsense.
     pub fn build(self) -> Result<Bus<E>, BuildError> {
         check_capacity(self.defaults.capacity)?;
-        Ok(Bus {
-            inner: Inner::new(self.defaults),
-        })
+        Ok(Bus::with_defaults(self.defaults))
     }
 }
 

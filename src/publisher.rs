@@ -16,7 +16,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::bus::Inner;
+use crate::bus::{Inner, PublishCounter};
 use crate::queue::{SendTimeoutError, TrySendError};
 use crate::registry::{Entry, Registry};
 use crate::sync::{fence, Arc, Ordering};
@@ -105,11 +105,13 @@ impl Delivery {
 /// ```
 pub struct Publisher<E> {
     inner: Arc<Inner<E>>,
+    /// This handle's own publish counter (see `PublishCounter`).
+    counter: Arc<PublishCounter>,
 }
 
 impl<E> Publisher<E> {
-    pub(crate) fn new(inner: Arc<Inner<E>>) -> Self {
-        Publisher { inner }
+    pub(crate) fn new(inner: Arc<Inner<E>>, counter: Arc<PublishCounter>) -> Self {
+        Publisher { inner, counter }
     }
 }
 
@@ -139,7 +141,7 @@ impl<E: Event> Publisher<E> {
     /// ```
     #[inline]
     pub fn publish(&self, event: E) -> Result<Delivery, PublishError<E>> {
-        publish(&self.inner, event, None)
+        publish(&self.inner, &self.counter, event, None)
     }
 
     /// Builds and publishes an event only if some live subscriber wants `topic`; otherwise
@@ -170,7 +172,7 @@ impl<E: Event> Publisher<E> {
         topic: Topic,
         make: impl FnOnce() -> E,
     ) -> Result<Delivery, PublishError<E>> {
-        publish_with(&self.inner, topic, make)
+        publish_with(&self.inner, &self.counter, topic, make)
     }
 
     /// Like [`publish`](Self::publish), but spends at most `timeout` in total blocked on full
@@ -202,7 +204,7 @@ impl<E: Event> Publisher<E> {
         event: E,
         timeout: Duration,
     ) -> Result<Delivery, PublishError<E>> {
-        publish_timeout(&self.inner, event, timeout)
+        publish_timeout(&self.inner, &self.counter, event, timeout)
     }
 
     /// Publishes every event of `events` in order, stopping at the first error (which hands back
@@ -258,7 +260,7 @@ impl<E: Event> Publisher<E> {
     /// assert_eq!(publisher.publish_batch(&mut late).unwrap_err().into_inner(), [Ping(4)]);
     /// ```
     pub fn publish_batch(&self, events: &mut Vec<E>) -> Result<Delivery, PublishError<Vec<E>>> {
-        publish_batch(&self.inner, events)
+        publish_batch(&self.inner, &self.counter, events)
     }
 
     /// Whether some live subscriber wants `topic` (one atomic load).
@@ -282,15 +284,14 @@ impl<E> Publisher<E> {
 
 impl<E> Clone for Publisher<E> {
     fn clone(&self) -> Self {
-        Publisher {
-            inner: Inner::acquire_handle(&self.inner),
-        }
+        let (inner, counter) = Inner::acquire_handle(&self.inner);
+        Publisher { inner, counter }
     }
 }
 
 impl<E> Drop for Publisher<E> {
     fn drop(&mut self) {
-        self.inner.release_handle();
+        self.inner.release_handle(&self.counter);
     }
 }
 
@@ -314,25 +315,27 @@ impl Delivery {
 #[inline]
 pub(crate) fn publish_with<E: Event>(
     inner: &Inner<E>,
+    counter: &PublishCounter,
     topic: Topic,
     make: impl FnOnce() -> E,
 ) -> Result<Delivery, PublishError<E>> {
     if inner.registry.interest() & topic.bit() == 0 {
         return idle(inner, make);
     }
-    publish(inner, make(), None)
+    publish(inner, counter, make(), None)
 }
 
 pub(crate) fn publish_timeout<E: Event>(
     inner: &Inner<E>,
+    counter: &PublishCounter,
     event: E,
     timeout: Duration,
 ) -> Result<Delivery, PublishError<E>> {
     // A timeout too large to add is no bound at all.
     let deadline = Instant::now().checked_add(timeout);
     match deadline {
-        Some(deadline) => publish(inner, event, Some(deadline)),
-        None => publish(inner, event, None),
+        Some(deadline) => publish(inner, counter, event, Some(deadline)),
+        None => publish(inner, counter, event, None),
     }
 }
 
@@ -354,6 +357,7 @@ fn idle<E>(inner: &Inner<E>, make: impl FnOnce() -> E) -> Result<Delivery, Publi
 #[inline]
 pub(crate) fn publish<E: Event>(
     inner: &Inner<E>,
+    counter: &PublishCounter,
     event: E,
     deadline: Option<Instant>,
 ) -> Result<Delivery, PublishError<E>> {
@@ -361,11 +365,12 @@ pub(crate) fn publish<E: Event>(
     if inner.registry.interest() & bit == 0 {
         return idle(inner, || event);
     }
-    fan_out(inner, event, bit, deadline)
+    fan_out(inner, counter, event, bit, deadline)
 }
 
 fn fan_out<E: Event>(
     inner: &Inner<E>,
+    counter: &PublishCounter,
     event: E,
     bit: u64,
     deadline: Option<Instant>,
@@ -374,7 +379,7 @@ fn fan_out<E: Event>(
     if snapshot.closed {
         return Err(PublishError::Closed(event));
     }
-    inner.published.fetch_add(1, Ordering::Relaxed);
+    counter.add(1);
     let mut delivery = Delivery::default();
     // The interested entry found last, not yet served: it gets a clone if another interested entry
     // follows, the original event if none does.
@@ -410,6 +415,7 @@ fn fan_out<E: Event>(
 /// inside). Every entry but the last one interested in any event of the batch gets clones.
 pub(crate) fn publish_batch<E: Event>(
     inner: &Inner<E>,
+    counter: &PublishCounter,
     events: &mut Vec<E>,
 ) -> Result<Delivery, PublishError<Vec<E>>> {
     // No interest-mask shortcut: a batch pays for one snapshot load, whose `closed` flag is
@@ -431,9 +437,7 @@ pub(crate) fn publish_batch<E: Event>(
         events.clear();
         return Ok(Delivery::default());
     }
-    inner
-        .published
-        .fetch_add(counted as u64, Ordering::Relaxed);
+    counter.add(counted as u64);
     let wanted = events
         .iter()
         .fold(0u64, |acc, event| acc | event.topic().bit());
