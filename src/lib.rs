@@ -90,13 +90,14 @@
 //! assert_eq!(newest.recv(), Ok(Tick(1)));
 //! ```
 //!
-//! Where in the stream a report lands: a publisher counts a loss before it evicts or enqueues
-//! anything after it, and a subscriber checks its loss counter after every dequeue, so a
-//! `Lagged(n)` is never late: it comes before the first event after the gap. It can come early,
-//! ahead of events that were queued before the loss: with `DropNewest`, `Disconnect` and a
+//! Where in the stream a report lands: a publisher counts a loss before it enqueues anything after
+//! it (and a `DropOldest` eviction is announced before it happens and withdrawn once counted), and
+//! a subscriber reads its loss counter after every dequeue, once no announced eviction is under
+//! way. So a `Lagged(n)` is never late: it comes before the first event after the gap. It can come
+//! early, ahead of events that were queued before the loss: with `DropNewest`, `Disconnect` and a
 //! timed-out `Block` the lost events are newer than everything queued, yet the report is handed
 //! out at the next dequeue (as above). With `DropOldest` the lost events are the oldest and the
-//! report comes before the survivors.
+//! report comes before the survivors; the newest event always gets in.
 //!
 //! # Ordering
 //!

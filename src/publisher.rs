@@ -514,24 +514,25 @@ fn overflow<E>(
             };
             let mut event = event;
             loop {
-                // Count the loss *before* evicting: the eviction and the consumer's dequeues are
-                // ordered by the queue, so a consumer that dequeues the survivor after the evicted
-                // event also sees this count, and reports the gap before the survivor, never after.
-                state.record_loss(1);
-                delivery.dropped += 1;
-                if evictor.try_recv().is_err() {
-                    // The consumer emptied the whole queue between our failed `try_send` and the
-                    // eviction. The loss is already counted (and may already be reported), so it
-                    // must be real: it is this event. Rare, and never silent.
-                    drop(event);
-                    return;
+                // Announce the eviction, evict, count, then withdraw the announcement. A consumer
+                // that dequeues after our eviction sees the announcement (the queue orders our
+                // eviction before its dequeue) and waits the few instructions until the count is
+                // in, so the gap is reported before the survivor, never after it. If the consumer
+                // emptied the queue first, nothing is evicted and nothing is counted.
+                state.evicting.fetch_add(1, Ordering::Relaxed);
+                let evicted = evictor.try_recv().is_ok();
+                if evicted {
+                    state.record_loss(1);
+                    delivery.dropped += 1;
                 }
+                // Release: a consumer that sees the announcement withdrawn sees the count.
+                state.evicting.fetch_sub(1, Ordering::Release);
                 match entry.tx.try_send(event) {
                     Ok(()) => {
                         delivery.delivered += 1;
                         return;
                     }
-                    // Another publisher took the freed slot: count and evict again.
+                    // Another publisher took the freed slot: evict again.
                     Err(TrySendError::Full(back)) => event = back,
                     Err(TrySendError::Disconnected(_)) => return,
                 }

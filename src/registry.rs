@@ -14,7 +14,7 @@
 //! the mask before the drop can do that, and whatever it enqueues is freed with the queue when the
 //! last snapshot holding it goes.
 //!
-//! Invariant (checked by `loom-tests/loom_interest.rs`): once a subscribe or `set_topics` has
+//! Invariant (checked by `loom-tests/tests/loom_interest.rs`): once a subscribe or `set_topics` has
 //! returned, `interest` contains every topic of that subscriber's mask, for as long as the
 //! subscriber is live.
 
@@ -84,6 +84,11 @@ pub(crate) struct SubscriberState {
     /// Events this subscriber lost to its overflow policy. Publishers add to it, only on loss; the
     /// consumer reads it after every dequeue and reports the growth as `Lagged(n)`.
     pub(crate) lost: CachePadded<AtomicU64>,
+    /// `DropOldest` evictions under way: a publisher raises it before it evicts and lowers it
+    /// (release) after it has counted the eviction in `lost`. A consumer waits for it to be zero
+    /// after each dequeue before reading `lost`, so an eviction that came before the dequeue is
+    /// always counted by then. (Shares `lost`'s role, not its line: written only on overflow.)
+    pub(crate) evicting: AtomicU64,
     /// Set (once) by the publisher that cut this subscriber off under `Overflow::Disconnect`,
     /// after it counted the event it could not enqueue in `lost` (release: a consumer that sees
     /// the flag sees the count).

@@ -3,7 +3,9 @@
 //! # Lag reporting
 //!
 //! Publishers count every event a subscriber's overflow policy throws away in that subscriber's
-//! loss counter (a release add) before they evict it or enqueue anything after it. After every dequeue
+//! loss counter (a release add) before they enqueue anything after it; a `DropOldest` eviction
+//! is also announced (`evicting`) before it happens and withdrawn once counted, and a consumer
+//! waits out an announced eviction before it reads the counter. After every dequeue
 //! the subscriber reads the counter (an acquire load on a line publishers write only on loss); if
 //! it grew, the subscriber holds the dequeued event back and returns `Lagged(growth)` first. So a
 //! `Lagged` report always comes before every event enqueued after the loss, its count is exact,
@@ -25,7 +27,7 @@ use std::time::{Duration, Instant};
 use crate::bus::Inner;
 use crate::queue::{self, Receiver};
 use crate::registry::{SubscriberId, SubscriberState};
-use crate::sync::{Arc, Ordering};
+use crate::sync::{self, Arc, Ordering};
 use crate::wait::{self, WaitStrategy};
 use crate::{Overflow, RecvError, RecvTimeoutError, Topics, TryRecvError};
 
@@ -452,9 +454,7 @@ impl<E> Subscriber<E> {
 
     /// Called with every event taken from the queue: reports a pending loss first.
     fn dequeued(&mut self, event: E) -> Result<E, RecvError> {
-        // Acquire: pairs with the publisher's release add, so a loss counted before this event was
-        // enqueued is seen now.
-        let lost = self.state.lost.load(Ordering::Acquire);
+        let lost = self.loss_count();
         if lost != self.reported {
             self.held = Some(event);
             return Err(RecvError::Lagged(self.report(lost)));
@@ -466,7 +466,7 @@ impl<E> Subscriber<E> {
     fn ended_or_lagged(&mut self, queue_gone: bool) -> Option<RecvError> {
         // The flag before the counter: the cutting publisher counts the loss, then sets the flag.
         let overflowed = self.state.overflowed.load(Ordering::Acquire);
-        let lost = self.state.lost.load(Ordering::Acquire);
+        let lost = self.loss_count();
         if lost != self.reported {
             return Some(RecvError::Lagged(self.report(lost)));
         }
@@ -474,6 +474,29 @@ impl<E> Subscriber<E> {
             return Some(RecvError::Overflowed);
         }
         queue_gone.then_some(RecvError::Disconnected)
+    }
+
+    /// The loss counter, read once no `DropOldest` eviction is half done.
+    ///
+    /// An eviction that the queue ordered before our last dequeue raised `evicting` before it
+    /// evicted, so we see it raised (or already lowered, and then its count): waiting for zero means
+    /// waiting a few instructions of the publisher's, and the count we read then includes every
+    /// eviction of an event older than the one just dequeued. The acquire loads pair with the
+    /// publisher's release decrement and release add.
+    fn loss_count(&self) -> u64 {
+        if self.state.overflow == Overflow::DropOldest {
+            let mut spins: u32 = 0;
+            while self.state.evicting.load(Ordering::Acquire) != 0 {
+                spins = spins.wrapping_add(1);
+                if spins % 64 == 0 {
+                    // The evicting publisher was preempted mid-eviction: let it run.
+                    sync::yield_now();
+                } else {
+                    sync::spin_step();
+                }
+            }
+        }
+        self.state.lost.load(Ordering::Acquire)
     }
 
     fn disconnected(&mut self) -> RecvError {

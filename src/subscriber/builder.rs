@@ -136,6 +136,7 @@ impl<E: Event> SubscriberBuilder<E> {
             mask: AtomicU64::new(self.topics.bits()),
             topics: AtomicU64::new(self.topics.bits()),
             lost: CachePadded::new(AtomicU64::new(0)),
+            evicting: AtomicU64::new(0),
             overflowed: AtomicBool::new(false),
             gone: AtomicBool::new(false),
             received: CachePadded::new(AtomicU64::new(0)),
