@@ -425,10 +425,9 @@ pub(crate) fn publish_batch<E: Event>(
         return Err(PublishError::Closed(std::mem::take(events)));
     }
     // Counted like `publish` counts: only events whose topic some subscriber wants.
-    let union = snapshot
-        .entries
-        .iter()
-        .fold(0u64, |acc, entry| acc | entry.state.mask.load(Ordering::Relaxed));
+    let union = snapshot.entries.iter().fold(0u64, |acc, entry| {
+        acc | entry.state.mask.load(Ordering::Relaxed)
+    });
     let counted = events
         .iter()
         .filter(|event| union & event.topic().bit() != 0)
