@@ -385,9 +385,9 @@ fn fan_out<E: Event>(
     // follows, the original event if none does.
     let mut pending: Option<&Entry<E>> = None;
     for entry in snapshot.entries.iter() {
-        // Relaxed: the mask guards no other memory; a `set_topics` that happened-before this
-        // publish is seen by coherence.
-        if entry.state.mask.load(Ordering::Relaxed) & bit == 0 {
+        // The mask is inline in the snapshot: a `set_topics` that returned before this publish
+        // started published the snapshot we loaded (or an older one was replaced before it).
+        if entry.mask & bit == 0 {
             continue;
         }
         if let Some(filter) = &entry.filter {
@@ -425,9 +425,10 @@ pub(crate) fn publish_batch<E: Event>(
         return Err(PublishError::Closed(std::mem::take(events)));
     }
     // Counted like `publish` counts: only events whose topic some subscriber wants.
-    let union = snapshot.entries.iter().fold(0u64, |acc, entry| {
-        acc | entry.state.mask.load(Ordering::Relaxed)
-    });
+    let union = snapshot
+        .entries
+        .iter()
+        .fold(0u64, |acc, entry| acc | entry.mask);
     let counted = events
         .iter()
         .filter(|event| union & event.topic().bit() != 0)
@@ -448,13 +449,13 @@ pub(crate) fn publish_batch<E: Event>(
     let last = snapshot
         .entries
         .iter()
-        .rposition(|entry| entry.state.mask.load(Ordering::Relaxed) & wanted != 0);
+        .rposition(|entry| entry.mask & wanted != 0);
     let Some(last) = last else {
         events.clear();
         return Ok(delivery);
     };
     for entry in &snapshot.entries[..last] {
-        let mask = entry.state.mask.load(Ordering::Relaxed);
+        let mask = entry.mask;
         if mask & wanted == 0 {
             continue;
         }
@@ -465,7 +466,7 @@ pub(crate) fn publish_batch<E: Event>(
         }
     }
     let entry = &snapshot.entries[last];
-    let mask = entry.state.mask.load(Ordering::Relaxed);
+    let mask = entry.mask;
     for event in events.drain(..) {
         if wants(entry, mask, &event) {
             offer(&inner.registry, entry, event, None, &mut delivery);
@@ -561,7 +562,8 @@ fn overflow<E>(
             drop(event);
             state.record_loss(1);
             delivery.dropped += 1;
-            // SeqCst flag then SeqCst mask zeroing, against `Registry::set_topics` (see there).
+            // The flag before the removal: `Registry::set_topics` checks it under the lock the
+            // removal takes, so it never puts a cut-off subscriber's topics back.
             if !state.overflowed.swap(true, Ordering::SeqCst) {
                 delivery.disconnected += 1;
                 // Once per subscriber, never in steady state: take it out of the table so its

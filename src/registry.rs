@@ -8,11 +8,10 @@
 //!
 //! A publish reads `interest` (one atomic load) and returns at once when the event's topic is not
 //! in it. Otherwise it loads the current snapshot (no lock, no allocation) and walks its entries,
-//! testing each subscriber's own mask. A snapshot keeps the queue senders of its entries alive, so
-//! a publisher holding an old snapshot may still enqueue into the queue of a subscriber that was
-//! just dropped; the entry's mask is zeroed before it leaves the table, so only a publish that read
-//! the mask before the drop can do that, and whatever it enqueues is freed with the queue when the
-//! last snapshot holding it goes.
+//! testing each subscriber's mask, which the snapshot holds inline (so `set_topics` publishes a new
+//! snapshot too). A snapshot keeps the queue senders of its entries alive, so a publish that loaded
+//! it before a subscriber was dropped may still enqueue into that subscriber's queue; whatever it
+//! enqueues is freed with the queue when that publish drops the snapshot.
 //!
 //! Invariant (checked by `loom-tests/tests/loom_interest.rs`): once a subscribe or `set_topics` has
 //! returned, `interest` contains every topic of that subscriber's mask, for as long as the
@@ -74,11 +73,6 @@ pub(crate) struct SubscriberState {
     pub(crate) capacity: usize,
     pub(crate) overflow: Overflow,
     pub(crate) wait: WaitStrategy,
-    /// The mask publishers test. Equal to `topics` while the subscriber is live; zeroed (for good)
-    /// when it unsubscribes or is cut off by `Overflow::Disconnect`, so that publishers holding an
-    /// older snapshot skip it. Written only under the registry lock, except the zeroing by a
-    /// publisher that cuts the subscriber off.
-    pub(crate) mask: AtomicU64,
     /// The topics the subscriber asked for (what `topics()` and stats report).
     pub(crate) topics: AtomicU64,
     /// Events this subscriber lost to its overflow policy. Publishers add to it, only on loss; the
@@ -93,8 +87,6 @@ pub(crate) struct SubscriberState {
     /// after it counted the event it could not enqueue in `lost` (release: a consumer that sees
     /// the flag sees the count).
     pub(crate) overflowed: AtomicBool,
-    /// Set once the handle is dropped; `set_topics` never revives a gone subscriber.
-    pub(crate) gone: AtomicBool,
     /// Events handed to the consumer (consumer-written, read by stats).
     pub(crate) received: CachePadded<AtomicU64>,
     /// Lost events already reported to the consumer as `Lagged` (consumer-written).
@@ -117,6 +109,10 @@ impl SubscriberState {
 
 /// One row of the table: what a publisher needs to deliver to one subscriber.
 pub(crate) struct Entry<E> {
+    /// The topics publishers test, inline so that an uninterested subscriber costs a bit test on
+    /// the snapshot's own memory and no pointer chase. A snapshot is immutable: `set_topics`
+    /// publishes a new snapshot with the new mask.
+    pub(crate) mask: u64,
     pub(crate) state: Arc<SubscriberState>,
     /// The queue's sending side. Only entries hold senders, so once a subscriber has left the
     /// table (or the bus is closed) and the last snapshot naming it is gone, the queue is
@@ -132,6 +128,7 @@ pub(crate) struct Entry<E> {
 impl<E> Clone for Entry<E> {
     fn clone(&self) -> Self {
         Entry {
+            mask: self.mask,
             state: Arc::clone(&self.state),
             tx: self.tx.clone(),
             evictor: self.evictor.clone(),
@@ -208,11 +205,10 @@ impl<E> Registry<E> {
         Ok(())
     }
 
-    /// Removes a subscriber (its handle was dropped, or a publisher cut it off).
+    /// Removes a subscriber (its handle was dropped, or a publisher cut it off). A publish that
+    /// loaded the previous snapshot may still enqueue into its queue; whatever it enqueues is freed
+    /// with the queue when that publish drops the snapshot.
     pub(crate) fn remove(&self, state: &SubscriberState) {
-        // Zero the mask first: publishers that still hold a snapshot naming this subscriber skip it
-        // from now on.
-        state.mask.store(0, Ordering::SeqCst);
         let mut table = self.table.lock();
         let Some(index) = table
             .entries
@@ -229,21 +225,27 @@ impl<E> Registry<E> {
         drop((removed, old));
     }
 
-    /// Changes a subscriber's topics; a publish that starts after this returns obeys them.
+    /// Changes a subscriber's topics; a publish that starts after this returns obeys them (it loads
+    /// the snapshot published here, or a later one).
     pub(crate) fn set_topics(&self, state: &SubscriberState, topics: Topics) {
-        let table = self.table.lock();
+        let mut table = self.table.lock();
         state.topics.store(topics.bits(), Ordering::Relaxed);
-        if table.closed || state.gone.load(Ordering::SeqCst) {
+        // A subscriber cut off by `Overflow::Disconnect` is never revived: the cutting publisher
+        // sets the flag before it takes this lock to remove the entry.
+        if state.overflowed.load(Ordering::SeqCst) {
             return;
         }
-        // SeqCst store then SeqCst load, against the cutting publisher's SeqCst flag store then
-        // SeqCst zeroing: whichever runs second leaves the mask at zero, so a cut-off subscriber
-        // is never revived.
-        state.mask.store(topics.bits(), Ordering::SeqCst);
-        if state.overflowed.load(Ordering::SeqCst) {
-            state.mask.store(0, Ordering::SeqCst);
-        }
-        self.recompute_interest(&table);
+        let Some(entry) = table
+            .entries
+            .iter_mut()
+            .find(|entry| entry.state.id == state.id)
+        else {
+            return; // closed, or already removed
+        };
+        entry.mask = topics.bits();
+        let old = self.publish(&table);
+        drop(table);
+        drop(old);
     }
 
     /// Closes the table: later publishes hand their event back, and every queue disconnects once
@@ -294,9 +296,10 @@ impl<E> Registry<E> {
     }
 
     fn recompute_interest(&self, table: &Table<E>) {
-        let union = table.entries.iter().fold(0u64, |acc, entry| {
-            acc | entry.state.mask.load(Ordering::SeqCst)
-        });
+        let union = table
+            .entries
+            .iter()
+            .fold(0u64, |acc, entry| acc | entry.mask);
         self.interest.store(union, Ordering::Release);
     }
 }

@@ -529,7 +529,6 @@ impl<E> Subscriber<E> {
 
 impl<E> Drop for Subscriber<E> {
     fn drop(&mut self) {
-        self.state.gone.store(true, Ordering::SeqCst);
         self.inner.registry.remove(&self.state);
     }
 }

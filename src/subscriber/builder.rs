@@ -133,18 +133,17 @@ impl<E: Event> SubscriberBuilder<E> {
             capacity: self.capacity,
             overflow: self.overflow,
             wait: self.wait,
-            mask: AtomicU64::new(self.topics.bits()),
             topics: AtomicU64::new(self.topics.bits()),
             lost: CachePadded::new(AtomicU64::new(0)),
             evicting: AtomicU64::new(0),
             overflowed: AtomicBool::new(false),
-            gone: AtomicBool::new(false),
             received: CachePadded::new(AtomicU64::new(0)),
             lag_reported: AtomicU64::new(0),
         });
         let (tx, rx) = queue::bounded(self.capacity);
         let evictor = (self.overflow == Overflow::DropOldest).then(|| rx.clone());
         let entry = Entry {
+            mask: self.topics.bits(),
             state: Arc::clone(&state),
             tx,
             evictor,
@@ -153,7 +152,6 @@ impl<E: Event> SubscriberBuilder<E> {
         match self.inner.registry.insert(entry) {
             Ok(()) => Ok(Subscriber::new(state, rx, self.inner)),
             Err(entry) => {
-                state.mask.store(0, crate::sync::Ordering::Relaxed);
                 drop(entry);
                 Err((state, rx))
             }
