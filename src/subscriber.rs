@@ -313,6 +313,11 @@ impl<E> Subscriber<E> {
     /// Changes the topics this subscriber wants. Takes effect for every publish that starts after
     /// this returns; a publish already under way may still use the old topics.
     ///
+    /// A control-plane call: it takes the registry lock and publishes a new copy of the subscriber
+    /// table (one allocation, proportional to the number of subscribers), so that publishes read
+    /// every mask from one immutable snapshot. Use a [`filter`](SubscriberBuilder::filter) for
+    /// decisions that change per event.
+    ///
     /// # Examples
     ///
     /// ```
