@@ -138,12 +138,8 @@ impl<E> Subscriber<E> {
     /// ```
     pub fn recv(&mut self) -> Result<E, RecvError> {
         loop {
-            match self.try_recv() {
-                Ok(event) => return Ok(event),
-                Err(TryRecvError::Empty) => {}
-                Err(TryRecvError::Lagged(n)) => return Err(RecvError::Lagged(n)),
-                Err(TryRecvError::Overflowed) => return Err(RecvError::Overflowed),
-                Err(TryRecvError::Disconnected) => return Err(RecvError::Disconnected),
+            if let Some(item) = self.poll() {
+                return item;
             }
             if let Some(event) = self.wait_for_event(None) {
                 return self.dequeued(event);
@@ -184,23 +180,16 @@ impl<E> Subscriber<E> {
     /// [`RecvTimeoutError::Timeout`] if nothing came in time; otherwise as [`recv`](Self::recv).
     pub fn recv_deadline(&mut self, deadline: Instant) -> Result<E, RecvTimeoutError> {
         loop {
-            match self.try_recv() {
-                Ok(event) => return Ok(event),
-                Err(TryRecvError::Empty) => {}
-                Err(TryRecvError::Lagged(n)) => return Err(RecvTimeoutError::Lagged(n)),
-                Err(TryRecvError::Overflowed) => return Err(RecvTimeoutError::Overflowed),
-                Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
+            if let Some(item) = self.poll() {
+                return item.map_err(RecvTimeoutError::from);
             }
             match self.wait_for_event(Some(deadline)) {
                 Some(event) => return self.dequeued(event).map_err(RecvTimeoutError::from),
                 None if Instant::now() >= deadline => {
                     // One last look, so a loss or an end that raced the deadline is not hidden.
-                    return match self.try_recv() {
-                        Ok(event) => Ok(event),
-                        Err(TryRecvError::Empty) => Err(RecvTimeoutError::Timeout),
-                        Err(TryRecvError::Lagged(n)) => Err(RecvTimeoutError::Lagged(n)),
-                        Err(TryRecvError::Overflowed) => Err(RecvTimeoutError::Overflowed),
-                        Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
+                    return match self.poll() {
+                        Some(item) => item.map_err(RecvTimeoutError::from),
+                        None => Err(RecvTimeoutError::Timeout),
                     };
                 }
                 None => {}
@@ -421,6 +410,18 @@ impl<E> Subscriber<E> {
     #[cfg(not(loom))]
     pub fn accept(&mut self, msg: Result<E, crossbeam_channel::RecvError>) -> Accepted<'_, E> {
         Accepted::new(self, msg.ok())
+    }
+
+    /// [`try_recv`](Self::try_recv) as a stream item: `None` when nothing is queued, otherwise
+    /// the event, a lag report or the end.
+    pub(crate) fn poll(&mut self) -> Option<Result<E, RecvError>> {
+        match self.try_recv() {
+            Ok(event) => Some(Ok(event)),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
+            Err(TryRecvError::Overflowed) => Some(Err(RecvError::Overflowed)),
+            Err(TryRecvError::Disconnected) => Some(Err(RecvError::Disconnected)),
+        }
     }
 
     /// Waits as the wait strategy says until an event can be dequeued (returning it) or the queue

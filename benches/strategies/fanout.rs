@@ -3,7 +3,7 @@
 use fanout::{Bus, Overflow, Publisher, RecvError, Subscriber, Topics, WaitStrategy};
 
 use crate::support::events::Msg;
-use crate::support::strategy::{Recv, Rx, Strategy, Tally, Tx};
+use crate::support::strategy::{drain_each, Recv, Rx, Strategy, Tally, Tx};
 
 /// `fanout` with one overflow policy and wait strategy for every subscriber.
 #[derive(Clone, Copy, Debug)]
@@ -167,17 +167,7 @@ impl<E: Msg> Rx<E> for FanoutRx<E> {
 
     fn drain(mut self, mut on_event: impl FnMut(&E)) -> Tally {
         if self.batch == 0 {
-            let mut tally = Tally::default();
-            loop {
-                match self.recv() {
-                    Recv::Event(e) => {
-                        on_event(&e);
-                        tally.received += 1;
-                    }
-                    Recv::Lost(n) => tally.lost += n,
-                    Recv::Closed => return tally,
-                }
-            }
+            return drain_each(&mut self, on_event);
         }
         let mut tally = Tally::default();
         let mut buf = Vec::with_capacity(self.batch);

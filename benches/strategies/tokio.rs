@@ -5,7 +5,7 @@ use fanout::Topics;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::support::events::Msg;
-use crate::support::strategy::{Recv, Rx, Strategy, Tally, Tx};
+use crate::support::strategy::{drain_each, Recv, Rx, Strategy, Tally, Tx};
 
 /// `tokio::sync::broadcast`.
 #[derive(Clone, Copy, Debug)]
@@ -68,20 +68,9 @@ impl<E: Msg> Rx<E> for TokioRx<E> {
         }
     }
 
-    fn drain(mut self, mut on_event: impl FnMut(&E)) -> Tally {
-        let mut tally = Tally::default();
-        loop {
-            match self.recv() {
-                Recv::Event(e) => {
-                    on_event(&e);
-                    tally.received += 1;
-                }
-                Recv::Lost(n) => tally.lost += n,
-                Recv::Closed => {
-                    tally.skipped = self.skipped;
-                    return tally;
-                }
-            }
-        }
+    fn drain(mut self, on_event: impl FnMut(&E)) -> Tally {
+        let mut tally = drain_each(&mut self, on_event);
+        tally.skipped = self.skipped;
+        tally
     }
 }

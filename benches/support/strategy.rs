@@ -49,17 +49,23 @@ pub trait Rx<E>: Send + Sized + 'static {
     fn recv(&mut self) -> Recv<E>;
 
     /// Consumes until closed, counting. Strategies with a faster batch receive override it.
-    fn drain(mut self, mut on_event: impl FnMut(&E)) -> Tally {
-        let mut tally = Tally::default();
-        loop {
-            match self.recv() {
-                Recv::Event(e) => {
-                    on_event(&e);
-                    tally.received += 1;
-                }
-                Recv::Lost(n) => tally.lost += n,
-                Recv::Closed => return tally,
+    fn drain(mut self, on_event: impl FnMut(&E)) -> Tally {
+        drain_each(&mut self, on_event)
+    }
+}
+
+/// Receives one event at a time until closed, counting: the default `Rx::drain`, and the
+/// fallback of strategies whose override adds to it.
+pub fn drain_each<E, R: Rx<E>>(rx: &mut R, mut on_event: impl FnMut(&E)) -> Tally {
+    let mut tally = Tally::default();
+    loop {
+        match rx.recv() {
+            Recv::Event(e) => {
+                on_event(&e);
+                tally.received += 1;
             }
+            Recv::Lost(n) => tally.lost += n,
+            Recv::Closed => return tally,
         }
     }
 }

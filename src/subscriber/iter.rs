@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::{RecvError, Subscriber, TryRecvError};
+use crate::{RecvError, Subscriber};
 
 /// The blocking iterator of [`Subscriber::iter`].
 pub struct Iter<'a, E> {
@@ -77,17 +77,16 @@ impl<E> Iterator for TryIter<'_, E> {
         if self.done {
             return None;
         }
-        match self.subscriber.try_recv() {
-            Ok(event) => Some(Ok(event)),
-            Err(TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
-            Err(TryRecvError::Overflowed) => {
+        match self.subscriber.poll() {
+            Some(Err(RecvError::Overflowed)) => {
                 self.done = true;
                 Some(Err(RecvError::Overflowed))
             }
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => {
+            None | Some(Err(RecvError::Disconnected)) => {
                 self.done = true;
                 None
             }
+            item => item,
         }
     }
 }
