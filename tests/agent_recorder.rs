@@ -35,15 +35,8 @@ fn block_recorder_writes_one_line_per_published_event_from_many_publishers() {
                 let run = RunId::new();
                 for i in 0..PER_PUBLISHER {
                     // Deltas are published too, and must not reach the audit log.
-                    let text = format!("tok{i}");
-                    publisher
-                        .publish(AgentEvent::TextDelta {
-                            session,
-                            run,
-                            text,
-                            timestamp_ms: now_ms(),
-                        })
-                        .unwrap();
+                    let delta = AgentEvent::text_delta(session, run, format!("tok{i}"));
+                    publisher.publish(delta).unwrap();
                     let call_id = format!("{p}-{i}");
                     publisher
                         .publish(AgentEvent::ToolStarted {

@@ -34,23 +34,11 @@ fn the_waiter_gets_the_terminal_event_while_a_tiny_ui_queue_loses_almost_every_d
             let publisher = bus.publisher();
             std::thread::spawn(move || {
                 for i in 0..DELTAS {
-                    let text = format!("t{i}");
-                    publisher
-                        .publish(AgentEvent::TextDelta {
-                            session,
-                            run,
-                            text,
-                            timestamp_ms: now_ms(),
-                        })
-                        .unwrap();
+                    let delta = AgentEvent::text_delta(session, run, format!("t{i}"));
+                    publisher.publish(delta).unwrap();
                 }
                 let end = match k % 3 {
-                    0 => AgentEvent::RunCompleted {
-                        session,
-                        run,
-                        iterations: 1,
-                        timestamp_ms: now_ms(),
-                    },
+                    0 => AgentEvent::run_completed(session, run, 1),
                     1 => AgentEvent::run_failed(session, run, "model error"),
                     _ => AgentEvent::RunCancelled {
                         session,
@@ -62,15 +50,8 @@ fn the_waiter_gets_the_terminal_event_while_a_tiny_ui_queue_loses_almost_every_d
                 publisher.publish(end).unwrap();
                 // Deltas after the end must not disturb the waiter either.
                 for _ in 0..1000 {
-                    let text = "late".to_string();
-                    publisher
-                        .publish(AgentEvent::TextDelta {
-                            session,
-                            run,
-                            text,
-                            timestamp_ms: now_ms(),
-                        })
-                        .unwrap();
+                    let delta = AgentEvent::text_delta(session, run, "late");
+                    publisher.publish(delta).unwrap();
                 }
             })
         })
@@ -115,13 +96,8 @@ fn other_runs_terminal_events_do_not_wake_the_waiter() {
     let bus = Bus::new();
     let (session, mine, other) = (SessionId::new(), RunId::new(), RunId::new());
     let mut waiter = RunWaiter::new(&bus, mine).unwrap();
-    bus.publish(AgentEvent::RunCompleted {
-        session,
-        run: other,
-        iterations: 1,
-        timestamp_ms: now_ms(),
-    })
-    .unwrap();
+    bus.publish(AgentEvent::run_completed(session, other, 1))
+        .unwrap();
     bus.publish(AgentEvent::RunStarted {
         session,
         run: mine,
@@ -162,13 +138,8 @@ fn surplus_terminal_events_never_block_the_publisher_and_the_first_is_kept() {
     let (session, run) = (SessionId::new(), RunId::new());
     let mut waiter = RunWaiter::new(&bus, run).unwrap();
     for i in 0..100 {
-        bus.publish(AgentEvent::RunCompleted {
-            session,
-            run,
-            iterations: i,
-            timestamp_ms: now_ms(),
-        })
-        .unwrap();
+        bus.publish(AgentEvent::run_completed(session, run, i))
+            .unwrap();
     }
     assert!(matches!(
         waiter.wait(Duration::from_secs(1)),

@@ -459,6 +459,48 @@ impl AgentEvent {
         }
     }
 
+    /// A `TextDelta` of `text` stamped now: one streamed piece of the model's output.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::agent::{topics, AgentEvent, RunId, SessionId};
+    /// let (session, run) = (SessionId::new(), RunId::new());
+    /// let delta = AgentEvent::text_delta(session, run, "Hel");
+    /// assert_eq!(delta.topic(), topics::DELTA);
+    /// assert_eq!(delta.run_id(), Some(run));
+    /// let AgentEvent::TextDelta { text, .. } = delta else { unreachable!() };
+    /// assert_eq!(text, "Hel");
+    /// ```
+    pub fn text_delta(session: SessionId, run: RunId, text: impl Into<String>) -> Self {
+        AgentEvent::TextDelta {
+            session,
+            run,
+            text: text.into(),
+            timestamp_ms: super::now_ms(),
+        }
+    }
+
+    /// A `RunCompleted` after `iterations` model/tool iterations, stamped now (terminal).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::agent::{AgentEvent, RunId, SessionId};
+    /// let (session, run) = (SessionId::new(), RunId::new());
+    /// let done = AgentEvent::run_completed(session, run, 3);
+    /// assert!(done.is_terminal());
+    /// assert!(matches!(done, AgentEvent::RunCompleted { iterations: 3, .. }));
+    /// ```
+    pub fn run_completed(session: SessionId, run: RunId, iterations: u32) -> Self {
+        AgentEvent::RunCompleted {
+            session,
+            run,
+            iterations,
+            timestamp_ms: super::now_ms(),
+        }
+    }
+
     /// The topic this event is published on (see [`topics`]).
     pub fn topic(&self) -> Topic {
         use AgentEvent::*;
