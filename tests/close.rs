@@ -6,31 +6,20 @@ use std::thread;
 use std::time::Duration;
 
 use fanout::{
-    topic, BuildError, Bus, Event, EventSink, Overflow, PublishError, RecvError, RecvTimeoutError,
-    Topic, Topics, TryRecvError,
+    topic, BuildError, Bus, EventSink, Overflow, PublishError, RecvError, RecvTimeoutError, Topics,
+    TryRecvError,
 };
 
-#[derive(Clone, Debug, PartialEq)]
-struct Msg(u32);
-
-impl Event for Msg {
-    fn topic(&self) -> Topic {
-        topic!(0)
-    }
-}
+mod common;
+use common::{bounded, Tick};
 
 #[test]
 fn close_then_drain_delivers_everything_accepted_then_disconnected() {
     let bus = Bus::new();
     let mut a = bus.subscriber().capacity(64).build().unwrap();
-    let mut b = bus
-        .subscriber()
-        .capacity(64)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
+    let mut b = bounded(&bus, 64, Overflow::Block);
     for i in 0..50 {
-        assert_eq!(bus.publish(Msg(i)).unwrap().delivered(), 2);
+        assert_eq!(bus.publish(Tick(i)).unwrap().delivered(), 2);
     }
     assert!(!bus.is_closed());
     bus.close();
@@ -55,23 +44,18 @@ fn close_then_drain_delivers_everything_accepted_then_disconnected() {
 #[test]
 fn lag_before_close_is_still_reported_before_disconnected() {
     let bus = Bus::new();
-    let mut sub = bus
-        .subscriber()
-        .capacity(1)
-        .overflow(Overflow::DropNewest)
-        .build()
-        .unwrap();
-    bus.publish(Msg(0)).unwrap();
-    bus.publish(Msg(1)).unwrap();
+    let mut sub = bounded(&bus, 1, Overflow::DropNewest);
+    bus.publish(Tick(0)).unwrap();
+    bus.publish(Tick(1)).unwrap();
     bus.close();
     assert_eq!(sub.recv(), Err(RecvError::Lagged(1)));
-    assert_eq!(sub.recv(), Ok(Msg(0)));
+    assert_eq!(sub.recv(), Ok(Tick(0)));
     assert_eq!(sub.recv(), Err(RecvError::Disconnected));
 }
 
 #[test]
 fn close_wakes_a_parked_receiver() {
-    let bus = Bus::<Msg>::new();
+    let bus = Bus::<Tick>::new();
     let sub = bus.subscribe(Topics::ALL);
     let (tx, rx) = mpsc::channel();
     let t = thread::spawn(move || {
@@ -95,36 +79,39 @@ fn publish_after_close_hands_the_event_back() {
     bus.close();
     assert!(publisher.is_closed());
 
-    let err = bus.publish(Msg(1)).unwrap_err();
+    let err = bus.publish(Tick(1)).unwrap_err();
     assert!(err.is_closed());
-    assert_eq!(err, PublishError::Closed(Msg(1)));
+    assert_eq!(err, PublishError::Closed(Tick(1)));
     assert_eq!(err.to_string(), "publishing on a closed bus");
     assert_eq!(format!("{err:?}"), "Closed(..)");
-    assert_eq!(err.into_inner(), Msg(1));
+    assert_eq!(err.into_inner(), Tick(1));
 
-    assert_eq!(publisher.publish(Msg(2)).unwrap_err().into_inner(), Msg(2));
     assert_eq!(
-        bus.publish_timeout(Msg(3), Duration::from_millis(1))
+        publisher.publish(Tick(2)).unwrap_err().into_inner(),
+        Tick(2)
+    );
+    assert_eq!(
+        bus.publish_timeout(Tick(3), Duration::from_millis(1))
             .unwrap_err()
             .into_inner(),
-        Msg(3)
+        Tick(3)
     );
     // publish_with builds the event to hand it back, even though nobody is interested any more.
     assert_eq!(
-        bus.publish_with(topic!(0), || Msg(4))
+        bus.publish_with(topic!(0), || Tick(4))
             .unwrap_err()
             .into_inner(),
-        Msg(4)
+        Tick(4)
     );
     assert_eq!(
         publisher
-            .publish_with(topic!(5), || Msg(5))
+            .publish_with(topic!(5), || Tick(5))
             .unwrap_err()
             .into_inner(),
-        Msg(5)
+        Tick(5)
     );
-    match publisher.publish_all([Msg(6), Msg(7)]) {
-        Err(PublishError::Closed(event)) => assert_eq!(event, Msg(6)),
+    match publisher.publish_all([Tick(6), Tick(7)]) {
+        Err(PublishError::Closed(event)) => assert_eq!(event, Tick(6)),
         Ok(d) => panic!("published after close: {d:?}"),
     }
     assert_eq!(sub.try_recv(), Err(TryRecvError::Disconnected));
@@ -135,13 +122,8 @@ fn publish_after_close_hands_the_event_back() {
 fn publish_all_stops_at_first_error_and_sums_deliveries() {
     let bus = Bus::new();
     let mut a = bus.subscribe(Topics::ALL);
-    let _b = bus
-        .subscriber()
-        .capacity(1)
-        .overflow(Overflow::DropNewest)
-        .build()
-        .unwrap();
-    let d = bus.publisher().publish_all((0..3).map(Msg)).unwrap();
+    let _b = bounded(&bus, 1, Overflow::DropNewest);
+    let d = bus.publisher().publish_all((0..3).map(Tick)).unwrap();
     // a takes 3, b takes 1 and drops 2.
     assert_eq!((d.delivered(), d.dropped()), (4, 2));
     assert_eq!(a.try_iter().count(), 3);
@@ -154,30 +136,30 @@ fn dropping_the_last_bus_and_publisher_handle_closes() {
     let publisher = bus.publisher();
     let second_bus = bus.clone();
     let second_publisher = publisher.clone();
-    bus.publish(Msg(0)).unwrap();
+    bus.publish(Tick(0)).unwrap();
 
     drop(bus);
     drop(publisher);
     drop(second_bus);
     // One handle left: still open.
     assert!(!second_publisher.is_closed());
-    second_publisher.publish(Msg(1)).unwrap();
-    assert_eq!(sub.try_recv(), Ok(Msg(0)));
-    assert_eq!(sub.try_recv(), Ok(Msg(1)));
+    second_publisher.publish(Tick(1)).unwrap();
+    assert_eq!(sub.try_recv(), Ok(Tick(0)));
+    assert_eq!(sub.try_recv(), Ok(Tick(1)));
     assert_eq!(sub.try_recv(), Err(TryRecvError::Empty));
 
     // A publisher on another thread is the last handle: when it goes, the bus closes.
     let t = thread::spawn(move || {
-        second_publisher.publish(Msg(2)).unwrap();
+        second_publisher.publish(Tick(2)).unwrap();
     });
     t.join().unwrap();
-    assert_eq!(sub.recv(), Ok(Msg(2)));
+    assert_eq!(sub.recv(), Ok(Tick(2)));
     assert_eq!(sub.recv(), Err(RecvError::Disconnected));
 }
 
 #[test]
 fn subscribing_to_a_closed_bus() {
-    let bus = Bus::<Msg>::new();
+    let bus = Bus::<Tick>::new();
     bus.close();
     // subscribe(): a subscriber born disconnected, not in the table.
     let mut sub = bus.subscribe(Topics::ALL);
@@ -202,20 +184,20 @@ fn emit_after_close_is_counted_as_rejected() {
     let bus = Bus::new();
     let publisher = bus.publisher();
     let mut sub = bus.subscribe(Topics::ALL);
-    let sinks: [&dyn EventSink<Msg>; 2] = [&bus, &publisher];
+    let sinks: [&dyn EventSink<Tick>; 2] = [&bus, &publisher];
     for sink in sinks {
         assert!(sink.is_interested(topic!(0)));
-        sink.emit(Msg(1));
+        sink.emit(Tick(1));
     }
-    assert_eq!(sub.try_recv(), Ok(Msg(1)));
-    assert_eq!(sub.try_recv(), Ok(Msg(1)));
+    assert_eq!(sub.try_recv(), Ok(Tick(1)));
+    assert_eq!(sub.try_recv(), Ok(Tick(1)));
     assert_eq!(bus.stats().rejected_after_close, 0);
 
     bus.close();
     for sink in sinks {
         assert!(!sink.is_interested(topic!(0)));
-        sink.emit(Msg(2));
-        sink.emit(Msg(3));
+        sink.emit(Tick(2));
+        sink.emit(Tick(3));
     }
     let stats = bus.stats();
     assert_eq!(stats.rejected_after_close, 4);
@@ -244,12 +226,12 @@ fn close_during_concurrent_publishes_loses_nothing_accepted() {
             let mut accepted = Vec::new();
             for i in 0..PER_THREAD {
                 let id = p * PER_THREAD + i;
-                match publisher.publish(Msg(id)) {
+                match publisher.publish(Tick(id)) {
                     Ok(d) => {
                         assert_eq!(d.delivered(), 1);
                         accepted.push(id);
                     }
-                    Err(e) => assert_eq!(e.into_inner(), Msg(id)),
+                    Err(e) => assert_eq!(e.into_inner(), Tick(id)),
                 }
             }
             tx.send(accepted).unwrap();

@@ -4,16 +4,10 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use fanout::{topic, Bus, Event, Overflow, RecvError, Topic, Topics, TryRecvError};
+use fanout::{topic, Bus, Overflow, RecvError, Topics, TryRecvError};
 
-#[derive(Clone, Debug, PartialEq)]
-struct Tick(u32);
-
-impl Event for Tick {
-    fn topic(&self) -> Topic {
-        topic!(0)
-    }
-}
+mod common;
+use common::{bounded, Tick};
 
 /// Everything queued now, as stream items.
 fn drain(sub: &mut fanout::Subscriber<Tick>) -> Vec<Result<u32, RecvError>> {
@@ -23,12 +17,7 @@ fn drain(sub: &mut fanout::Subscriber<Tick>) -> Vec<Result<u32, RecvError>> {
 #[test]
 fn drop_oldest_reports_exact_lag_then_newest_survivors_in_order() {
     let bus = Bus::new();
-    let mut sub = bus
-        .subscriber()
-        .capacity(4)
-        .overflow(Overflow::DropOldest)
-        .build()
-        .unwrap();
+    let mut sub = bounded(&bus, 4, Overflow::DropOldest);
 
     for i in 0..4 {
         let d = bus.publish(Tick(i)).unwrap();
@@ -76,12 +65,7 @@ fn drop_oldest_capacity_one_keeps_only_the_newest() {
 #[test]
 fn drop_newest_keeps_the_oldest_and_counts_exactly() {
     let bus = Bus::new();
-    let mut sub = bus
-        .subscriber()
-        .capacity(3)
-        .overflow(Overflow::DropNewest)
-        .build()
-        .unwrap();
+    let mut sub = bounded(&bus, 3, Overflow::DropNewest);
     for i in 0..3 {
         let d = bus.publish(Tick(i)).unwrap();
         assert_eq!((d.delivered(), d.dropped()), (1, 0));
@@ -107,12 +91,7 @@ fn drop_newest_keeps_the_oldest_and_counts_exactly() {
 #[test]
 fn overflow_of_one_subscriber_does_not_affect_another() {
     let bus = Bus::new();
-    let mut small = bus
-        .subscriber()
-        .capacity(1)
-        .overflow(Overflow::DropNewest)
-        .build()
-        .unwrap();
+    let mut small = bounded(&bus, 1, Overflow::DropNewest);
     let mut big = bus.subscriber().capacity(16).build().unwrap();
     for i in 0..4 {
         let d = bus.publish(Tick(i)).unwrap();
@@ -127,12 +106,7 @@ fn overflow_of_one_subscriber_does_not_affect_another() {
 fn block_is_lossless_with_a_slow_consumer() {
     const N: u32 = 2_000;
     let bus = Bus::new();
-    let sub = bus
-        .subscriber()
-        .capacity(2)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
+    let sub = bounded(&bus, 2, Overflow::Block);
     let (done_tx, done_rx) = mpsc::channel();
     let consumer = thread::spawn(move || {
         let mut sub = sub;
@@ -162,12 +136,7 @@ fn block_is_lossless_with_a_slow_consumer() {
 #[test]
 fn block_publish_timeout_on_full_queue_times_out_and_is_reported_as_lag() {
     let bus = Bus::new();
-    let mut sub = bus
-        .subscriber()
-        .capacity(2)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
+    let mut sub = bounded(&bus, 2, Overflow::Block);
     let mut other = bus.subscribe(Topics::ALL);
     bus.publish(Tick(0)).unwrap();
     bus.publish(Tick(1)).unwrap();
@@ -201,12 +170,7 @@ fn block_publish_timeout_on_full_queue_times_out_and_is_reported_as_lag() {
 #[test]
 fn block_publish_timeout_succeeds_when_consumer_makes_room_in_time() {
     let bus = Bus::new();
-    let sub = bus
-        .subscriber()
-        .capacity(1)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
+    let sub = bounded(&bus, 1, Overflow::Block);
     bus.publish(Tick(0)).unwrap();
     let consumer = thread::spawn(move || {
         let mut sub = sub;
@@ -289,12 +253,7 @@ fn disconnect_cuts_the_subscriber_off_after_its_queue_is_drained() {
 #[test]
 fn disconnect_blocking_recv_wakes_with_overflowed() {
     let bus = Bus::new();
-    let mut sub = bus
-        .subscriber()
-        .capacity(1)
-        .overflow(Overflow::Disconnect)
-        .build()
-        .unwrap();
+    let mut sub = bounded(&bus, 1, Overflow::Disconnect);
     bus.publish(Tick(0)).unwrap();
     bus.publish(Tick(1)).unwrap();
     let items: Vec<Result<u32, RecvError>> = sub.iter().map(|r| r.map(|t| t.0)).collect();

@@ -7,18 +7,11 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, unbounded};
 use fanout::{
-    topic, Bus, Event, Overflow, RecvError, RecvTimeoutError, Subscriber, Topic, Topics,
-    TryRecvError, WaitStrategy,
+    Bus, Overflow, RecvError, RecvTimeoutError, Subscriber, Topics, TryRecvError, WaitStrategy,
 };
 
-#[derive(Clone, Debug, PartialEq)]
-struct Tick(u32);
-
-impl Event for Tick {
-    fn topic(&self) -> Topic {
-        topic!(0)
-    }
-}
+mod common;
+use common::{bounded, Tick};
 
 const LONG: Duration = Duration::from_secs(10);
 
@@ -216,6 +209,26 @@ fn drain_into_moves_batches_and_reports_lag_before_the_held_event() {
     assert_eq!(buf.len(), 4, "nothing was added on the error");
 }
 
+/// A subscriber with room for 4 under `overflow`, and a thread that publishes `Tick(0..n)` to
+/// it through its own publisher, yielding now and then so the consumer gets to run.
+fn flood_a_small_queue(
+    bus: &Bus<Tick>,
+    overflow: Overflow,
+    n: u32,
+) -> (Subscriber<Tick>, thread::JoinHandle<()>) {
+    let sub = bounded(bus, 4, overflow);
+    let publisher = bus.publisher();
+    let t = thread::spawn(move || {
+        for i in 0..n {
+            publisher.publish(Tick(i)).unwrap();
+            if i % 64 == 0 {
+                thread::yield_now();
+            }
+        }
+    });
+    (sub, t)
+}
+
 /// A concurrent publisher loses events to a tiny queue while the consumer drains in batches.
 /// Returns how often a short batch was directly followed by a `Lagged` report (the batch-stop
 /// path), which scheduling decides.
@@ -223,22 +236,9 @@ fn drain_while_losing(overflow: Overflow) -> u32 {
     const N: u32 = 20_000;
     const MAX: usize = 3;
     let bus = Bus::new();
-    let mut sub = bus
-        .subscriber()
-        .capacity(4)
-        .overflow(overflow)
-        .build()
-        .unwrap();
-    let publisher = bus.publisher();
-    let t = thread::spawn(move || {
-        for i in 0..N {
-            publisher.publish(Tick(i)).unwrap();
-            if i % 64 == 0 {
-                thread::yield_now();
-            }
-        }
-        // The last handle besides `bus`, which the test thread keeps for stats.
-    });
+    // The flooding thread's publisher is the last handle besides `bus`, which the test thread
+    // keeps for stats.
+    let (mut sub, t) = flood_a_small_queue(&bus, overflow, N);
     let mut buf = Vec::new();
     let mut next_expected: u32 = 0; // every seq below this was received or reported lost
     let mut reported: u64 = 0;
@@ -324,22 +324,8 @@ fn drain_into_under_drop_oldest_eviction_conserves_counts() {
 fn recv_into_while_losing(overflow: Overflow) {
     const N: u32 = 20_000;
     let bus = Bus::new();
-    let mut sub = bus
-        .subscriber()
-        .capacity(4)
-        .overflow(overflow)
-        .build()
-        .unwrap();
-    let publisher = bus.publisher();
+    let (mut sub, t) = flood_a_small_queue(&bus, overflow, N);
     drop(bus);
-    let t = thread::spawn(move || {
-        for i in 0..N {
-            publisher.publish(Tick(i)).unwrap();
-            if i % 64 == 0 {
-                thread::yield_now();
-            }
-        }
-    });
     let mut buf = Vec::new();
     let (mut received, mut reported) = (0u64, 0u64);
     let mut last: Option<u32> = None;

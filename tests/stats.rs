@@ -2,8 +2,12 @@
 
 use std::time::Duration;
 
-use fanout::{topic, Bus, BusStats, Event, Overflow, Topic, Topics, WaitStrategy};
+use fanout::{topic, Bus, BusStats, Event, Overflow, SubscriberStats, Topic, Topics, WaitStrategy};
 
+mod common;
+use common::bounded;
+
+/// An event on the topic it carries.
 #[derive(Clone, Debug, PartialEq)]
 struct Ev(Topic);
 
@@ -11,6 +15,11 @@ impl Event for Ev {
     fn topic(&self) -> Topic {
         self.0
     }
+}
+
+/// A subscriber's moving counters: `(queued, received, dropped, lag_reported, delivered)`.
+fn counters(s: &SubscriberStats) -> (usize, u64, u64, u64, u64) {
+    (s.queued, s.received, s.dropped, s.lag_reported, s.delivered)
 }
 
 #[test]
@@ -76,16 +85,7 @@ fn stats_report_every_field() {
     assert_eq!(ui.capacity, 2);
     assert_eq!(ui.overflow, Overflow::DropOldest);
     assert_eq!(ui.wait, WaitStrategy::Park);
-    assert_eq!(
-        (
-            ui.queued,
-            ui.received,
-            ui.dropped,
-            ui.lag_reported,
-            ui.delivered
-        ),
-        (2, 0, 4, 0, 6)
-    );
+    assert_eq!(counters(ui), (2, 0, 4, 0, 6));
     assert!(!ui.overflowed);
 
     let nw = &stats.subscribers[1];
@@ -94,16 +94,7 @@ fn stats_report_every_field() {
         (nw.overflow, nw.wait, nw.capacity),
         (Overflow::DropNewest, WaitStrategy::BusySpin, 3)
     );
-    assert_eq!(
-        (
-            nw.queued,
-            nw.received,
-            nw.dropped,
-            nw.lag_reported,
-            nw.delivered
-        ),
-        (3, 0, 2, 0, 3)
-    );
+    assert_eq!(counters(nw), (3, 0, 2, 0, 3));
 
     let audit = &stats.subscribers[2];
     assert_eq!(audit.topics, Topics::only(topic!(7)));
@@ -125,27 +116,9 @@ fn stats_report_every_field() {
     assert_eq!(got.len(), 4); // Lagged(2), then three events
     let stats = bus.stats();
     let ui = &stats.subscribers[0];
-    assert_eq!(
-        (
-            ui.queued,
-            ui.received,
-            ui.dropped,
-            ui.lag_reported,
-            ui.delivered
-        ),
-        (0, 2, 4, 4, 6)
-    );
+    assert_eq!(counters(ui), (0, 2, 4, 4, 6));
     let nw = &stats.subscribers[1];
-    assert_eq!(
-        (
-            nw.queued,
-            nw.received,
-            nw.dropped,
-            nw.lag_reported,
-            nw.delivered
-        ),
-        (0, 3, 2, 2, 3)
-    );
+    assert_eq!(counters(nw), (0, 3, 2, 2, 3));
     // The conservation law, as the stats state it: received + dropped == published to it.
     assert_eq!(ui.received + ui.dropped, 6);
     assert_eq!(nw.received + nw.dropped, 5);
@@ -169,12 +142,7 @@ fn overflowed_flag_is_visible_before_the_cut_subscriber_leaves_the_table() {
     // A Disconnect subscriber is removed as soon as it overflows, so `overflowed: true` is only
     // ever observable through the subscriber itself; its stats row disappears.
     let bus = Bus::new();
-    let mut cut = bus
-        .subscriber()
-        .capacity(1)
-        .overflow(Overflow::Disconnect)
-        .build()
-        .unwrap();
+    let mut cut = bounded(&bus, 1, Overflow::Disconnect);
     bus.publish(Ev(topic!(0))).unwrap();
     assert_eq!(bus.stats().subscribers.len(), 1);
     assert!(!bus.stats().subscribers[0].overflowed);

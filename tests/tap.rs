@@ -5,16 +5,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use fanout::{spawn_tap, topic, Bus, Event, Overflow, Received, TapEnd, TapHandler, Topic, Topics};
+use crossbeam_channel::Sender;
+use fanout::{spawn_tap, topic, Bus, Overflow, Received, TapEnd, TapHandle, TapHandler, Topics};
 
-#[derive(Clone, Debug, PartialEq)]
-struct Tick(u32);
-
-impl Event for Tick {
-    fn topic(&self) -> Topic {
-        topic!(0)
-    }
-}
+mod common;
+use common::Tick;
 
 fn wait_until(mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -191,14 +186,18 @@ fn dropping_the_handle_stops_the_tap_and_unsubscribes() {
     assert_eq!(bus.interest(), Topics::NONE);
 }
 
-#[test]
-fn stop_reports_events_left_unhandled() {
-    let bus = Bus::new();
+/// A tap whose handler parks inside its first event, `Tick(0)`, until the returned gate is
+/// dropped; `Tick(1..=5)` are published behind it, six events in all.
+fn parked_tap(
+    bus: &Bus<Tick>,
+    capacity: usize,
+    overflow: Overflow,
+) -> (TapHandle<impl TapHandler<Tick>>, Sender<()>) {
     let (gate_tx, gate_rx) = crossbeam_channel::bounded::<()>(0);
     let tap = bus
         .tap()
-        .capacity(16)
-        .overflow(Overflow::Block)
+        .capacity(capacity)
+        .overflow(overflow)
         .spawn(move |_: Received<Tick>| {
             let _ = gate_rx.recv();
         })
@@ -208,6 +207,13 @@ fn stop_reports_events_left_unhandled() {
     for i in 1..=5 {
         bus.publish(Tick(i)).unwrap();
     }
+    (tap, gate_tx)
+}
+
+#[test]
+fn stop_reports_events_left_unhandled() {
+    let bus = Bus::new();
+    let (tap, gate_tx) = parked_tap(&bus, 16, Overflow::Block);
     // Stop is asked while the handler is parked; release it, then the tap must stop.
     let stopper = std::thread::spawn(move || tap.stop());
     std::thread::sleep(Duration::from_millis(20));
@@ -220,20 +226,7 @@ fn stop_reports_events_left_unhandled() {
 #[test]
 fn a_disconnect_tap_that_falls_behind_ends_overflowed() {
     let bus = Bus::new();
-    let (gate_tx, gate_rx) = crossbeam_channel::bounded::<()>(0);
-    let tap = bus
-        .tap()
-        .capacity(2)
-        .overflow(Overflow::Disconnect)
-        .spawn(move |_: Received<Tick>| {
-            let _ = gate_rx.recv();
-        })
-        .unwrap();
-    bus.publish(Tick(0)).unwrap();
-    wait_until(|| tap.stats().events == 1);
-    for i in 1..=5 {
-        bus.publish(Tick(i)).unwrap();
-    }
+    let (tap, gate_tx) = parked_tap(&bus, 2, Overflow::Disconnect);
     drop(gate_tx);
     let report = tap.join();
     assert_eq!(report.end, TapEnd::Overflowed);

@@ -9,24 +9,8 @@ use std::time::{Duration, Instant};
 
 use fanout::{topic, Bus, Event, Overflow, Topic, Topics, TryRecvError};
 
-#[derive(Clone, Debug, PartialEq)]
-struct Ev {
-    topic: Topic,
-    seq: u64,
-}
-
-impl Event for Ev {
-    fn topic(&self) -> Topic {
-        self.topic
-    }
-}
-
-fn ev(index: u8, seq: u64) -> Ev {
-    Ev {
-        topic: Topic::new(index).unwrap(),
-        seq,
-    }
-}
+mod common;
+use common::{bounded, ev, Ev};
 
 #[test]
 fn dropping_a_subscriber_unsubscribes() {
@@ -103,12 +87,7 @@ fn dropping_a_subscriber_frees_its_queued_events() {
     assert_eq!(live.load(Ordering::SeqCst), 0);
     // Evictions and refusals free their events too.
     let mut oldest = bus.subscriber().capacity(2).build().unwrap();
-    let newest = bus
-        .subscriber()
-        .capacity(2)
-        .overflow(Overflow::DropNewest)
-        .build()
-        .unwrap();
+    let newest = bounded(&bus, 2, Overflow::DropNewest);
     for _ in 0..6 {
         bus.publish(Counted::new(&live)).unwrap();
     }
@@ -123,12 +102,7 @@ fn dropping_a_subscriber_frees_its_queued_events() {
 #[test]
 fn a_block_publish_waiting_on_a_full_queue_returns_when_that_subscriber_is_dropped() {
     let bus = Bus::new();
-    let full = bus
-        .subscriber()
-        .capacity(1)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
+    let full = bounded(&bus, 1, Overflow::Block);
     let mut other = bus.subscriber().capacity(8).build().unwrap();
     bus.publish(ev(0, 0)).unwrap();
 
@@ -165,12 +139,7 @@ fn a_block_publish_waiting_on_a_full_queue_returns_when_the_subscriber_is_droppe
     // The subscriber lives on another thread that drops it on command; the waiting publisher is
     // the test thread.
     let bus = Bus::new();
-    let full = bus
-        .subscriber()
-        .capacity(2)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
+    let full = bounded(&bus, 2, Overflow::Block);
     bus.publish(ev(0, 0)).unwrap();
     bus.publish(ev(0, 1)).unwrap();
     let (drop_tx, drop_rx) = mpsc::channel::<()>();
@@ -344,12 +313,7 @@ fn subscribers_come_and_go_while_publishing() {
     for round in 0..50u64 {
         let deadline = Instant::now() + Duration::from_secs(20);
         // Block: lossless, so every publish in the window must be there.
-        let mut sub = bus
-            .subscriber()
-            .capacity(4096)
-            .overflow(Overflow::Block)
-            .build()
-            .unwrap();
+        let mut sub = bounded(&bus, 4096, Overflow::Block);
         let from = published.load(Ordering::SeqCst);
         // Publishes that started after `from` was read began after the subscribe returned.
         while published.load(Ordering::SeqCst) < from + 20 {

@@ -1,0 +1,48 @@
+//! Events and setup shared by the integration tests (`mod common;` in each test file that uses
+//! them).
+
+// Every test binary compiles this module on its own and uses only part of it, so items one
+// binary leaves unused must not warn there.
+#![allow(dead_code)]
+
+use fanout::{topic, Bus, Event, Overflow, Subscriber, Topic};
+
+/// An event on topic 0 carrying a number.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tick(pub u32);
+
+impl Event for Tick {
+    fn topic(&self) -> Topic {
+        topic!(0)
+    }
+}
+
+/// An event on a chosen topic carrying a sequence number.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ev {
+    pub topic: Topic,
+    pub seq: u64,
+}
+
+impl Event for Ev {
+    fn topic(&self) -> Topic {
+        self.topic
+    }
+}
+
+/// An [`Ev`] on topic `index` (which must be in range).
+pub fn ev(index: u8, seq: u64) -> Ev {
+    Ev {
+        topic: Topic::new(index).unwrap(),
+        seq,
+    }
+}
+
+/// A subscriber to every topic with the given queue capacity and overflow policy.
+pub fn bounded<E: Event>(bus: &Bus<E>, capacity: usize, overflow: Overflow) -> Subscriber<E> {
+    bus.subscriber()
+        .capacity(capacity)
+        .overflow(overflow)
+        .build()
+        .unwrap()
+}
