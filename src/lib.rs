@@ -160,6 +160,7 @@ pub mod agent;
 mod bus;
 mod error;
 mod event;
+mod loss;
 mod overflow;
 mod publisher;
 mod queue;

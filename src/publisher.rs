@@ -505,7 +505,7 @@ fn overflow<E>(
     match state.overflow {
         Overflow::DropNewest => {
             drop(event);
-            state.record_loss(1);
+            state.lost.record(1);
             delivery.dropped += 1;
         }
         Overflow::DropOldest => {
@@ -519,14 +519,11 @@ fn overflow<E>(
                 // eviction before its dequeue) and waits the few instructions until the count is
                 // in, so the gap is reported before the survivor, never after it. If the consumer
                 // emptied the queue first, nothing is evicted and nothing is counted.
-                state.evicting.fetch_add(1, Ordering::Relaxed);
+                // (Protocol and proof in `crate::loss`.)
+                state.lost.begin_eviction();
                 let evicted = evictor.try_recv().is_ok();
-                if evicted {
-                    state.record_loss(1);
-                    delivery.dropped += 1;
-                }
-                // Release: a consumer that sees the announcement withdrawn sees the count.
-                state.evicting.fetch_sub(1, Ordering::Release);
+                state.lost.end_eviction(evicted);
+                delivery.dropped += u32::from(evicted);
                 match entry.tx.try_send(event) {
                     Ok(()) => {
                         delivery.delivered += 1;
@@ -550,7 +547,7 @@ fn overflow<E>(
                 Ok(()) => delivery.delivered += 1,
                 Err(SendTimeoutError::Timeout(event)) => {
                     drop(event);
-                    state.record_loss(1);
+                    state.lost.record(1);
                     delivery.dropped += 1;
                     delivery.timed_out += 1;
                 }
@@ -560,7 +557,7 @@ fn overflow<E>(
         }
         Overflow::Disconnect => {
             drop(event);
-            state.record_loss(1);
+            state.lost.record(1);
             delivery.dropped += 1;
             // The flag before the removal: `Registry::set_topics` checks it under the lock the
             // removal takes, so it never puts a cut-off subscriber's topics back.

@@ -21,6 +21,7 @@ use std::fmt;
 
 use crossbeam_utils::CachePadded;
 
+use crate::loss::LossCounter;
 use crate::queue::{Receiver, Sender};
 use crate::sync::{Arc, AtomicBool, AtomicU64, Mutex, Ordering, SnapshotCell, SnapshotGuard};
 use crate::{Overflow, Topics, WaitStrategy};
@@ -75,14 +76,10 @@ pub(crate) struct SubscriberState {
     pub(crate) wait: WaitStrategy,
     /// The topics the subscriber asked for (what `topics()` and stats report).
     pub(crate) topics: AtomicU64,
-    /// Events this subscriber lost to its overflow policy. Publishers add to it, only on loss; the
-    /// consumer reads it after every dequeue and reports the growth as `Lagged(n)`.
-    pub(crate) lost: CachePadded<AtomicU64>,
-    /// `DropOldest` evictions under way: a publisher raises it before it evicts and lowers it
-    /// (release) after it has counted the eviction in `lost`. A consumer waits for it to be zero
-    /// after each dequeue before reading `lost`, so an eviction that came before the dequeue is
-    /// always counted by then. (Shares `lost`'s role, not its line: written only on overflow.)
-    pub(crate) evicting: AtomicU64,
+    /// Events this subscriber lost to its overflow policy, and `DropOldest` evictions under way.
+    /// Publishers write it only on loss; the consumer reads it after every dequeue and reports
+    /// the growth as `Lagged(n)` (protocol in [`crate::loss`]).
+    pub(crate) lost: LossCounter,
     /// Set (once) by the publisher that cut this subscriber off under `Overflow::Disconnect`,
     /// after it counted the event it could not enqueue in `lost` (release: a consumer that sees
     /// the flag sees the count).
@@ -94,14 +91,6 @@ pub(crate) struct SubscriberState {
 }
 
 impl SubscriberState {
-    /// Counts `n` events this subscriber lost.
-    #[inline]
-    pub(crate) fn record_loss(&self, n: u64) {
-        // Release: pairs with the consumer's acquire load after a dequeue, so a consumer that
-        // dequeues an event enqueued after this loss also sees the loss.
-        self.lost.fetch_add(n, Ordering::Release);
-    }
-
     pub(crate) fn topics(&self) -> Topics {
         Topics::from_bits(self.topics.load(Ordering::Relaxed))
     }

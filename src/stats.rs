@@ -63,7 +63,7 @@ pub struct SubscriberStats {
 impl SubscriberStats {
     pub(crate) fn from_state(state: &SubscriberState, queued: usize) -> Self {
         let received = state.received.load(Ordering::Relaxed);
-        let dropped = state.lost.load(Ordering::Relaxed);
+        let dropped = state.lost.current();
         // Under DropOldest a loss is an event that was queued and evicted; under every other
         // policy a loss is an event that never entered the queue.
         let evicted = if state.overflow == Overflow::DropOldest {

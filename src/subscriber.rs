@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use crate::bus::Inner;
 use crate::queue::{self, Receiver};
 use crate::registry::{SubscriberId, SubscriberState};
-use crate::sync::{self, Arc, Ordering};
+use crate::sync::{Arc, Ordering};
 use crate::wait::{self, WaitStrategy};
 use crate::{Overflow, RecvError, RecvTimeoutError, Topics, TryRecvError};
 
@@ -367,7 +367,7 @@ impl<E> Subscriber<E> {
 
     /// Events lost to overflow so far (reported or not yet).
     pub fn lost(&self) -> u64 {
-        self.state.lost.load(Ordering::Acquire)
+        self.state.lost.current()
     }
 
     /// Events received so far.
@@ -490,19 +490,7 @@ impl<E> Subscriber<E> {
     /// eviction of an event older than the one just dequeued. The acquire loads pair with the
     /// publisher's release decrement and release add.
     fn loss_count(&self) -> u64 {
-        if self.state.overflow == Overflow::DropOldest {
-            let mut spins: u32 = 0;
-            while self.state.evicting.load(Ordering::Acquire) != 0 {
-                spins = spins.wrapping_add(1);
-                if spins % 64 == 0 {
-                    // The evicting publisher was preempted mid-eviction: let it run.
-                    sync::yield_now();
-                } else {
-                    sync::spin_step();
-                }
-            }
-        }
-        self.state.lost.load(Ordering::Acquire)
+        self.state.lost.settled()
     }
 
     fn disconnected(&mut self) -> RecvError {

@@ -5,6 +5,7 @@ use std::fmt;
 use crossbeam_utils::CachePadded;
 
 use crate::bus::{check_capacity, Inner};
+use crate::loss::LossCounter;
 use crate::queue;
 use crate::registry::{Entry, Filter, SubscriberId, SubscriberState};
 use crate::sync::{Arc, AtomicBool, AtomicU64};
@@ -134,8 +135,7 @@ impl<E: Event> SubscriberBuilder<E> {
             overflow: self.overflow,
             wait: self.wait,
             topics: AtomicU64::new(self.topics.bits()),
-            lost: CachePadded::new(AtomicU64::new(0)),
-            evicting: AtomicU64::new(0),
+            lost: LossCounter::new(),
             overflowed: AtomicBool::new(false),
             received: CachePadded::new(AtomicU64::new(0)),
             lag_reported: AtomicU64::new(0),
