@@ -8,8 +8,8 @@
 //! - `ui`: a slow renderer (drop-oldest, small queue, sleeps per event): it loses deltas and says
 //!   how many;
 //! - `telemetry`: a tap on the content-free topics only (no deltas, no custom payloads);
-//! - `audit`: a JSON-lines recorder tap, lossless (`Block`), deltas excluded, writing a file in
-//!   the temp directory;
+//! - `audit`: a JSON-lines recorder tap, lossless (`Block`), deltas excluded, writing a file
+//!   (`--audit PATH` keeps it; by default a file in the temp directory, removed once checked);
 //! - `cost`: a cost tracker that publishes `BudgetExhausted` when a session crosses its budget;
 //! - a run waiter for every run, which must see every run's terminal event whatever the UI lost;
 //! - `--subscribers N` extra fast consumers of everything.
@@ -88,18 +88,21 @@ struct Config {
     ui_delay_us: u64,
     subscribers: usize,
     budget_usd: f64,
+    /// Where to keep the audit log; `None`: a temp file, removed after the check.
+    audit: Option<std::path::PathBuf>,
 }
 
 const USAGE: &str =
     "usage: agent_loop [--seconds N] [--runs N] [--token-rate N] [--ui-capacity N] \
-[--ui-delay-us N] [--subscribers N] [--budget-usd X]
+[--ui-delay-us N] [--subscribers N] [--budget-usd X] [--audit PATH]
   --seconds N       how long the runs keep streaming (default 10)
   --runs N          concurrent runs, one thread each (default 4)
   --token-rate N    streamed deltas per second per run (default 200)
   --ui-capacity N   the UI subscriber's queue (default 64, drop-oldest)
   --ui-delay-us N   the UI's render time per event, in microseconds (default 2000)
   --subscribers N   extra fast subscribers to every topic (default 2)
-  --budget-usd X    per-session budget the cost tracker enforces (default 0.10)";
+  --budget-usd X    per-session budget the cost tracker enforces (default 0.10)
+  --audit PATH      keep the audit log (JSON lines) at PATH (default: a temp file, removed)";
 
 fn parse_args() -> Result<Config, String> {
     let mut config = Config {
@@ -110,6 +113,7 @@ fn parse_args() -> Result<Config, String> {
         ui_delay_us: 2000,
         subscribers: 2,
         budget_usd: 0.10,
+        audit: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -132,6 +136,7 @@ fn parse_args() -> Result<Config, String> {
                 config.subscribers = value.parse().map_err(|_| bad("a whole number"))?
             }
             "--budget-usd" => config.budget_usd = value.parse().map_err(|_| bad("a number"))?,
+            "--audit" => config.audit = Some(value.into()),
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
@@ -610,8 +615,9 @@ fn main() -> ExitCode {
         })
         .expect("telemetry tap");
 
-    let audit_path =
-        std::env::temp_dir().join(format!("fanout-agent-loop-{}.jsonl", std::process::id()));
+    let audit_path = config.audit.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("fanout-agent-loop-{}.jsonl", std::process::id()))
+    });
     let recorder = match JsonLinesRecorder::create(&audit_path) {
         Ok(recorder) => recorder,
         Err(err) => {
@@ -899,8 +905,13 @@ fn main() -> ExitCode {
         .map(|t| t.lines().count())
         .unwrap_or(0);
     println!(
-        "audit log: {} ({} event lines, {} gap lines, {} lines in the file, error: {})",
+        "audit log: {}{} ({} event lines, {} gap lines, {} lines in the file, error: {})",
         audit_path.display(),
+        if config.audit.is_none() {
+            " (temporary: removed after the checks; --audit PATH keeps it)"
+        } else {
+            ""
+        },
         audit.inner.lines(),
         audit.inner.lag_lines(),
         lines,
@@ -926,6 +937,12 @@ fn main() -> ExitCode {
         audit_expected,
         audit.inner.lines() == audit_expected && lines as u64 == audit_expected
     );
+    if config.audit.is_none() {
+        // Checked above; a default run leaves nothing behind (`--audit PATH` keeps the log).
+        if let Err(err) = std::fs::remove_file(&audit_path) {
+            eprintln!("warning: cannot remove {}: {err}", audit_path.display());
+        }
+    }
     if all_good {
         ExitCode::SUCCESS
     } else {
