@@ -334,6 +334,42 @@ fn serde_round_trips_every_variant_with_its_kind_as_tag() {
 }
 
 #[test]
+fn a_non_finite_cost_is_written_as_null_and_read_back_as_nan() {
+    let Ids { session, run, .. } = ids();
+    for cost_usd in [f64::NAN, f64::INFINITY] {
+        let usage = AgentEvent::TokenUsage {
+            session,
+            run,
+            model: "m".into(),
+            input_tokens: 1,
+            output_tokens: 2,
+            cost_usd,
+            timestamp_ms: 1,
+        };
+        let paid = AgentEvent::CostRecorded {
+            session,
+            run,
+            item: "search".into(),
+            cost_usd,
+            timestamp_ms: 1,
+        };
+        for event in [usage, paid] {
+            let json = serde_json::to_string(&event).unwrap();
+            let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+            assert!(value["cost_usd"].is_null(), "{json}");
+            let back: AgentEvent = serde_json::from_str(&json)
+                .unwrap_or_else(|err| panic!("{json} does not parse back: {err}"));
+            let (AgentEvent::TokenUsage { cost_usd: read, .. }
+            | AgentEvent::CostRecorded { cost_usd: read, .. }) = back
+            else {
+                panic!("{json} read back as another variant: {back:?}");
+            };
+            assert!(read.is_nan(), "{json} read back as {read}");
+        }
+    }
+}
+
+#[test]
 fn routing_ids_and_terminal_flag() {
     let ids = ids();
     let mut terminal = Vec::new();

@@ -1,6 +1,6 @@
 //! [`AgentEvent`]: the vocabulary of an AI-agent runtime's bus.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
 use super::topics;
@@ -271,7 +271,9 @@ pub enum AgentEvent {
         input_tokens: u64,
         /// Completion tokens.
         output_tokens: u64,
-        /// Their cost, in US dollars.
+        /// Their cost, in US dollars. A non-finite cost is written to JSON as `null` (JSON has
+        /// no NaN) and read back as NaN, so the line still parses.
+        #[serde(deserialize_with = "cost_from_json")]
         cost_usd: f64,
         /// When, in milliseconds since the UNIX epoch.
         timestamp_ms: u64,
@@ -284,7 +286,9 @@ pub enum AgentEvent {
         run: RunId,
         /// What was paid for.
         item: String,
-        /// The cost, in US dollars.
+        /// The cost, in US dollars (a non-finite cost round-trips through JSON as NaN, as in
+        /// `TokenUsage`).
+        #[serde(deserialize_with = "cost_from_json")]
         cost_usd: f64,
         /// When, in milliseconds since the UNIX epoch.
         timestamp_ms: u64,
@@ -697,4 +701,10 @@ impl Event for AgentEvent {
     fn topic(&self) -> Topic {
         AgentEvent::topic(self)
     }
+}
+
+/// Reads a `cost_usd`: a number, or the `null` that serde_json writes for a NaN or infinite `f64`
+/// (read back as NaN: not a finite cost either way), so an audit line with such a cost parses.
+fn cost_from_json<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
 }
