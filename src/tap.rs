@@ -2,8 +2,10 @@
 //! exporter), which survives the handler's panics.
 //!
 //! A tap owns one [`Subscriber`] and one named thread. The thread waits on the subscriber's queue
-//! and on a stop signal at once (a `crossbeam_channel::select!` over
-//! [`Subscriber::receiver`] and the handle's stop channel), hands every event, and every lag
+//! and on a stop signal at once, the way the subscriber's [`WaitStrategy`] says: with
+//! [`SpinThenPark`](WaitStrategy::SpinThenPark) or [`BusySpin`](WaitStrategy::BusySpin) it first
+//! polls both (the stop signal every 64 polls), then parks in a `crossbeam_channel::select!` over
+//! [`Subscriber::receiver`] and the handle's stop channel. It hands every event, and every lag
 //! report, to the [`TapHandler`], and ends when:
 //!
 //! - the bus closes (or every publishing handle is gone): everything queued is handled first,
@@ -22,10 +24,14 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
-use crossbeam_channel::{select, Receiver, Sender};
+use crossbeam_channel::{select, Receiver, Sender, TryRecvError};
 
-use crate::{BuildError, Event, Overflow, RecvError, Subscriber, SubscriberBuilder, Topics};
+use crate::wait;
+use crate::{
+    BuildError, Event, Overflow, RecvError, Subscriber, SubscriberBuilder, Topics, WaitStrategy,
+};
 
 /// What a tap's handler is given: an event, or a report of events its subscriber lost.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -227,6 +233,13 @@ impl<E: Event> TapBuilder<E> {
         }
     }
 
+    /// How the tap's thread waits for events (default: the bus's): see the module docs.
+    pub fn wait(self, wait: WaitStrategy) -> Self {
+        TapBuilder {
+            subscriber: self.subscriber.wait(wait),
+        }
+    }
+
     /// A publisher-side predicate, as [`SubscriberBuilder::filter`].
     pub fn filter(self, filter: impl Fn(&E) -> bool + Send + Sync + 'static) -> Self {
         TapBuilder {
@@ -407,9 +420,13 @@ where
     H: TapHandler<E>,
 {
     let end = 'outer: loop {
-        let msg = select! {
-            recv(subscriber.receiver()) -> msg => msg,
-            recv(stop) -> _ => break 'outer TapEnd::Stopped,
+        let msg = match spin_first(&subscriber, &stop) {
+            Some(Woken::Queue(msg)) => msg,
+            Some(Woken::Stop) => break 'outer TapEnd::Stopped,
+            None => select! {
+                recv(subscriber.receiver()) -> msg => msg,
+                recv(stop) -> _ => break 'outer TapEnd::Stopped,
+            },
         };
         for item in subscriber.accept(msg) {
             let item = match item {
@@ -448,4 +465,37 @@ where
         stop_panicked,
     };
     (report, handler)
+}
+
+/// What woke a tap's thread.
+enum Woken<E> {
+    /// What a `select!` arm on the subscriber's receiver would have yielded.
+    Queue(Result<E, crossbeam_channel::RecvError>),
+    /// The handle was stopped or dropped.
+    Stop,
+}
+
+/// The spinning part of the tap's wait, for subscribers whose [`WaitStrategy`] spins: polls the
+/// queue, and the stop signal every 64 polls, until the spin window ends (`None`: go and park).
+fn spin_first<E>(subscriber: &Subscriber<E>, stop: &Receiver<()>) -> Option<Woken<E>> {
+    let until = match subscriber.wait_strategy() {
+        WaitStrategy::Park => return None,
+        // A window too long to add to the clock is no bound: spin like `BusySpin`.
+        WaitStrategy::SpinThenPark(window) => Instant::now().checked_add(window),
+        WaitStrategy::BusySpin => None,
+    };
+    let mut polls: u32 = 0;
+    wait::spin(until, || {
+        match subscriber.receiver().try_recv() {
+            Ok(event) => return Some(Woken::Queue(Ok(event))),
+            Err(TryRecvError::Disconnected) => {
+                return Some(Woken::Queue(Err(crossbeam_channel::RecvError)))
+            }
+            Err(TryRecvError::Empty) => {}
+        }
+        polls = polls.wrapping_add(1);
+        // The stop channel has no buffer: a poll of it takes its lock, so not on every round.
+        let stopped = polls % 64 == 0 && !matches!(stop.try_recv(), Err(TryRecvError::Empty));
+        stopped.then_some(Woken::Stop)
+    })
 }

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
-use fanout::{spawn_tap, topic, Bus, Overflow, Received, TapEnd, TapHandle, TapHandler, Topics};
+use fanout::{
+    spawn_tap, topic, Bus, Overflow, Received, TapEnd, TapHandle, TapHandler, Topics, WaitStrategy,
+};
 
 mod common;
 use common::Tick;
@@ -163,6 +165,57 @@ fn stop_ends_a_tap_blocked_waiting_for_events() {
     assert_eq!(bus.subscriber_count(), 0);
     // The bus is still open: stopping a tap does not close it.
     assert!(!bus.is_closed());
+}
+
+/// Every wait strategy: the tap sees every event and a lag report with its exact count, ends
+/// when the bus closes, and stops while it is waiting (spinning, for `BusySpin`, which never
+/// parks: the stop signal must be noticed from the spin loop).
+#[test]
+fn a_tap_waits_the_way_its_wait_strategy_says_and_still_sees_everything() {
+    for wait in [
+        WaitStrategy::Park,
+        WaitStrategy::SpinThenPark(Duration::from_micros(200)),
+        WaitStrategy::BusySpin,
+    ] {
+        let bus = Bus::new();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        let tap = bus
+            .tap()
+            .wait(wait)
+            .capacity(4)
+            .overflow(Overflow::DropOldest)
+            .spawn(move |item| log.lock().unwrap().push(item))
+            .unwrap();
+        for i in 0..1000 {
+            bus.publish(Tick(i)).unwrap();
+        }
+        bus.close();
+        let report = tap.join();
+        assert_eq!(report.end, TapEnd::Closed, "{wait}");
+        let seen = seen.lock().unwrap();
+        let lagged: u64 = seen
+            .iter()
+            .map(|item| match item {
+                Received::Lagged(n) => *n,
+                Received::Event(_) => 0,
+            })
+            .sum();
+        assert_eq!(report.stats.events + lagged, 1000, "{wait}: {report:?}");
+        assert_eq!(report.stats.lagged, lagged, "{wait}");
+        assert_eq!(seen.last(), Some(&Received::Event(Tick(999))), "{wait}");
+
+        let bus = Bus::<Tick>::new();
+        let idle = bus.tap().wait(wait).spawn(|_| {}).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        let (done_tx, done) = crossbeam_channel::bounded(1);
+        std::thread::spawn(move || done_tx.send(idle.stop()).unwrap());
+        let report = done
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("{wait}: a waiting tap did not stop in 10 s"));
+        assert_eq!(report.end, TapEnd::Stopped, "{wait}");
+        assert_eq!(bus.subscriber_count(), 0, "{wait}");
+    }
 }
 
 #[test]
