@@ -21,6 +21,17 @@ fn wait_until(mut done: impl FnMut() -> bool) {
     }
 }
 
+/// The events a handler was told it lost: the sum of its `Lagged` items.
+fn lag_reported<E>(items: &[Received<E>]) -> u64 {
+    items
+        .iter()
+        .map(|item| match item {
+            Received::Lagged(n) => *n,
+            Received::Event(_) => 0,
+        })
+        .sum()
+}
+
 #[test]
 fn a_block_tap_sees_every_event_in_order_and_ends_when_the_bus_closes() {
     let bus = Bus::new();
@@ -141,14 +152,7 @@ fn lag_is_handed_to_the_handler_with_exact_counts() {
         })
         .collect();
     assert_eq!(events, [0, 1, 2, 3, 4]);
-    let lagged: u64 = items
-        .iter()
-        .map(|i| match i {
-            Received::Lagged(n) => *n,
-            Received::Event(_) => 0,
-        })
-        .sum();
-    assert_eq!(lagged, 6);
+    assert_eq!(lag_reported(&items), 6);
     let stats = bus.stats();
     assert!(stats.subscribers.is_empty(), "the tap's subscriber is gone");
 }
@@ -194,13 +198,7 @@ fn a_tap_waits_the_way_its_wait_strategy_says_and_still_sees_everything() {
         let report = tap.join();
         assert_eq!(report.end, TapEnd::Closed, "{wait}");
         let seen = seen.lock().unwrap();
-        let lagged: u64 = seen
-            .iter()
-            .map(|item| match item {
-                Received::Lagged(n) => *n,
-                Received::Event(_) => 0,
-            })
-            .sum();
+        let lagged = lag_reported(&seen);
         assert_eq!(report.stats.events + lagged, 1000, "{wait}: {report:?}");
         assert_eq!(report.stats.lagged, lagged, "{wait}");
         assert_eq!(seen.last(), Some(&Received::Event(Tick(999))), "{wait}");
