@@ -514,12 +514,12 @@ fn overflow<E>(
             };
             let mut event = event;
             loop {
-                // Announce the eviction, evict, count, then withdraw the announcement. A consumer
-                // that dequeues after our eviction sees the announcement (the queue orders our
-                // eviction before its dequeue) and waits the few instructions until the count is
-                // in, so the gap is reported before the survivor, never after it. If the consumer
-                // emptied the queue first, nothing is evicted and nothing is counted.
-                // (Protocol and proof in `crate::loss`.)
+                // Announce the eviction, evict, then count it and withdraw the announcement in one
+                // step. A consumer that dequeues after our eviction sees the announcement (the
+                // queue orders our eviction before its dequeue) and waits the few instructions
+                // until the count is in, so the gap is reported before the survivor, never after
+                // it. If the consumer emptied the queue first, nothing is evicted and nothing is
+                // counted. (Protocol and proof in `crate::loss`.)
                 state.lost.begin_eviction();
                 let evicted = evictor.try_recv().is_ok();
                 state.lost.end_eviction(evicted);

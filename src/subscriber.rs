@@ -4,11 +4,12 @@
 //!
 //! Publishers count every event a subscriber's overflow policy throws away in that subscriber's
 //! loss counter (a release add) before they enqueue anything after it; a `DropOldest` eviction
-//! is also announced (`evicting`) before it happens and withdrawn once counted, and a consumer
-//! waits out an announced eviction before it reads the counter. After every dequeue
-//! the subscriber reads the counter (an acquire load on a line publishers write only on loss); if
-//! it grew, the subscriber holds the dequeued event back and returns `Lagged(growth)` first. So a
-//! `Lagged` report always comes before every event enqueued after the loss, its count is exact,
+//! is also announced before it happens and withdrawn as it is counted (one word holds both, see
+//! [`crate::loss`]), and a consumer waits out an announced eviction before it reads the counter.
+//! After every dequeue the subscriber reads the counter (an acquire load on a line publishers
+//! write only on loss); if it grew, the subscriber holds the dequeued event back and returns
+//! `Lagged(growth)` first. So a `Lagged` report always comes before every event enqueued after
+//! the loss, its count is exact,
 //! and received + reported-lost adds up to everything published to the subscriber. When the queue
 //! is found empty (or disconnected) the counter is checked too, so a loss is never left unreported
 //! at the end of a stream.
@@ -482,13 +483,8 @@ impl<E> Subscriber<E> {
         queue_gone.then_some(RecvError::Disconnected)
     }
 
-    /// The loss counter, read once no `DropOldest` eviction is half done.
-    ///
-    /// An eviction that the queue ordered before our last dequeue raised `evicting` before it
-    /// evicted, so we see it raised (or already lowered, and then its count): waiting for zero means
-    /// waiting a few instructions of the publisher's, and the count we read then includes every
-    /// eviction of an event older than the one just dequeued. The acquire loads pair with the
-    /// publisher's release decrement and release add.
+    /// The loss counter, read once no `DropOldest` eviction is half done, so it includes every
+    /// eviction of an event older than the one just dequeued (see [`crate::loss`]).
     fn loss_count(&self) -> u64 {
         self.state.lost.settled()
     }
