@@ -9,10 +9,9 @@
 //! After every dequeue the subscriber reads the counter (an acquire load on a line publishers
 //! write only on loss); if it grew, the subscriber holds the dequeued event back and returns
 //! `Lagged(growth)` first. So a `Lagged` report always comes before every event enqueued after
-//! the loss, its count is exact,
-//! and received + reported-lost adds up to everything published to the subscriber. When the queue
-//! is found empty (or disconnected) the counter is checked too, so a loss is never left unreported
-//! at the end of a stream.
+//! the loss, its count is exact, and received + reported-lost adds up to everything published to
+//! the subscriber. When the queue is found empty (or disconnected) the counter is checked too, so
+//! a loss is never left unreported at the end of a stream.
 
 mod builder;
 mod iter;
