@@ -130,19 +130,13 @@ pub fn eviction(c: &mut Criterion) {
             .build()
             .expect("subscriber");
         b.iter_custom(|iters| {
-            let mut time = Duration::ZERO;
-            let mut left = iters;
-            while left > 0 {
-                let k = left.min(CAPACITY as u64);
-                let t0 = Instant::now();
-                for _ in 0..k {
+            timed_in_batches(
+                iters,
+                || {
                     let _ = bus.publish(black_box(event));
-                }
-                time += t0.elapsed();
-                left -= k;
-                while !matches!(sub.try_recv(), Err(TryRecvError::Empty)) {}
-            }
-            time
+                },
+                || while !matches!(sub.try_recv(), Err(TryRecvError::Empty)) {},
+            )
         })
     });
 
@@ -169,20 +163,32 @@ pub fn eviction(c: &mut Criterion) {
     group.bench_function(BenchmarkId::new("crossbeam-raw", "enqueue"), |b| {
         let (tx, rx) = crossbeam_channel::bounded::<Small>(CAPACITY);
         b.iter_custom(|iters| {
-            let mut time = Duration::ZERO;
-            let mut left = iters;
-            while left > 0 {
-                let k = left.min(CAPACITY as u64);
-                let t0 = Instant::now();
-                for _ in 0..k {
+            timed_in_batches(
+                iters,
+                || {
                     let _ = tx.try_send(black_box(event));
-                }
-                time += t0.elapsed();
-                left -= k;
-                while rx.try_recv().is_ok() {}
-            }
-            time
+                },
+                || while rx.try_recv().is_ok() {},
+            )
         })
     });
     group.finish();
+}
+
+/// Times `iters` calls of `enqueue` into a queue of `CAPACITY`, in batches that never fill it:
+/// after each batch the clock stops and `empty` drains the queue.
+fn timed_in_batches(iters: u64, mut enqueue: impl FnMut(), mut empty: impl FnMut()) -> Duration {
+    let mut time = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let k = left.min(CAPACITY as u64);
+        let t0 = Instant::now();
+        for _ in 0..k {
+            enqueue();
+        }
+        time += t0.elapsed();
+        left -= k;
+        empty();
+    }
+    time
 }

@@ -15,7 +15,22 @@ use std::time::Duration;
 
 use common::{model, Ledger};
 use fanout::{Bus, RecvError, WaitStrategy};
-use loom::thread;
+use loom::thread::{self, JoinHandle};
+
+/// A `Park` and a `SpinThenPark` subscriber of `bus`, each calling `recv` once on its own thread
+/// (returning the key of what it got).
+fn blocked_consumers(bus: &Bus<common::Ev>) -> Vec<JoinHandle<Result<(u8, u8), RecvError>>> {
+    [
+        WaitStrategy::Park,
+        WaitStrategy::SpinThenPark(Duration::from_micros(100)),
+    ]
+    .into_iter()
+    .map(|wait| {
+        let mut sub = bus.subscriber().capacity(1).wait(wait).build().unwrap();
+        thread::spawn(move || sub.recv().map(|ev| ev.key()))
+    })
+    .collect()
+}
 
 /// Invariant: no lost wake-up. A `Park` and a `SpinThenPark` subscriber, each blocked in `recv`
 /// on its own thread, both return the event a concurrent publish delivers; if either missed its
@@ -25,16 +40,7 @@ fn recv_wakes_on_publish() {
     model(Some(4), || {
         let ledger = Ledger::new();
         let bus = Bus::<common::Ev>::new();
-        let consumers: Vec<_> = [
-            WaitStrategy::Park,
-            WaitStrategy::SpinThenPark(Duration::from_micros(100)),
-        ]
-        .into_iter()
-        .map(|wait| {
-            let mut sub = bus.subscriber().capacity(1).wait(wait).build().unwrap();
-            thread::spawn(move || sub.recv().map(|ev| ev.key()))
-        })
-        .collect();
+        let consumers = blocked_consumers(&bus);
         bus.publish(ledger.event(1, 0, 0)).unwrap();
         for consumer in consumers {
             assert_eq!(consumer.join().unwrap(), Ok((1, 0)));
@@ -51,16 +57,7 @@ fn recv_wakes_on_publish() {
 fn recv_wakes_on_close() {
     model(Some(4), || {
         let bus = Bus::<common::Ev>::new();
-        let consumers: Vec<_> = [
-            WaitStrategy::Park,
-            WaitStrategy::SpinThenPark(Duration::from_micros(100)),
-        ]
-        .into_iter()
-        .map(|wait| {
-            let mut sub = bus.subscriber().capacity(1).wait(wait).build().unwrap();
-            thread::spawn(move || sub.recv().map(|ev| ev.key()))
-        })
-        .collect();
+        let consumers = blocked_consumers(&bus);
         drop(bus); // the last handle: closes the bus
         for consumer in consumers {
             assert_eq!(consumer.join().unwrap(), Err(RecvError::Disconnected));
