@@ -96,33 +96,25 @@ impl Consumers {
     }
 }
 
+/// A subscriber to topic 0 with the given capacity and overflow policy.
+fn on_topic_0(bus: &Bus<Tick>, capacity: usize, overflow: Overflow) -> Subscriber<Tick> {
+    bus.subscriber()
+        .topics(topic!(0))
+        .capacity(capacity)
+        .overflow(overflow)
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn publishing_allocates_nothing_in_steady_state() {
     const N: u64 = 20_000;
     let bus = Bus::new();
     // Kept full: every publish evicts (DropOldest) or refuses (DropNewest).
-    let full_oldest = bus
-        .subscriber()
-        .topics(topic!(0))
-        .capacity(4)
-        .overflow(Overflow::DropOldest)
-        .build()
-        .unwrap();
-    let full_newest = bus
-        .subscriber()
-        .topics(topic!(0))
-        .capacity(4)
-        .overflow(Overflow::DropNewest)
-        .build()
-        .unwrap();
+    let full_oldest = on_topic_0(&bus, 4, Overflow::DropOldest);
+    let full_newest = on_topic_0(&bus, 4, Overflow::DropNewest);
     // Drained as it goes.
-    let block = bus
-        .subscriber()
-        .topics(topic!(0))
-        .capacity(64)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
+    let block = on_topic_0(&bus, 64, Overflow::Block);
     let filtered = bus
         .subscriber()
         .topics(topic!(0))
@@ -130,13 +122,7 @@ fn publishing_allocates_nothing_in_steady_state() {
         .filter(|t: &Tick| t.seq % 2 == 0)
         .build()
         .unwrap();
-    let disconnect = bus
-        .subscriber()
-        .topics(topic!(0))
-        .capacity(64)
-        .overflow(Overflow::Disconnect)
-        .build()
-        .unwrap();
+    let disconnect = on_topic_0(&bus, 64, Overflow::Disconnect);
     // Interested in other topics only.
     let _elsewhere = bus.subscribe(topic!(5));
     let mut consumers = Consumers {

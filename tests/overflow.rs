@@ -1,5 +1,6 @@
 //! Each overflow policy, with exact lag counts and the `Delivery` each publish reports.
 
+use std::ops::Range;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
@@ -8,6 +9,19 @@ use fanout::{topic, Bus, Overflow, RecvError, Topics, TryRecvError};
 
 mod common;
 use common::{bounded, Tick};
+
+/// Publishes `Tick(i)` for every `i` in `seqs`, checking each publish's
+/// `(delivered, dropped, disconnected, timed_out)`.
+fn publish_expecting(bus: &Bus<Tick>, seqs: Range<u32>, expected: (usize, usize, usize, usize)) {
+    for i in seqs {
+        let d = bus.publish(Tick(i)).unwrap();
+        assert_eq!(
+            (d.delivered(), d.dropped(), d.disconnected(), d.timed_out()),
+            expected,
+            "publish of {i}"
+        );
+    }
+}
 
 /// Everything queued now, as stream items.
 fn drain(sub: &mut fanout::Subscriber<Tick>) -> Vec<Result<u32, RecvError>> {
@@ -19,18 +33,9 @@ fn drop_oldest_reports_exact_lag_then_newest_survivors_in_order() {
     let bus = Bus::new();
     let mut sub = bounded(&bus, 4, Overflow::DropOldest);
 
-    for i in 0..4 {
-        let d = bus.publish(Tick(i)).unwrap();
-        assert_eq!((d.delivered(), d.dropped()), (1, 0));
-    }
-    for i in 4..10 {
-        let d = bus.publish(Tick(i)).unwrap();
-        // The new event went in; exactly one old one was evicted.
-        assert_eq!(
-            (d.delivered(), d.dropped(), d.disconnected(), d.timed_out()),
-            (1, 1, 0, 0)
-        );
-    }
+    publish_expecting(&bus, 0..4, (1, 0, 0, 0));
+    // Each new event goes in; exactly one old one is evicted.
+    publish_expecting(&bus, 4..10, (1, 1, 0, 0));
     assert_eq!(sub.lost(), 6);
     assert_eq!(
         drain(&mut sub),
@@ -66,17 +71,8 @@ fn drop_oldest_capacity_one_keeps_only_the_newest() {
 fn drop_newest_keeps_the_oldest_and_counts_exactly() {
     let bus = Bus::new();
     let mut sub = bounded(&bus, 3, Overflow::DropNewest);
-    for i in 0..3 {
-        let d = bus.publish(Tick(i)).unwrap();
-        assert_eq!((d.delivered(), d.dropped()), (1, 0));
-    }
-    for i in 3..8 {
-        let d = bus.publish(Tick(i)).unwrap();
-        assert_eq!(
-            (d.delivered(), d.dropped(), d.disconnected(), d.timed_out()),
-            (0, 1, 0, 0)
-        );
-    }
+    publish_expecting(&bus, 0..3, (1, 0, 0, 0));
+    publish_expecting(&bus, 3..8, (0, 1, 0, 0));
     // The report comes at the first dequeue (before older queued events): documented behaviour.
     assert_eq!(
         drain(&mut sub),
@@ -202,10 +198,7 @@ fn disconnect_cuts_the_subscriber_off_after_its_queue_is_drained() {
     assert_eq!(bus.subscriber_count(), 2);
     assert_eq!(bus.interest(), topic!(0) | topic!(1));
 
-    for i in 0..2 {
-        let d = bus.publish(Tick(i)).unwrap();
-        assert_eq!((d.delivered(), d.dropped(), d.disconnected()), (1, 0, 0));
-    }
+    publish_expecting(&bus, 0..2, (1, 0, 0, 0));
     let d = bus.publish(Tick(2)).unwrap();
     assert_eq!(
         (d.delivered(), d.dropped(), d.disconnected(), d.timed_out()),
