@@ -3,124 +3,13 @@
 use std::fmt;
 use std::time::Duration;
 
-use crossbeam_utils::CachePadded;
-
-use crate::publisher::{self, Delivery, Publisher};
-use crate::registry::Registry;
+use crate::fan_out::{self, Delivery};
+use crate::publisher::Publisher;
+use crate::shared::{check_capacity, Defaults, Inner, PublishCounter, DEFAULT_CAPACITY};
 use crate::stats::{BusStats, SubscriberStats};
 use crate::subscriber::{Subscriber, SubscriberBuilder};
-use crate::sync::{Arc, AtomicU64, AtomicUsize, Mutex, Ordering};
+use crate::sync::{Arc, Ordering};
 use crate::{BuildError, Event, Overflow, PublishError, Topic, Topics, WaitStrategy};
-
-/// The largest queue capacity a subscriber may ask for (2^24 events). A queue is allocated up front.
-pub const MAX_CAPACITY: usize = 1 << 24;
-
-/// The default capacity of a subscriber's queue.
-pub const DEFAULT_CAPACITY: usize = 256;
-
-/// What every subscriber of a bus gets unless its builder says otherwise.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Defaults {
-    pub(crate) capacity: usize,
-    pub(crate) overflow: Overflow,
-    pub(crate) wait: WaitStrategy,
-}
-
-/// What `Bus`, `Publisher` and `Subscriber` handles share.
-pub(crate) struct Inner<E> {
-    pub(crate) registry: Registry<E>,
-    pub(crate) defaults: Defaults,
-    /// Live `Bus` and `Publisher` handles; the bus closes itself when the last one goes.
-    handles: AtomicUsize,
-    next_id: AtomicU64,
-    /// Every publishing handle's own counter of the publishes it made, plus the sum of the
-    /// counters of handles that are gone. Locked only when a handle is made or dropped and by
-    /// `stats()`, never by a publish.
-    counters: Mutex<Counters>,
-    /// Events handed to `EventSink::emit` after close, which has no way to hand them back.
-    pub(crate) rejected: AtomicU64,
-}
-
-impl<E> Inner<E> {
-    pub(crate) fn new(defaults: Defaults) -> Arc<Self> {
-        Arc::new(Inner {
-            registry: Registry::new(),
-            defaults,
-            handles: AtomicUsize::new(1),
-            next_id: AtomicU64::new(1),
-            counters: Mutex::new(Counters {
-                live: Vec::new(),
-                retired: 0,
-            }),
-            rejected: AtomicU64::new(0),
-        })
-    }
-
-    pub(crate) fn next_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// Registers one more publishing handle; returns the bus and the handle's own counter.
-    pub(crate) fn acquire_handle(this: &Arc<Self>) -> (Arc<Self>, Arc<PublishCounter>) {
-        this.handles.fetch_add(1, Ordering::Relaxed);
-        (Arc::clone(this), this.new_counter())
-    }
-
-    /// A counter for a new publishing handle.
-    pub(crate) fn new_counter(&self) -> Arc<PublishCounter> {
-        let counter = Arc::new(PublishCounter::default());
-        self.counters.lock().live.push(Arc::clone(&counter));
-        counter
-    }
-
-    /// Folds a departing handle's counter into the total.
-    fn retire_counter(&self, counter: &Arc<PublishCounter>) {
-        let mut counters = self.counters.lock();
-        counters.retired += counter.get();
-        counters.live.retain(|live| !Arc::ptr_eq(live, counter));
-    }
-
-    /// Publishes (whose topic some subscriber wanted) made through every handle so far.
-    pub(crate) fn published(&self) -> u64 {
-        let counters = self.counters.lock();
-        counters.retired + counters.live.iter().map(|c| c.get()).sum::<u64>()
-    }
-
-    /// Drops a publishing handle; the last one closes the bus.
-    pub(crate) fn release_handle(&self, counter: &Arc<PublishCounter>) {
-        self.retire_counter(counter);
-        // AcqRel: every publish made through any handle happens-before the close below.
-        if self.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.registry.close();
-        }
-    }
-}
-
-/// One publishing handle's count of its publishes (those some subscriber's topic wanted; an
-/// idle publish is one load and is not counted). Each handle writes only its own cache line, so
-/// publishers on different threads never contend on a shared counter.
-#[derive(Default)]
-pub(crate) struct PublishCounter {
-    count: CachePadded<AtomicU64>,
-}
-
-impl PublishCounter {
-    /// Counts `n` publishes. Only the owning handle writes (a `&Publisher` shared between threads
-    /// is the exception, hence an atomic add rather than a load and a store).
-    #[inline]
-    pub(crate) fn add(&self, n: u64) {
-        self.count.fetch_add(n, Ordering::Relaxed);
-    }
-
-    fn get(&self) -> u64 {
-        self.count.load(Ordering::Relaxed)
-    }
-}
-
-struct Counters {
-    live: Vec<Arc<PublishCounter>>,
-    retired: u64,
-}
 
 /// A fan-out event bus: every published event goes to every subscriber whose topics (and filter)
 /// want it, through that subscriber's own bounded queue.
@@ -266,7 +155,7 @@ impl<E: Event> Bus<E> {
 
     /// Publishes `event` to every interested subscriber; see [`Publisher::publish`].
     pub fn publish(&self, event: E) -> Result<Delivery, PublishError<E>> {
-        publisher::publish(&self.inner, &self.counter, event, None)
+        fan_out::publish(&self.inner, &self.counter, event, None)
     }
 
     /// Publishes the event built by `make` if some subscriber wants `topic`, and never calls
@@ -276,7 +165,7 @@ impl<E: Event> Bus<E> {
         topic: Topic,
         make: impl FnOnce() -> E,
     ) -> Result<Delivery, PublishError<E>> {
-        publisher::publish_with(&self.inner, &self.counter, topic, make)
+        fan_out::publish_with(&self.inner, &self.counter, topic, make)
     }
 
     /// Publishes, bounding the time spent blocked on [`Overflow::Block`] subscribers; see
@@ -286,7 +175,7 @@ impl<E: Event> Bus<E> {
         event: E,
         timeout: Duration,
     ) -> Result<Delivery, PublishError<E>> {
-        publisher::publish_timeout(&self.inner, &self.counter, event, timeout)
+        fan_out::publish_timeout(&self.inner, &self.counter, event, timeout)
     }
 }
 
@@ -466,13 +355,5 @@ impl<E> fmt::Debug for BusBuilder<E> {
         f.debug_struct("BusBuilder")
             .field("defaults", &self.defaults)
             .finish()
-    }
-}
-
-pub(crate) fn check_capacity(capacity: usize) -> Result<(), BuildError> {
-    match capacity {
-        0 => Err(BuildError::ZeroCapacity),
-        n if n > MAX_CAPACITY => Err(BuildError::CapacityTooLarge { requested: n }),
-        _ => Ok(()),
     }
 }

@@ -24,9 +24,9 @@ pub use iter::{IntoIter, Iter, TryIter};
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::bus::Inner;
 use crate::queue::{self, Receiver};
 use crate::registry::{SubscriberId, SubscriberState};
+use crate::shared::Inner;
 use crate::sync::{Arc, Ordering};
 use crate::wait::{self, WaitStrategy};
 use crate::{Overflow, RecvError, RecvTimeoutError, Topics, TryRecvError};

@@ -4,10 +4,10 @@ use std::fmt;
 
 use crossbeam_utils::CachePadded;
 
-use crate::bus::{check_capacity, Inner};
 use crate::loss::LossCounter;
 use crate::queue;
 use crate::registry::{Entry, Filter, SubscriberId, SubscriberState};
+use crate::shared::{check_capacity, Inner};
 use crate::sync::{Arc, AtomicBool, AtomicU64};
 use crate::{BuildError, Event, Overflow, Subscriber, Topics, WaitStrategy};
 
