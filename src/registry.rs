@@ -273,22 +273,32 @@ impl<E> Registry<E> {
             .collect()
     }
 
-    /// Publishes the table as a new snapshot, then the new interest. Called with the lock held;
-    /// returns the previous snapshot, for the caller to drop after unlocking.
+    /// Publishes the table as a new snapshot, with the interest grown before it and shrunk after
+    /// it. Called with the lock held; returns the previous snapshot, for the caller to drop after
+    /// unlocking.
+    ///
+    /// Why that order: a publisher that has delivered one event through the new snapshot (to a
+    /// subscriber it adds, or to a mask it widens) must not skip that subscriber's next event on
+    /// the idle path. Its snapshot load synchronises with the swap, which comes after the grown
+    /// interest is stored, so every later interest load of that publisher sees the grown mask (or
+    /// a later one, which still holds every live subscriber's topics). Shrinking only after the
+    /// swap means the interest never lacks a topic of a snapshot a publisher can still load first.
+    /// `loom-tests/tests/loom_interest.rs` checks both.
     fn publish(&self, table: &Table<E>) -> Arc<Snapshot<E>> {
-        let old = self.snapshot.swap(Arc::new(Snapshot {
-            entries: table.entries.clone().into_boxed_slice(),
-            closed: table.closed,
-        }));
-        self.recompute_interest(table);
-        old
-    }
-
-    fn recompute_interest(&self, table: &Table<E>) {
         let union = table
             .entries
             .iter()
             .fold(0u64, |acc, entry| acc | entry.mask);
-        self.interest.store(union, Ordering::Release);
+        // Only writers store the interest, and they hold the lock: this load sees the last store.
+        let grown = self.interest.load(Ordering::Relaxed) | union;
+        self.interest.store(grown, Ordering::Release);
+        let old = self.snapshot.swap(Arc::new(Snapshot {
+            entries: table.entries.clone().into_boxed_slice(),
+            closed: table.closed,
+        }));
+        if grown != union {
+            self.interest.store(union, Ordering::Release);
+        }
+        old
     }
 }
