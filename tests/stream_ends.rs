@@ -97,7 +97,7 @@ fn nothing_arrives_after_overflowed() {
         .expect("ended with Overflowed");
     assert_eq!(end, all.len() - 1, "items after Overflowed: {all:?}");
     // Conservation: event 0, the lag for event 2, and event 1 if the late publish delivered it.
-    let received: Vec<u64> = all.iter().filter_map(|i| i.clone().ok()).collect();
+    let received: Vec<u64> = all.iter().filter_map(|i| i.ok()).collect();
     let expected: Vec<u64> = if late.delivered() == 2 {
         vec![0, 1]
     } else {
