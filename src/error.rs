@@ -213,7 +213,7 @@ impl fmt::Display for BuildError {
             BuildError::CapacityTooLarge { requested } => write!(
                 f,
                 "queue capacity {requested} is above the maximum of {}",
-                crate::MAX_CAPACITY
+                crate::capacity::MAX_CAPACITY
             ),
             BuildError::Closed => f.write_str("the bus is closed"),
         }

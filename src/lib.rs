@@ -208,6 +208,7 @@
 #[cfg(feature = "agent")]
 pub mod agent;
 mod bus;
+mod capacity;
 mod error;
 mod event;
 mod fan_out;
@@ -227,13 +228,13 @@ mod topic;
 mod wait;
 
 pub use bus::{Bus, BusBuilder};
+pub use capacity::{DEFAULT_CAPACITY, MAX_CAPACITY};
 pub use error::{BuildError, PublishError, RecvError, RecvTimeoutError, TryRecvError};
 pub use event::Event;
 pub use fan_out::Delivery;
 pub use overflow::Overflow;
 pub use publisher::Publisher;
 pub use registry::SubscriberId;
-pub use shared::{DEFAULT_CAPACITY, MAX_CAPACITY};
 pub use sink::{EventSink, NullSink, RecordingSink};
 pub use stats::{BusStats, SubscriberStats};
 #[cfg(not(loom))]
