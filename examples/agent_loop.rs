@@ -659,6 +659,17 @@ fn wait_for_runs(outcomes: mpsc::Receiver<WaitOutcome>, done: &AtomicU64) -> Wai
     report
 }
 
+/// `println!` into a `String` (the report is printed in one piece at the end).
+macro_rules! say {
+    ($out:expr) => {
+        $out.push('\n')
+    };
+    ($out:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
 fn percentile(sorted: &[u64], p: usize) -> u64 {
     if sorted.is_empty() {
         return 0;
@@ -701,12 +712,12 @@ fn micros(samples: &mut [u64], p: usize) -> String {
     format!("{}", (percentile(samples, p) + 500) / 1000)
 }
 
-/// Prints `words` after `head`, wrapped at 80 columns, continuation lines indented by 2.
-fn print_wrapped(head: &str, words: &[String]) {
+/// Appends `words` after `head` to `out`, wrapped at 80 columns, continuation lines indented by 2.
+fn print_wrapped(out: &mut String, head: &str, words: &[String]) {
     let mut line = head.to_string();
     for word in words {
         if line.chars().count() + 1 + word.chars().count() > 80 {
-            println!("{line}");
+            say!(out, "{line}");
             line = format!("  {word}");
         } else {
             if !line.is_empty() && !line.ends_with(' ') {
@@ -715,7 +726,7 @@ fn print_wrapped(head: &str, words: &[String]) {
             line.push_str(word);
         }
     }
-    println!("{line}");
+    say!(out, "{line}");
 }
 
 /// The live progress line (at most 79 columns, so it never wraps on an 80-column terminal).
@@ -1011,45 +1022,73 @@ fn main() -> ExitCode {
     }
 
     // ---- report (every line at most 80 columns) ----
+    // Written to stdout in one piece at the end: a closed pipe (`| head`) ends the output quietly
+    // instead of panicking halfway, and the audit file is still removed.
+    let mut out = String::new();
     let total_published: u64 = published.iter().sum();
-    println!();
-    println!(
-        "agent_loop: {} runs in {} threads, {} deltas/s each, {} s simulated",
-        runs, config.runs, config.token_rate, config.seconds
+    say!(out);
+    say!(
+        out,
+        "agent_loop: {runs} runs on {} threads, {} deltas/s per run",
+        config.runs,
+        config.token_rate
     );
-    println!(
-        "({:.1} s wall); ui: {} slots, drop-oldest, {} µs per event rendered",
-        elapsed.as_secs_f64(),
+    say!(
+        out,
+        "time: {} s simulated, {:.1} s wall",
+        config.seconds,
+        elapsed.as_secs_f64()
+    );
+    say!(
+        out,
+        "ui: {} slots, drop-oldest, {} µs to render each event",
         config.ui_capacity,
         config.ui_delay_us
     );
-    println!();
-    println!("events published by topic (seeded simulation: the same on every run)");
+    say!(out);
+    say!(
+        out,
+        "events published by topic (seeded simulation: the same on every run)"
+    );
     for (topic, name) in TOPIC_NAMES {
         let n = published[usize::from(topic.index())];
         if n > 0 {
-            println!("  {name:<10} {n:>9}");
+            say!(out, "  {name:<10} {n:>9}");
         }
     }
-    println!(
+    say!(
+        out,
         "  {:<10} {total_published:>9}   (the bus counted {})",
-        "total", stats.published
+        "total",
+        stats.published
     );
-    println!(
+    say!(
+        out,
         "  runs: {} completed, {} failed, {} cancelled when time was up",
-        waiters.completed, waiters.failed, waiters.cancelled
+        waiters.completed,
+        waiters.failed,
+        waiters.cancelled
     );
 
-    println!();
-    println!(
+    say!(out);
+    say!(
+        out,
         "{:<11}{:<15}{:>8}{:>9}{:>8}{:>9}{:>8}{:>8}",
-        "subscriber", "policy", "offered", "received", "dropped", "lag seen", "p50 µs", "p99 µs"
+        "subscriber",
+        "policy",
+        "offered",
+        "received",
+        "dropped",
+        "lag seen",
+        "p50 µs",
+        "p99 µs"
     );
     let mut every_loss_reported = true;
     let mut row = |name: &str, consumed: &mut Consumed| match of(name) {
         Some(s) => {
             every_loss_reported &= consumed.lagged == s.dropped && s.lag_reported == s.dropped;
-            println!(
+            say!(
+                out,
                 "{:<11}{:<15}{:>8}{:>9}{:>8}{:>9}{:>8}{:>8}",
                 name,
                 format!("{:?}/{}", s.overflow, s.capacity),
@@ -1061,7 +1100,7 @@ fn main() -> ExitCode {
                 micros(&mut consumed.latency_ns, 99),
             );
         }
-        None => println!("{name:<11}(gone before the snapshot)"),
+        None => say!(out, "{name:<11}(gone before the snapshot)"),
     };
     let mut ui = ui;
     row("ui", &mut ui);
@@ -1074,33 +1113,51 @@ fn main() -> ExitCode {
     for (i, mut consumed) in extras.into_iter().enumerate() {
         row(&format!("extra-{i}"), &mut consumed);
     }
-    println!("offered: events the bus had for it (topic and filter matched) = received");
-    println!("+ dropped. dropped: counted by the bus; lag seen: the Lagged(n) the");
-    println!("subscriber read in its stream; p50/p99: publish-to-receive latency.");
-    println!("What is dropped (the ui's, mostly) and every time depend on the machine.");
+    say!(
+        out,
+        "offered: events the bus had for it (topic and filter matched) = received"
+    );
+    say!(
+        out,
+        "+ dropped. dropped: counted by the bus; lag seen: the Lagged(n) the"
+    );
+    say!(
+        out,
+        "subscriber read in its stream; p50/p99: publish-to-receive latency."
+    );
+    say!(
+        out,
+        "What is dropped (the ui's, mostly) and every time depend on the machine."
+    );
 
-    println!();
-    println!(
+    say!(out);
+    say!(
+        out,
         "publish, one call to all subscribers: {} ({} calls)",
         p50_p99(&mut publish_ns),
         publish_ns.len()
     );
     let mut waiter_latency = waiters.latency_ns.clone();
-    println!(
+    say!(
+        out,
         "run waiters: {} of {} runs' terminal events received, {} missed;",
         waiters.runs - waiters.missed,
         waiters.runs,
         waiters.missed
     );
-    println!("  publish to waiter {}", p50_p99(&mut waiter_latency));
-    println!(
+    say!(out, "  publish to waiter {}", p50_p99(&mut waiter_latency));
+    say!(
+        out,
         "cost tracker: ${total_spent:.4} spent in {sessions} session(s), budget ${:.2} each;",
         config.budget_usd
     );
     if exhausted == 0 {
-        println!("  none crossed it: no BudgetExhausted published");
+        say!(out, "  none crossed it: no BudgetExhausted published");
     } else {
-        println!("  {exhausted} crossed it: {exhausted} BudgetExhausted event(s) published");
+        say!(
+            out,
+            "  {exhausted} crossed it: {exhausted} BudgetExhausted event(s) published"
+        );
     }
     let mut kinds: Vec<_> = telemetry.inner.0.into_iter().collect();
     kinds.sort();
@@ -1110,16 +1167,18 @@ fn main() -> ExitCode {
         TapEnd::Overflowed => "cut off by its overflow policy",
         TapEnd::Stopped => "stopped before the bus closed",
     };
-    println!(
+    say!(
+        out,
         "telemetry tap: {ended}, {} panics; by kind:",
         telemetry_report.stats.panics
     );
-    print_wrapped("  ", &kinds);
+    print_wrapped(&mut out, "  ", &kinds);
     let lines = std::fs::read_to_string(&audit_path)
         .map(|t| t.lines().count())
         .unwrap_or(0);
-    println!("audit log: {}", audit_path.display());
-    println!(
+    say!(out, "audit log: {}", audit_path.display());
+    say!(
+        out,
         "  {} event lines, {} gap lines, {} lines in the file, write error: {}",
         audit.inner.lines(),
         audit.inner.lag_lines(),
@@ -1130,7 +1189,10 @@ fn main() -> ExitCode {
             .map_or("none".to_string(), ToString::to_string)
     );
     if config.audit.is_none() {
-        println!("  (a temporary file, removed after the checks; --audit PATH keeps it)");
+        say!(
+            out,
+            "  (a temporary file, removed after the checks; --audit PATH keeps it)"
+        );
     }
     let audit_expected: u64 = TOPIC_NAMES
         .iter()
@@ -1140,18 +1202,21 @@ fn main() -> ExitCode {
     let waiters_ok = waiters.missed == 0 && waiters.runs == runs;
     let audit_ok = audit.inner.lines() == audit_expected && lines as u64 == audit_expected;
     let yes = |ok: bool| if ok { "yes" } else { "NO" };
-    println!("checks:");
-    println!(
+    say!(out, "checks:");
+    say!(
+        out,
         "  every run's terminal event reached its waiter: {}",
         yes(waiters_ok)
     );
-    println!(
+    say!(
+        out,
         "  audit lossless ({} of {} non-delta events): {}",
         audit.inner.lines(),
         audit_expected,
         yes(audit_ok)
     );
-    println!(
+    say!(
+        out,
         "  every dropped event reported in its subscriber's stream: {}",
         yes(every_loss_reported)
     );
@@ -1161,6 +1226,7 @@ fn main() -> ExitCode {
             eprintln!("warning: cannot remove {}: {err}", audit_path.display());
         }
     }
+    let _ = std::io::stdout().write_all(out.as_bytes());
     if waiters_ok && audit_ok && every_loss_reported && audit_report.end == TapEnd::Closed {
         ExitCode::SUCCESS
     } else {
