@@ -58,7 +58,8 @@ impl Delivery {
     }
 
     /// Events thrown away by overflow policies during this publish: the oldest events evicted by
-    /// `DropOldest`, this event refused by `DropNewest`, `Disconnect` or a `Block` that timed out.
+    /// `DropOldest`, this event refused by `DropNewest`, `Disconnect`, or a `Block` queue that was
+    /// still full at the deadline or when the bus closed.
     /// Each is counted against, and reported to, the subscriber that lost it.
     pub fn dropped(&self) -> usize {
         self.dropped as usize
@@ -301,7 +302,7 @@ impl<E> Offered<E> {
 
 /// Enqueues `event` for one subscriber, applying its overflow policy if the queue is full.
 #[inline]
-fn offer<E>(
+fn offer<E: Event>(
     entry: &Entry<E>,
     event: E,
     deadline: Option<Instant>,
@@ -320,7 +321,7 @@ fn offer<E>(
 
 #[cold]
 #[inline(never)]
-fn overflow<E>(
+fn overflow<E: Event>(
     entry: &Entry<E>,
     event: E,
     deadline: Option<Instant>,
