@@ -3,7 +3,8 @@
 
 Reads criterion's `<dir>/**/new/benchmark.json` + `estimates.json` (medians) and the suite's own
 `<dir>/latency.json` and `<dir>/tallies.json`, where <dir> is the criterion output directory:
-$CRITERION_HOME, else $CARGO_TARGET_DIR/criterion, else target/criterion.
+$CRITERION_HOME, else $CARGO_TARGET_DIR/criterion, else the workspace's target/criterion (found
+from this script's place, so it runs from any directory).
 
     python3 benches/chart.py                  # writes docs/benchmarks.svg
     python3 benches/chart.py --markdown       # also prints one Markdown table per scenario
@@ -18,6 +19,9 @@ import statistics
 import sys
 from collections import defaultdict
 from html import escape
+
+# The repository root: this script lives in <root>/benches/.
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # The `fanout` configuration every other strategy of a scenario is compared with.
 REFERENCE = {
@@ -39,7 +43,9 @@ PANELS = [
 def criterion_dir():
     if os.environ.get("CRITERION_HOME"):
         return os.environ["CRITERION_HOME"]
-    return os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "criterion")
+    if os.environ.get("CARGO_TARGET_DIR"):
+        return os.path.join(os.environ["CARGO_TARGET_DIR"], "criterion")
+    return os.path.join(REPO, "target", "criterion")
 
 
 def load(directory):
@@ -226,7 +232,7 @@ def chart(results, latency, out, runs):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dir", action="append", help="criterion output directory (repeatable)")
-    parser.add_argument("--out", default=os.path.join("docs", "benchmarks.svg"))
+    parser.add_argument("--out", default=os.path.join(REPO, "docs", "benchmarks.svg"))
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
     args = parser.parse_args()
     dirs = args.dir or [criterion_dir()]

@@ -7,6 +7,9 @@
 //! python3 benches/chart.py                               # docs/benchmarks.svg from the results
 //! ```
 //!
+//! A package of its own (`fanout-benches`, benches/Cargo.toml) so that its dependencies never
+//! build for the library's tests and examples; run the commands above from the repository root.
+//!
 //! Layout: `support/` (events, the [`Strategy`](support::strategy::Strategy) trait, quick mode),
 //! `strategies/` (one file per strategy: add yours there), `scenarios/` (one function per scenario).
 

@@ -18,14 +18,23 @@
 //! (the example's own event type wraps `Arc<AgentEvent>`), consumers time their arrival, and each
 //! publish is timed with `Instant` on both sides.
 //!
+//! The simulation is seeded and runs on a simulated clock (see `SimClock`): how many runs, events
+//! per topic, tool calls, failures and budget crossings there are is the same on every run and
+//! machine for the same flags. What depends on timing, and is said so in the output: what the
+//! slow UI (and, on a very busy machine, another lossy subscriber) drops, and every latency.
+//!
 //! ```text
+//! cargo run --release --example agent_loop -- --help
 //! cargo run --release --example agent_loop -- --seconds 10 --runs 4 --token-rate 200 \
-//!     --ui-capacity 64 --ui-delay-us 2000 --subscribers 2 --budget-usd 0.10
+//!     --ui-capacity 64 --ui-delay-us 2000 --subscribers 2 --budget-usd 0.10 --audit audit.jsonl
 //! ```
+//!
+//! The flags are the table `FLAGS` (one entry each); `cargo test --example agent_loop` checks the
+//! parsing and that the help and the progress line fit 80 columns.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
@@ -92,76 +101,163 @@ struct Config {
     audit: Option<std::path::PathBuf>,
 }
 
-const USAGE: &str =
-    "usage: agent_loop [--seconds N] [--runs N] [--token-rate N] [--ui-capacity N] \
-[--ui-delay-us N] [--subscribers N] [--budget-usd X] [--audit PATH]
-  --seconds N       how long the runs keep streaming (default 10)
-  --runs N          concurrent runs, one thread each (default 4)
-  --token-rate N    streamed deltas per second per run (default 200)
-  --ui-capacity N   the UI subscriber's queue (default 64, drop-oldest)
-  --ui-delay-us N   the UI's render time per event, in microseconds (default 2000)
-  --subscribers N   extra fast subscribers to every topic (default 2)
-  --budget-usd X    per-session budget the cost tracker enforces (default 0.10)
-  --audit PATH      keep the audit log (JSON lines) at PATH (default: a temp file, removed)";
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            seconds: 10.0,
+            runs: 4,
+            token_rate: 200.0,
+            ui_capacity: 64,
+            ui_delay_us: 2000,
+            subscribers: 2,
+            budget_usd: 0.10,
+            audit: None,
+        }
+    }
+}
 
-fn parse_args() -> Result<Config, String> {
-    let mut config = Config {
-        seconds: 10.0,
-        runs: 4,
-        token_rate: 200.0,
-        ui_capacity: 64,
-        ui_delay_us: 2000,
-        subscribers: 2,
-        budget_usd: 0.10,
-        audit: None,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        if flag == "--help" || flag == "-h" {
-            return Err(String::new());
+/// One command-line flag. A new flag is one entry in [`FLAGS`] (plus its `Config` field).
+struct Flag {
+    name: &'static str,
+    /// The value's placeholder in the help (`N`, `X`, `PATH`), or `None` for a switch.
+    value: Option<&'static str>,
+    help: &'static str,
+    /// Checks the value (`""` for a switch) and stores it.
+    set: fn(&mut Config, &str) -> Result<(), String>,
+}
+
+const FLAGS: &[Flag] = &[
+    Flag {
+        name: "--seconds",
+        value: Some("S"),
+        help: "simulated seconds of streaming, (0, 3600] (default 10)",
+        set: |c, v| number(v, 0.0, 3600.0).map(|x| c.seconds = x),
+    },
+    Flag {
+        name: "--runs",
+        value: Some("N"),
+        help: "concurrent runs, a thread each, 1..=1000 (default 4)",
+        set: |c, v| whole(v, 1, 1000).map(|x| c.runs = x),
+    },
+    Flag {
+        name: "--token-rate",
+        value: Some("X"),
+        help: "deltas per second per run, (0, 1000000] (default 200)",
+        set: |c, v| number(v, 0.0, 1e6).map(|x| c.token_rate = x),
+    },
+    Flag {
+        name: "--ui-capacity",
+        value: Some("N"),
+        help: "the UI's drop-oldest queue, 1..=16777216 (default 64)",
+        set: |c, v| whole(v, 1, fanout::MAX_CAPACITY).map(|x| c.ui_capacity = x),
+    },
+    Flag {
+        name: "--ui-delay-us",
+        value: Some("N"),
+        help: "UI render time per event, µs, 0..=1000000 (default 2000)",
+        set: |c, v| whole(v, 0, 1_000_000).map(|x| c.ui_delay_us = x as u64),
+    },
+    Flag {
+        name: "--subscribers",
+        value: Some("N"),
+        help: "extra fast subscribers to all topics, 0..=256 (default 2)",
+        set: |c, v| whole(v, 0, 256).map(|x| c.subscribers = x),
+    },
+    Flag {
+        name: "--budget-usd",
+        value: Some("X"),
+        help: "per-session budget of the cost tracker, > 0 (default 0.10)",
+        set: |c, v| number(v, 0.0, f64::MAX).map(|x| c.budget_usd = x),
+    },
+    Flag {
+        name: "--audit",
+        value: Some("PATH"),
+        help: "keep the audit log (JSON lines) at PATH (default: a temp\n\
+               file, removed after the checks)",
+        set: |c, v| {
+            if v.is_empty() {
+                return Err("is empty, not a path".into());
+            }
+            c.audit = Some(v.into());
+            Ok(())
+        },
+    },
+];
+
+/// `v` as a number in `(low, high]`.
+fn number(v: &str, low: f64, high: f64) -> Result<f64, String> {
+    match v.parse::<f64>() {
+        Ok(x) if x > low && x <= high => Ok(x),
+        Ok(_) if high == f64::MAX => Err(format!("{v:?} is not above {low}")),
+        Ok(_) => Err(format!("{v:?} is not in ({low}, {high}]")),
+        Err(_) => Err(format!("{v:?} is not a number")),
+    }
+}
+
+/// `v` as a whole number in `low..=high`.
+fn whole(v: &str, low: usize, high: usize) -> Result<usize, String> {
+    match v.parse::<usize>() {
+        Ok(n) if (low..=high).contains(&n) => Ok(n),
+        Ok(_) => Err(format!("{v:?} is not in {low}..={high}")),
+        Err(_) => Err(format!("{v:?} is not a whole number")),
+    }
+}
+
+fn usage() -> String {
+    let mut text = String::from(
+        "A simulated agent host on a fanout bus: runs stream events to a slow UI,\n\
+         telemetry, an audit log, a cost tracker and run waiters, then a table\n\
+         of what every subscriber got and lost.\n\n\
+         usage: cargo run --release --example agent_loop -- [FLAGS]\n\
+         (flags as `--name VALUE` or `--name=VALUE`)\n\n",
+    );
+    for flag in FLAGS {
+        let name = format!("{} {}", flag.name, flag.value.unwrap_or(""));
+        let help = flag.help.replace('\n', &format!("\n{:20}", ""));
+        text.push_str(&format!("  {name:<18}{help}\n"));
+    }
+    text.push_str(&format!("  {:<18}{}", "-h, --help", "this help"));
+    text
+}
+
+/// What the command line asked for.
+enum Command {
+    Run(Config),
+    Help,
+}
+
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    let mut config = Config::default();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        if arg == "--help" || arg == "-h" {
+            return Ok(Command::Help);
         }
-        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let bad = |what: &str| format!("{flag}: {value:?} is not {what}");
-        match flag.as_str() {
-            "--seconds" => config.seconds = value.parse().map_err(|_| bad("a number"))?,
-            "--runs" => config.runs = value.parse().map_err(|_| bad("a whole number"))?,
-            "--token-rate" => config.token_rate = value.parse().map_err(|_| bad("a number"))?,
-            "--ui-capacity" => {
-                config.ui_capacity = value.parse().map_err(|_| bad("a whole number"))?
-            }
-            "--ui-delay-us" => {
-                config.ui_delay_us = value.parse().map_err(|_| bad("a whole number"))?
-            }
-            "--subscribers" => {
-                config.subscribers = value.parse().map_err(|_| bad("a whole number"))?
-            }
-            "--budget-usd" => config.budget_usd = value.parse().map_err(|_| bad("a number"))?,
-            "--audit" => config.audit = Some(value.into()),
-            _ => return Err(format!("unknown flag {flag}")),
+        if !arg.starts_with("--") {
+            return Err(format!(
+                "unexpected argument {arg:?}: agent_loop takes only flags"
+            ));
         }
+        let (name, inline) = match arg.split_once('=') {
+            Some((name, value)) => (name, Some(value.to_string())),
+            None => (arg.as_str(), None),
+        };
+        let flag = FLAGS
+            .iter()
+            .find(|f| f.name == name)
+            .ok_or_else(|| format!("unknown flag {name}"))?;
+        let value = match (flag.value, inline) {
+            (None, None) => String::new(),
+            (None, Some(_)) => return Err(format!("{name} takes no value")),
+            (Some(_), Some(value)) => value,
+            (Some(placeholder), None) => match args.next() {
+                Some(value) if !value.starts_with("--") => value,
+                _ => return Err(format!("{name} needs a value ({name} {placeholder})")),
+            },
+        };
+        (flag.set)(&mut config, &value).map_err(|e| format!("{name}: {e}"))?;
     }
-    if !(config.seconds > 0.0 && config.seconds <= 3600.0) {
-        return Err("--seconds must be in (0, 3600]".into());
-    }
-    if config.runs == 0 || config.runs > 1000 {
-        return Err("--runs must be in 1..=1000".into());
-    }
-    if !(config.token_rate > 0.0 && config.token_rate <= 1_000_000.0) {
-        return Err("--token-rate must be in (0, 1000000]".into());
-    }
-    if config.ui_capacity == 0 || config.ui_capacity > fanout::MAX_CAPACITY {
-        return Err(format!(
-            "--ui-capacity must be in 1..={}",
-            fanout::MAX_CAPACITY
-        ));
-    }
-    if config.subscribers > 256 {
-        return Err("--subscribers must be at most 256".into());
-    }
-    if !(config.budget_usd > 0.0 && config.budget_usd.is_finite()) {
-        return Err("--budget-usd must be a positive number".into());
-    }
-    Ok(config)
+    Ok(Command::Run(config))
 }
 
 /// Latency samples (nanoseconds) and counts of one consumer.
@@ -257,12 +353,49 @@ impl Dice {
     }
 }
 
-/// One simulated agent: runs back to back until the deadline, each run a few model/tool turns.
+/// A run thread's simulated clock. What a run does (how many runs, tokens, tool calls, when time
+/// is up) follows from this clock and the seeded dice only, never from the wall clock, so the
+/// event counts repeat from run to run however busy the machine is. The thread sleeps to keep
+/// the wall clock close to it (on a loaded machine the demo takes longer, with the same counts).
+struct SimClock {
+    start: Instant,
+    now: Duration,
+    limit: Duration,
+}
+
+impl SimClock {
+    fn new(start: Instant, seconds: f64) -> Self {
+        SimClock {
+            start,
+            now: Duration::ZERO,
+            limit: Duration::from_secs_f64(seconds),
+        }
+    }
+
+    fn time_is_up(&self) -> bool {
+        self.now >= self.limit
+    }
+
+    /// Moves simulated time on by `by` and sleeps until the wall clock has caught up.
+    fn advance(&mut self, by: Duration) {
+        self.now += by;
+        if let Some(wait) = (self.start + self.now).checked_duration_since(Instant::now()) {
+            thread::sleep(wait);
+        }
+    }
+
+    fn ms_since(&self, then: Duration) -> u64 {
+        (self.now - then).as_millis() as u64
+    }
+}
+
+/// One simulated agent: runs back to back until its simulated time is up, each run a few
+/// model/tool turns.
 fn agent_loop(
     bus: Bus<Stamped>,
     index: usize,
     config: Config,
-    deadline: Instant,
+    started: Instant,
     waiters: mpsc::Sender<WaitOutcome>,
 ) -> RunnerReport {
     let publisher = bus.publisher();
@@ -272,6 +405,7 @@ fn agent_loop(
         runs: 0,
     };
     let mut dice = Dice(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1));
+    let mut clock = SimClock::new(started, config.seconds);
     let session = SessionId::new();
     let agent = AgentId::new();
     let token_gap = Duration::from_secs_f64(1.0 / config.token_rate);
@@ -294,7 +428,7 @@ fn agent_loop(
             timestamp_ms: now_ms(),
         },
     );
-    'runs: while Instant::now() < deadline {
+    'runs: while !clock.time_is_up() {
         let run = RunId::new();
         // The waiter subscribes before the run can end, as it must.
         // One waiter per run, on its own thread (what a per-run stream forwarder does), so
@@ -322,7 +456,7 @@ fn agent_loop(
         );
         let turns = 2 + dice.below(3) as u32;
         for iteration in 1..=turns {
-            let started = Instant::now();
+            let started = clock.now;
             publish(
                 &publisher,
                 &mut report,
@@ -336,7 +470,7 @@ fn agent_loop(
             );
             let tokens = 20 + dice.below(41);
             for t in 0..tokens {
-                if Instant::now() >= deadline {
+                if clock.time_is_up() {
                     publish(
                         &publisher,
                         &mut report,
@@ -364,7 +498,7 @@ fn agent_loop(
                         timestamp_ms: ts(),
                     },
                 );
-                thread::sleep(token_gap);
+                clock.advance(token_gap);
             }
             publish(
                 &publisher,
@@ -373,7 +507,7 @@ fn agent_loop(
                     session,
                     run,
                     model: model.clone(),
-                    duration_ms: started.elapsed().as_millis() as u64,
+                    duration_ms: clock.ms_since(started),
                     timestamp_ms: ts(),
                 },
             );
@@ -419,8 +553,8 @@ fn agent_loop(
                         },
                     );
                 }
-                let tool_started = Instant::now();
-                thread::sleep(Duration::from_millis(5 + dice.below(20)));
+                let tool_started = clock.now;
+                clock.advance(Duration::from_millis(5 + dice.below(20)));
                 publish(
                     &publisher,
                     &mut report,
@@ -430,7 +564,7 @@ fn agent_loop(
                         call_id,
                         tool,
                         success: dice.below(10) != 0,
-                        duration_ms: tool_started.elapsed().as_millis() as u64,
+                        duration_ms: clock.ms_since(tool_started),
                         timestamp_ms: ts(),
                     },
                 );
@@ -525,6 +659,17 @@ fn wait_for_runs(outcomes: mpsc::Receiver<WaitOutcome>, done: &AtomicU64) -> Wai
     report
 }
 
+/// `println!` into a `String` (the report is printed in one piece at the end).
+macro_rules! say {
+    ($out:expr) => {
+        $out.push('\n')
+    };
+    ($out:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
 fn percentile(sorted: &[u64], p: usize) -> u64 {
     if sorted.is_empty() {
         return 0;
@@ -532,45 +677,88 @@ fn percentile(sorted: &[u64], p: usize) -> u64 {
     sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
 }
 
-fn fmt_ns(ns: u64) -> String {
-    if ns < 10_000 {
-        format!("{ns} ns")
-    } else if ns < 10_000_000 {
-        format!("{:.1} µs", ns as f64 / 1e3)
-    } else {
-        format!("{:.1} ms", ns as f64 / 1e6)
-    }
-}
-
-fn latency_cells(samples: &mut [u64]) -> (String, String) {
+/// The p50 and p99 of `samples` (sorted in place), both in one unit, the one that suits the
+/// larger: "p50 16.9 µs, p99 238.2 µs", or "no samples".
+fn p50_p99(samples: &mut [u64]) -> String {
     samples.sort_unstable();
     if samples.is_empty() {
-        return ("-".into(), "-".into());
+        return "no samples".into();
     }
-    (
-        fmt_ns(percentile(samples, 50)),
-        fmt_ns(percentile(samples, 99)),
+    let (p50, p99) = (percentile(samples, 50), percentile(samples, 99));
+    let (scale, unit) = match p99 {
+        0..=9_999 => (1.0, "ns"),
+        10_000..=9_999_999 => (1e3, "µs"),
+        _ => (1e6, "ms"),
+    };
+    let show = |ns: u64| {
+        let x = ns as f64 / scale;
+        if unit == "ns" {
+            format!("{ns}")
+        } else if x < 10.0 {
+            format!("{x:.2}")
+        } else {
+            format!("{x:.1}")
+        }
+    };
+    format!("p50 {} {unit}, p99 {} {unit}", show(p50), show(p99))
+}
+
+/// Microseconds, whole, for the table's latency columns ("-" without samples).
+fn micros(samples: &mut [u64], p: usize) -> String {
+    samples.sort_unstable();
+    if samples.is_empty() {
+        return "-".into();
+    }
+    format!("{}", (percentile(samples, p) + 500) / 1000)
+}
+
+/// Appends `words` after `head` to `out`, wrapped at 80 columns, continuation lines indented by 2.
+fn print_wrapped(out: &mut String, head: &str, words: &[String]) {
+    let mut line = head.to_string();
+    for word in words {
+        if line.chars().count() + 1 + word.chars().count() > 80 {
+            say!(out, "{line}");
+            line = format!("  {word}");
+        } else {
+            if !line.is_empty() && !line.ends_with(' ') {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    say!(out, "{line}");
+}
+
+/// The live progress line (at most 79 columns, so it never wraps on an 80-column terminal).
+fn progress_line(
+    elapsed: Duration,
+    published: u64,
+    shown: u64,
+    dropped: u64,
+    ended: u64,
+) -> String {
+    format!(
+        "\r[{:5.1}s] published {published:>7} | ui shown {shown:>7} dropped {dropped:>7} \
+         | runs ended {ended:>4}",
+        elapsed.as_secs_f64()
     )
 }
 
 fn main() -> ExitCode {
-    let config = match parse_args() {
-        Ok(config) => config,
+    let config = match parse_args(std::env::args().skip(1)) {
+        Ok(Command::Run(config)) => config,
+        Ok(Command::Help) => {
+            println!("{}", usage());
+            return ExitCode::SUCCESS;
+        }
         Err(message) => {
-            if !message.is_empty() {
-                eprintln!("error: {message}");
-            }
-            eprintln!("{USAGE}");
-            return if message.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(2)
-            };
+            eprintln!("error: {message}");
+            eprintln!("(`cargo run --release --example agent_loop -- --help` lists the flags)");
+            return ExitCode::from(2);
         }
     };
     let bus: Bus<Stamped> = Bus::new();
     let started = Instant::now();
-    let deadline = started + Duration::from_secs_f64(config.seconds);
 
     // ---- subscribers ----
     let mut ui = bus
@@ -588,11 +776,9 @@ fn main() -> ExitCode {
         .name("ui".into())
         .spawn(move || {
             let mut consumed = Consumed::default();
-            loop {
-                let item = ui.recv();
-                if matches!(item, Err(RecvError::Disconnected | RecvError::Overflowed)) {
-                    break;
-                }
+            // The receive loop that survives loss: `Lagged(n)` is an item of the stream, and
+            // the iterator ends only when the bus is closed and the queue drained.
+            for item in ui.iter() {
                 consumed.take(&item);
                 ui_seen.store(consumed.events, Ordering::Relaxed);
                 if item.is_ok() {
@@ -650,6 +836,10 @@ fn main() -> ExitCode {
         .expect("cost subscriber");
     let cost_publisher = bus.publisher();
     let budget = config.budget_usd;
+    // Items the cost tracker has finished with (including its own publish): the final drain
+    // waits for it to be idle, so that no `BudgetExhausted` is published after the snapshot.
+    let cost_handled = Arc::new(AtomicU64::new(0));
+    let cost_done = Arc::clone(&cost_handled);
     let cost_thread = thread::Builder::new()
         .name("cost".into())
         .spawn(move || {
@@ -658,46 +848,48 @@ fn main() -> ExitCode {
             let mut exhausted = 0u64;
             let mut published = [0u64; 64];
             let mut publish_ns = Vec::new();
-            loop {
-                let item = cost.recv();
-                if matches!(item, Err(RecvError::Disconnected | RecvError::Overflowed)) {
-                    break;
-                }
+            for item in cost.iter() {
                 consumed.take(&item);
-                let Ok(stamped) = item else { continue };
-                if let AgentEvent::TokenUsage {
-                    session, cost_usd, ..
-                }
-                | AgentEvent::CostRecorded {
-                    session, cost_usd, ..
-                } = *stamped.event
-                {
-                    let total = spent.entry(session).or_default();
-                    let before = *total;
-                    *total += cost_usd;
-                    if before < budget && *total >= budget {
-                        exhausted += 1;
-                        let event = AgentEvent::BudgetExhausted {
-                            session,
-                            budget_usd: budget,
-                            spent_usd: *total,
-                            timestamp_ms: now_ms(),
-                        };
-                        let topic = event.topic();
-                        let stamped = Stamped {
-                            sent: Instant::now(),
-                            event: Arc::new(event),
-                        };
-                        let start = Instant::now();
-                        if cost_publisher.publish(stamped).is_ok() {
-                            published[usize::from(topic.index())] += 1;
+                if let Ok(stamped) = item {
+                    if let AgentEvent::TokenUsage {
+                        session, cost_usd, ..
+                    }
+                    | AgentEvent::CostRecorded {
+                        session, cost_usd, ..
+                    } = *stamped.event
+                    {
+                        let total = spent.entry(session).or_default();
+                        let before = *total;
+                        *total += cost_usd;
+                        if before < budget && *total >= budget {
+                            exhausted += 1;
+                            let event = AgentEvent::BudgetExhausted {
+                                session,
+                                budget_usd: budget,
+                                spent_usd: *total,
+                                timestamp_ms: now_ms(),
+                            };
+                            let topic = event.topic();
+                            let stamped = Stamped {
+                                sent: Instant::now(),
+                                event: Arc::new(event),
+                            };
+                            let start = Instant::now();
+                            if cost_publisher.publish(stamped).is_ok() {
+                                published[usize::from(topic.index())] += 1;
+                            }
+                            publish_ns.push(elapsed_ns(start));
                         }
-                        publish_ns.push(elapsed_ns(start));
                     }
                 }
+                cost_done.fetch_add(1, Ordering::Release);
             }
-            let total: f64 = spent.values().sum();
-            (consumed, exhausted, total, published, publish_ns)
+            // Summed in a fixed order (and from +0.0: an empty f64 sum is -0.0).
+            let mut totals: Vec<f64> = spent.values().copied().collect();
+            totals.sort_by(f64::total_cmp);
+            let total = totals.iter().fold(0.0, |sum, x| sum + x);
+            let sessions = spent.len();
+            (consumed, sessions, exhausted, total, published, publish_ns)
         })
         .expect("cost thread");
 
@@ -711,11 +903,7 @@ fn main() -> ExitCode {
                 .expect("extra subscriber");
             thread::spawn(move || {
                 let mut consumed = Consumed::default();
-                loop {
-                    let item = sub.recv();
-                    if matches!(item, Err(RecvError::Disconnected | RecvError::Overflowed)) {
-                        break;
-                    }
+                for item in sub.iter() {
                     consumed.take(&item);
                 }
                 consumed
@@ -735,15 +923,16 @@ fn main() -> ExitCode {
             let waiters = waiter_tx.clone();
             thread::Builder::new()
                 .name(format!("run-{i}"))
-                .spawn(move || agent_loop(bus, i, config, deadline, waiters))
+                .spawn(move || agent_loop(bus, i, config, started, waiters))
                 .expect("run thread")
         })
         .collect();
     drop(waiter_tx);
 
-    // ---- live progress, ~4 Hz ----
+    // ---- live progress on stderr, ~4 Hz, only on a terminal ----
+    let live = std::io::stderr().is_terminal();
     let finished = Arc::new(AtomicBool::new(false));
-    let progress = {
+    let progress = live.then(|| {
         let bus = bus.clone();
         let finished = Arc::clone(&finished);
         let runs_done = Arc::clone(&runs_done);
@@ -753,21 +942,19 @@ fn main() -> ExitCode {
             while !finished.load(Ordering::Relaxed) {
                 let stats = bus.stats();
                 let ui = stats.subscribers.iter().find(|s| s.name == "ui");
-                let _ = write!(
-                    stderr,
-                    "\r[{:5.1}s] published {:>8} | ui shown {:>7} dropped {:>7} | runs ended {:>4} ",
-                    started.elapsed().as_secs_f64(),
+                let line = progress_line(
+                    started.elapsed(),
                     stats.published,
                     ui_seen.load(Ordering::Relaxed),
                     ui.map_or(0, |s| s.dropped),
                     runs_done.load(Ordering::Relaxed),
                 );
+                let _ = write!(stderr, "{line}");
                 let _ = stderr.flush();
                 thread::sleep(Duration::from_millis(250));
             }
-            let _ = writeln!(stderr);
         })
-    };
+    });
 
     let mut published = [0u64; 64];
     let mut publish_ns = Vec::new();
@@ -782,11 +969,18 @@ fn main() -> ExitCode {
     }
     let waiters = waiter_thread.join().expect("waiter thread panicked");
 
-    // Let every consumer drain (the UI is slow), then snapshot the bus's own counters.
+    // Let every consumer drain (the UI is slow) and the cost tracker go idle (it publishes),
+    // then snapshot the bus's own counters: nothing is published after this.
     let drain_deadline = Instant::now() + Duration::from_secs(30);
     let stats = loop {
+        let handled = cost_handled.load(Ordering::Acquire);
         let stats = bus.stats();
-        if stats.subscribers.iter().all(|s| s.queued == 0) || Instant::now() > drain_deadline {
+        let cost_idle = stats
+            .subscribers
+            .iter()
+            .any(|s| s.name == "cost" && s.received == handled);
+        let drained = stats.subscribers.iter().all(|s| s.queued == 0);
+        if (cost_idle && drained) || Instant::now() > drain_deadline {
             break stats;
         }
         thread::sleep(Duration::from_millis(10));
@@ -794,12 +988,14 @@ fn main() -> ExitCode {
     bus.close();
     drop(bus);
     finished.store(true, Ordering::Relaxed);
-    let _ = progress.join();
+    if let Some(progress) = progress {
+        let _ = progress.join();
+    }
 
     let ui = ui_thread.join().expect("ui thread panicked");
     let (telemetry_report, telemetry) = telemetry.join_handler();
     let (audit_report, audit) = audit.join_handler();
-    let (cost_consumed, exhausted, total_spent, cost_published, cost_publish_ns) =
+    let (cost_consumed, sessions, exhausted, total_spent, cost_published, cost_publish_ns) =
         cost_thread.join().expect("cost thread panicked");
     for (total, n) in published.iter_mut().zip(cost_published) {
         *total += n;
@@ -810,58 +1006,101 @@ fn main() -> ExitCode {
         .map(|t| t.join().expect("extra panicked"))
         .collect();
     let elapsed = started.elapsed();
+    let of = |name: &str| stats.subscribers.iter().find(|s| s.name == name);
+    if live {
+        // The last progress line, from the same numbers as the table below.
+        eprintln!(
+            "{}",
+            progress_line(
+                elapsed,
+                stats.published,
+                ui.events,
+                of("ui").map_or(0, |s| s.dropped),
+                waiters.runs,
+            )
+        );
+    }
 
-    // ---- report ----
+    // ---- report (every line at most 80 columns) ----
+    // Written to stdout in one piece at the end: a closed pipe (`| head`) ends the output quietly
+    // instead of panicking halfway, and the audit file is still removed.
+    let mut out = String::new();
     let total_published: u64 = published.iter().sum();
-    println!();
-    println!(
-        "agent_loop: {} runs on {} threads for {:.1} s, {} deltas/s per run, ui queue {} (drop-oldest, {} µs/event)",
-        runs, config.runs, elapsed.as_secs_f64(), config.token_rate, config.ui_capacity, config.ui_delay_us
+    say!(out);
+    say!(
+        out,
+        "agent_loop: {runs} runs on {} threads, {} deltas/s per run",
+        config.runs,
+        config.token_rate
     );
-    println!();
-    println!("events published by topic");
+    say!(
+        out,
+        "time: {} s simulated, {:.1} s wall",
+        config.seconds,
+        elapsed.as_secs_f64()
+    );
+    say!(
+        out,
+        "ui: {} slots, drop-oldest, {} µs to render each event",
+        config.ui_capacity,
+        config.ui_delay_us
+    );
+    say!(out);
+    say!(
+        out,
+        "events published by topic (seeded simulation: the same on every run)"
+    );
     for (topic, name) in TOPIC_NAMES {
         let n = published[usize::from(topic.index())];
         if n > 0 {
-            println!("  {name:<10} {n:>9}");
+            say!(out, "  {name:<10} {n:>9}");
         }
     }
-    println!(
-        "  {:<10} {total_published:>9}   (bus counted {})",
-        "total", stats.published
+    say!(
+        out,
+        "  {:<10} {total_published:>9}   (the bus counted {})",
+        "total",
+        stats.published
+    );
+    say!(
+        out,
+        "  runs: {} completed, {} failed, {} cancelled when time was up",
+        waiters.completed,
+        waiters.failed,
+        waiters.cancelled
     );
 
-    println!();
-    println!(
-        "{:<12} {:<16} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11} {:>11}",
+    say!(out);
+    say!(
+        out,
+        "{:<11}{:<15}{:>8}{:>9}{:>8}{:>9}{:>8}{:>8}",
         "subscriber",
         "policy",
-        "delivered",
-        "dropped",
-        "lag rep.",
+        "offered",
         "received",
+        "dropped",
         "lag seen",
-        "lat p50",
-        "lat p99"
+        "p50 µs",
+        "p99 µs"
     );
-    let row = |name: &str, consumed: &mut Consumed| {
-        let s = stats.subscribers.iter().find(|s| s.name == name);
-        let (p50, p99) = latency_cells(&mut consumed.latency_ns);
-        match s {
-            Some(s) => println!(
-                "{:<12} {:<16} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11} {:>11}",
+    let mut every_loss_reported = true;
+    let mut row = |name: &str, consumed: &mut Consumed| match of(name) {
+        Some(s) => {
+            every_loss_reported &= consumed.lagged == s.dropped && s.lag_reported == s.dropped;
+            say!(
+                out,
+                "{:<11}{:<15}{:>8}{:>9}{:>8}{:>9}{:>8}{:>8}",
                 name,
                 format!("{:?}/{}", s.overflow, s.capacity),
-                s.delivered,
-                s.dropped,
-                s.lag_reported,
+                s.received + s.queued as u64 + s.dropped,
                 consumed.events,
+                s.dropped,
                 consumed.lagged,
-                p50,
-                p99
-            ),
-            None => println!("{name:<12} (gone before the snapshot)"),
+                micros(&mut consumed.latency_ns, 50),
+                micros(&mut consumed.latency_ns, 99),
+            );
         }
+        None => say!(out, "{name:<11}(gone before the snapshot)"),
     };
     let mut ui = ui;
     row("ui", &mut ui);
@@ -874,44 +1113,73 @@ fn main() -> ExitCode {
     for (i, mut consumed) in extras.into_iter().enumerate() {
         row(&format!("extra-{i}"), &mut consumed);
     }
-    println!("(delivered/dropped/lag rep.: the bus's counters; received/lag seen/latency: measured by each consumer)");
+    say!(
+        out,
+        "offered: events the bus had for it (topic and filter matched) = received"
+    );
+    say!(
+        out,
+        "+ dropped. dropped: counted by the bus; lag seen: the Lagged(n) the"
+    );
+    say!(
+        out,
+        "subscriber read in its stream; p50/p99: publish-to-receive latency."
+    );
+    say!(
+        out,
+        "What is dropped (the ui's, mostly) and every time depend on the machine."
+    );
 
-    println!();
-    let (p50, p99) = latency_cells(&mut publish_ns);
-    println!(
-        "publish cost (one call, all subscribers): p50 {p50}, p99 {p99} over {} publishes",
+    say!(out);
+    say!(
+        out,
+        "publish, one call to all subscribers: {} ({} calls)",
+        p50_p99(&mut publish_ns),
         publish_ns.len()
     );
     let mut waiter_latency = waiters.latency_ns.clone();
-    let (w50, w99) = latency_cells(&mut waiter_latency);
-    println!(
-        "run waiters: {}/{} terminal events received ({} completed, {} failed, {} cancelled, {} missed); publish→waiter p50 {w50}, p99 {w99}",
-        waiters.runs - waiters.missed, waiters.runs, waiters.completed, waiters.failed, waiters.cancelled, waiters.missed
+    say!(
+        out,
+        "run waiters: {} of {} runs' terminal events received, {} missed;",
+        waiters.runs - waiters.missed,
+        waiters.runs,
+        waiters.missed
     );
-    println!(
-        "cost tracker: ${total_spent:.4} spent, {exhausted} session(s) crossed the ${:.2} budget -> BudgetExhausted published",
+    say!(out, "  publish to waiter {}", p50_p99(&mut waiter_latency));
+    say!(
+        out,
+        "cost tracker: ${total_spent:.4} spent in {sessions} session(s), budget ${:.2} each;",
         config.budget_usd
     );
+    if exhausted == 0 {
+        say!(out, "  none crossed it: no BudgetExhausted published");
+    } else {
+        say!(
+            out,
+            "  {exhausted} crossed it: {exhausted} BudgetExhausted event(s) published"
+        );
+    }
     let mut kinds: Vec<_> = telemetry.inner.0.into_iter().collect();
     kinds.sort();
     let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{k}={n}")).collect();
-    println!(
-        "telemetry ({:?}, {} panics): {}",
-        telemetry_report.end,
-        telemetry_report.stats.panics,
-        kinds.join(" ")
+    let ended = match telemetry_report.end {
+        TapEnd::Closed => "stopped when the bus closed (queue handled)",
+        TapEnd::Overflowed => "cut off by its overflow policy",
+        TapEnd::Stopped => "stopped before the bus closed",
+    };
+    say!(
+        out,
+        "telemetry tap: {ended}, {} panics; by kind:",
+        telemetry_report.stats.panics
     );
+    print_wrapped(&mut out, "  ", &kinds);
     let lines = std::fs::read_to_string(&audit_path)
         .map(|t| t.lines().count())
         .unwrap_or(0);
-    println!(
-        "audit log: {}{} ({} event lines, {} gap lines, {} lines in the file, error: {})",
-        audit_path.display(),
-        if config.audit.is_none() {
-            " (temporary: removed after the checks; --audit PATH keeps it)"
-        } else {
-            ""
-        },
+    say!(out, "audit log: {}", audit_path.display());
+    say!(
+        out,
+        "  {} event lines, {} gap lines, {} lines in the file, write error: {}",
         audit.inner.lines(),
         audit.inner.lag_lines(),
         lines,
@@ -920,22 +1188,37 @@ fn main() -> ExitCode {
             .error()
             .map_or("none".to_string(), ToString::to_string)
     );
+    if config.audit.is_none() {
+        say!(
+            out,
+            "  (a temporary file, removed after the checks; --audit PATH keeps it)"
+        );
+    }
     let audit_expected: u64 = TOPIC_NAMES
         .iter()
         .filter(|(t, _)| topics::AUDIT.contains(*t))
         .map(|(t, _)| published[usize::from(t.index())])
         .sum();
-    let all_good = waiters.missed == 0
-        && waiters.runs == runs
-        && audit.inner.lines() == audit_expected
-        && lines as u64 == audit_expected
-        && audit_report.end == TapEnd::Closed;
-    println!(
-        "checks: every run's terminal event reached its waiter: {}; audit lossless ({} of {} non-delta events): {}",
-        waiters.missed == 0 && waiters.runs == runs,
+    let waiters_ok = waiters.missed == 0 && waiters.runs == runs;
+    let audit_ok = audit.inner.lines() == audit_expected && lines as u64 == audit_expected;
+    let yes = |ok: bool| if ok { "yes" } else { "NO" };
+    say!(out, "checks:");
+    say!(
+        out,
+        "  every run's terminal event reached its waiter: {}",
+        yes(waiters_ok)
+    );
+    say!(
+        out,
+        "  audit lossless ({} of {} non-delta events): {}",
         audit.inner.lines(),
         audit_expected,
-        audit.inner.lines() == audit_expected && lines as u64 == audit_expected
+        yes(audit_ok)
+    );
+    say!(
+        out,
+        "  every dropped event reported in its subscriber's stream: {}",
+        yes(every_loss_reported)
     );
     if config.audit.is_none() {
         // Checked above; a default run leaves nothing behind (`--audit PATH` keeps the log).
@@ -943,9 +1226,88 @@ fn main() -> ExitCode {
             eprintln!("warning: cannot remove {}: {err}", audit_path.display());
         }
     }
-    if all_good {
+    let _ = std::io::stdout().write_all(out.as_bytes());
+    if waiters_ok && audit_ok && every_loss_reported && audit_report.end == TapEnd::Closed {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, String> {
+        match parse_args(args.iter().map(|a| a.to_string()))? {
+            Command::Run(config) => Ok(config),
+            Command::Help => Err("help".into()),
+        }
+    }
+
+    #[test]
+    fn both_flag_forms_set_the_value() {
+        assert_eq!(parse(&["--seconds", "3"]).unwrap().seconds, 3.0);
+        assert_eq!(parse(&["--seconds=3"]).unwrap().seconds, 3.0);
+        let config = parse(&["--runs=2", "--audit", "/tmp/a.jsonl", "--budget-usd=0.5"]).unwrap();
+        assert_eq!(config.runs, 2);
+        assert_eq!(config.audit, Some("/tmp/a.jsonl".into()));
+        assert_eq!(config.budget_usd, 0.5);
+    }
+
+    #[test]
+    fn bad_input_is_named_in_the_error() {
+        let err = |args: &[&str]| parse(args).unwrap_err();
+        assert_eq!(err(&["--unknown-flag"]), "unknown flag --unknown-flag");
+        assert_eq!(err(&["--unknown=3"]), "unknown flag --unknown");
+        assert!(err(&["foo"]).contains("unexpected argument \"foo\""));
+        assert!(err(&["--seconds"]).contains("--seconds needs a value"));
+        assert!(err(&["--seconds", "--runs", "2"]).contains("--seconds needs a value"));
+        assert!(err(&["--seconds=abc"]).contains("\"abc\" is not a number"));
+        assert!(err(&["--seconds", "0"]).starts_with("--seconds:"));
+        assert!(err(&["--seconds", "NaN"]).starts_with("--seconds:"));
+        assert!(err(&["--runs", "1.5"]).contains("not a whole number"));
+        assert!(err(&["--audit="]).starts_with("--audit:"));
+    }
+
+    #[test]
+    fn help_lists_every_flag_within_80_columns() {
+        assert_eq!(parse(&["--runs", "2", "--help"]).unwrap_err(), "help");
+        let text = usage();
+        for flag in FLAGS {
+            assert!(
+                text.contains(flag.name),
+                "{} missing from --help",
+                flag.name
+            );
+        }
+        for line in text.lines() {
+            assert!(line.chars().count() <= 80, "too wide: {line}");
+        }
+    }
+
+    #[test]
+    fn the_progress_line_fits_80_columns() {
+        let line = progress_line(
+            Duration::from_secs(3599),
+            9_999_999,
+            9_999_999,
+            9_999_999,
+            9999,
+        );
+        assert!(
+            line.trim_start_matches('\r').chars().count() <= 80,
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn a_line_of_latencies_has_one_unit() {
+        assert_eq!(
+            p50_p99(&mut [785, 785, 363_000]),
+            "p50 0.79 µs, p99 363.0 µs"
+        );
+        assert_eq!(p50_p99(&mut [900, 900, 9_000]), "p50 900 ns, p99 9000 ns");
+        assert_eq!(p50_p99(&mut []), "no samples");
     }
 }

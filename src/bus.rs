@@ -3,9 +3,10 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::capacity::DEFAULT_CAPACITY;
 use crate::fan_out::{self, Delivery};
 use crate::publisher::Publisher;
-use crate::shared::{check_capacity, Defaults, Inner, PublishCounter, DEFAULT_CAPACITY};
+use crate::shared::{check_capacity, Defaults, Inner, PublishCounter};
 use crate::stats::{BusStats, SubscriberStats};
 use crate::subscriber::{Subscriber, SubscriberBuilder};
 use crate::sync::{Arc, Ordering};

@@ -59,7 +59,11 @@ impl<E> std::error::Error for PublishError<E> {}
 ///
 /// `Lagged` is not an end: the subscription goes on, and the next call returns the first event
 /// after the gap. `Overflowed` and `Disconnected` are ends, returned only once everything queued
-/// before them has been received.
+/// before them has been received ([`is_terminal`](Self::is_terminal) tells them apart).
+///
+/// So a receive loop must go on after `Lagged`: iterate ([`Subscriber::iter`](crate::Subscriber::iter)
+/// yields `Lagged` as an item and ends at the end), or match every `Err`. `while let Ok(event) =
+/// sub.recv()` stops at the first lag and leaves the rest of the stream unread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RecvError {
     /// This subscriber lost this many events (its overflow policy discarded them) since the last
@@ -214,7 +218,7 @@ impl fmt::Display for BuildError {
             BuildError::CapacityTooLarge { requested } => write!(
                 f,
                 "queue capacity {requested} is above the maximum of {}",
-                crate::MAX_CAPACITY
+                crate::capacity::MAX_CAPACITY
             ),
             BuildError::Closed => f.write_str("the bus is closed"),
         }

@@ -6,10 +6,25 @@
 //! events from plain synchronous code (an AI agent loop streaming tokens and tool calls to a UI,
 //! telemetry, an audit log, persistence and a cost tracker) with no async runtime.
 //!
+//! ```toml
+//! [dependencies]
+//! fanout = { path = "../fanout" }   # a checkout of this repository (or a `git = ".."` URL)
+//! # without the agent vocabulary (and so without serde, serde_json and uuid):
+//! # fanout = { path = "../fanout", default-features = false }
 //! ```
+//!
+//! # Quick start
+//!
+//! An event type needs `Clone + Send + 'static` and an [`Event`] impl that names its [`Topic`]
+//! (`Debug`, `Sync` and `PartialEq` are not required). A [`Publisher`] is `Send + Sync + Clone`:
+//! move one to each thread that publishes. A [`Subscriber`] is `Send`: move it to the thread that
+//! consumes.
+//!
+//! ```
+//! use std::thread;
 //! use fanout::{topic, Bus, Event, Overflow, RecvError, Topic, Topics};
 //!
-//! #[derive(Clone, Debug, PartialEq)]
+//! #[derive(Clone)]
 //! enum AgentEvent { Token(String), ToolCall(&'static str), Done }
 //! const TOKENS: Topic = topic!(0);
 //! const TOOLS: Topic = topic!(1);
@@ -25,24 +40,54 @@
 //! }
 //!
 //! let bus = Bus::new();
+//! // Subscribe first: a subscriber gets what is published after it subscribed.
 //! // A small UI queue that keeps the newest events, and a lossless audit log without tokens.
-//! let mut ui = bus.subscriber().capacity(2).overflow(Overflow::DropOldest).build().unwrap();
-//! let mut audit = bus.subscriber().topics(Topics::ALL - TOKENS).overflow(Overflow::Block).build().unwrap();
+//! let mut ui = bus.subscriber().capacity(8).overflow(Overflow::DropOldest).build()?;
+//! let mut audit = bus.subscriber().topics(Topics::ALL - TOKENS).overflow(Overflow::Block).build()?;
 //!
-//! for word in ["a", "b", "c"] {
-//!     bus.publish(AgentEvent::Token(word.into())).unwrap();
-//! }
-//! bus.publish(AgentEvent::ToolCall("grep")).unwrap();
-//! bus.publish(AgentEvent::Done).unwrap();
-//! bus.close();
+//! // The agent loop publishes from its own thread.
+//! let publisher = bus.publisher();
+//! let agent = thread::spawn(move || {
+//!     for i in 0..100 {
+//!         publisher.publish(AgentEvent::Token(format!(" tok{i}"))).unwrap();
+//!     }
+//!     publisher.publish(AgentEvent::ToolCall("grep")).unwrap();
+//!     publisher.publish(AgentEvent::Done).unwrap();
+//! });
 //!
-//! assert_eq!(ui.recv(), Err(RecvError::Lagged(3)));
-//! assert_eq!(ui.recv(), Ok(AgentEvent::ToolCall("grep")));
-//! assert_eq!(ui.recv(), Ok(AgentEvent::Done));
-//! assert_eq!(ui.recv(), Err(RecvError::Disconnected));
-//! assert_eq!(audit.iter().map(Result::unwrap).collect::<Vec<_>>(),
-//!            [AgentEvent::ToolCall("grep"), AgentEvent::Done]);
+//! // Each consumer on its own thread, with the loop to write: `Lagged(n)` is an item of the
+//! // stream (n events this subscriber lost), and the loop ends only when the bus is closed and
+//! // the queue drained.
+//! let ui = thread::spawn(move || {
+//!     let (mut shown, mut lost) = (0, 0);
+//!     for item in ui.iter() {
+//!         match item {
+//!             Ok(_event) => shown += 1,             // render it
+//!             Err(RecvError::Lagged(n)) => lost += n, // say "n skipped", go on
+//!             Err(end) => panic!("{end}"),          // Overflowed: only with Overflow::Disconnect
+//!         }
+//!     }
+//!     (shown, lost)
+//! });
+//! let audit = thread::spawn(move || audit.iter().collect::<Result<Vec<_>, _>>());
+//!
+//! agent.join().unwrap();
+//! drop(bus); // the last Bus/Publisher handle: closes the bus, consumers drain and finish
+//! let (shown, lost) = ui.join().unwrap();
+//! assert_eq!(shown + lost, 102); // every event either shown or reported lost, never silently gone
+//! assert_eq!(audit.join().unwrap()?.len(), 2); // the tool call and Done: nothing lost
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Do not write `while let Ok(event) = sub.recv()`, the habit from `tokio::sync::broadcast`: it
+//! stops at the first `Lagged(n)` and leaves the rest of the stream unread. Iterate
+//! ([`Subscriber::iter`], or `for item in sub`), or match every `Err` of
+//! [`recv`](Subscriber::recv) as above.
+//!
+//! A whole agent host (concurrent runs, a slow UI, telemetry, a lossless audit log, a cost
+//! tracker, run waiters, and a table of what each got and lost) is the example
+//! `examples/agent_loop.rs` in the repository: `cargo run --release --example agent_loop` in a
+//! checkout (`-- --help` lists its flags).
 //!
 //! # Topics
 //!
@@ -193,6 +238,7 @@
 #[cfg(feature = "agent")]
 pub mod agent;
 mod bus;
+mod capacity;
 mod error;
 mod event;
 mod fan_out;
@@ -212,13 +258,13 @@ mod topic;
 mod wait;
 
 pub use bus::{Bus, BusBuilder};
+pub use capacity::{DEFAULT_CAPACITY, MAX_CAPACITY};
 pub use error::{BuildError, PublishError, RecvError, RecvTimeoutError, TryRecvError};
 pub use event::Event;
 pub use fan_out::Delivery;
 pub use overflow::Overflow;
 pub use publisher::Publisher;
 pub use registry::SubscriberId;
-pub use shared::{DEFAULT_CAPACITY, MAX_CAPACITY};
 pub use sink::{EventSink, NullSink, RecordingSink};
 pub use stats::{BusStats, SubscriberStats};
 #[cfg(not(loom))]
@@ -230,6 +276,11 @@ pub use tap::{
 };
 pub use topic::{Topic, TopicOutOfRange, Topics, TopicsIter, TOPIC_COUNT};
 pub use wait::WaitStrategy;
+
+/// The `crossbeam-channel` crate fanout's queues are built on, re-exported so that
+/// [`Subscriber::receiver`] can go into a `select!` without a dependency (and a version match) of
+/// your own: `fanout::crossbeam_channel::select!`.
+pub use crossbeam_channel;
 
 /// The README's examples, compiled and run as doctests so they cannot drift from the code.
 #[cfg(doctest)]

@@ -7,15 +7,10 @@
 
 use crossbeam_utils::CachePadded;
 
+use crate::capacity::MAX_CAPACITY;
 use crate::registry::Registry;
 use crate::sync::{Arc, AtomicU64, AtomicUsize, Mutex, Ordering};
 use crate::{BuildError, Overflow, WaitStrategy};
-
-/// The largest queue capacity a subscriber may ask for (2^24 events). A queue is allocated up front.
-pub const MAX_CAPACITY: usize = 1 << 24;
-
-/// The default capacity of a subscriber's queue.
-pub const DEFAULT_CAPACITY: usize = 256;
 
 /// What every subscriber of a bus gets unless its builder says otherwise.
 #[derive(Clone, Copy, Debug)]

@@ -133,6 +133,10 @@ impl<E> Subscriber<E> {
 
     /// Waits for the next event, as this subscriber's [`WaitStrategy`] says.
     ///
+    /// To consume the stream, iterate ([`iter`](Self::iter)) or match every `Err`: a
+    /// `while let Ok(event) = sub.recv()` loop stops at the first `Lagged` and leaves the rest of
+    /// the stream unread.
+    ///
     /// # Errors
     ///
     /// `Lagged(n)` if events were lost since the last report (the subscription goes on);
@@ -287,22 +291,32 @@ impl<E> Subscriber<E> {
         Ok(1 + more)
     }
 
-    /// A blocking iterator: yields `Ok(event)` and `Err(Lagged(n))` items, then `Err(Overflowed)`
-    /// if the subscriber was cut off, and ends when the bus is closed and the queue drained.
+    /// A blocking iterator, the way to consume a subscription: yields `Ok(event)` and
+    /// `Err(Lagged(n))` items, then `Err(Overflowed)` if the subscriber was cut off, and ends
+    /// only when the bus is closed and the queue drained. (`for item in &mut sub` and
+    /// `for item in sub` are the same loop.)
     ///
     /// # Examples
     ///
     /// ```
-    /// use fanout::{Bus, Topics};
+    /// use fanout::{Bus, Overflow, RecvError};
     /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
     /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
     /// let bus = Bus::new();
-    /// let mut sub = bus.subscribe(Topics::ALL);
-    /// bus.publish(Ping(1)).unwrap();
-    /// bus.publish(Ping(2)).unwrap();
+    /// let mut sub = bus.subscriber().capacity(2).overflow(Overflow::DropOldest).build().unwrap();
+    /// for i in 1..=4 {
+    ///     bus.publish(Ping(i)).unwrap();
+    /// }
     /// drop(bus); // the last handle: closes the bus
-    /// let got: Vec<Ping> = sub.iter().map(Result::unwrap).collect();
-    /// assert_eq!(got, [Ping(1), Ping(2)]);
+    /// let mut seen = Vec::new();
+    /// for item in sub.iter() {
+    ///     match item {
+    ///         Ok(Ping(i)) => seen.push(format!("{i}")),
+    ///         Err(RecvError::Lagged(n)) => seen.push(format!("({n} lost)")), // and go on
+    ///         Err(end) => panic!("{end}"), // Overflowed: only with Overflow::Disconnect
+    ///     }
+    /// }
+    /// assert_eq!(seen, ["(2 lost)", "3", "4"]);
     /// ```
     pub fn iter(&mut self) -> Iter<'_, E> {
         Iter::new(self)
@@ -417,14 +431,14 @@ impl<E> Subscriber<E> {
         self.received
     }
 
-    /// The queue's receiving side, for use in `crossbeam_channel::select!` next to the host's own
-    /// channels. Pass what the `recv` arm yields to [`accept`](Self::accept), which applies lag
+    /// The queue's receiving side, for use in [`fanout::crossbeam_channel::select!`](crate::crossbeam_channel)
+    /// (re-exported, so no dependency of your own) next to the host's own channels. Pass what the `recv` arm yields to [`accept`](Self::accept), which applies lag
     /// reporting and end detection; never keep an event taken from here without it.
     ///
     /// # Examples
     ///
     /// ```
-    /// use crossbeam_channel::{select, unbounded};
+    /// use fanout::crossbeam_channel::{select, unbounded}; // re-exported: no dependency to add
     /// use fanout::{Bus, Topics};
     /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
     /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
@@ -449,6 +463,38 @@ impl<E> Subscriber<E> {
     /// Turns what a `select!` arm on [`receiver`](Self::receiver) yielded into this subscriber's
     /// stream items: an optional `Err(Lagged(n))`, then the event (or the way the subscription
     /// ended). Iterate the result to the end.
+    ///
+    /// # Examples
+    ///
+    /// A consumer loop that also watches a shutdown channel:
+    ///
+    /// ```
+    /// use fanout::crossbeam_channel::{select, unbounded};
+    /// use fanout::{Bus, Overflow, RecvError};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = Bus::new();
+    /// let mut sub = bus.subscriber().capacity(1).overflow(Overflow::DropOldest).build().unwrap();
+    /// let (shutdown_tx, shutdown) = unbounded::<()>();
+    /// bus.publish(Ping(1)).unwrap();
+    /// bus.publish(Ping(2)).unwrap(); // evicts Ping(1)
+    /// bus.close();
+    /// let mut seen = Vec::new();
+    /// 'consume: loop {
+    ///     select! {
+    ///         recv(sub.receiver()) -> msg => for item in sub.accept(msg) {
+    ///             match item {
+    ///                 Ok(ping) => seen.push(Ok(ping)),
+    ///                 Err(RecvError::Lagged(n)) => seen.push(Err(n)),
+    ///                 Err(_) => break 'consume, // closed and drained (or cut off)
+    ///             }
+    ///         },
+    ///         recv(shutdown) -> _ => break 'consume,
+    ///     }
+    /// }
+    /// assert_eq!(seen, [Err(1), Ok(Ping(2))]);
+    /// # drop(shutdown_tx);
+    /// ```
     #[cfg(not(loom))]
     pub fn accept(&mut self, msg: Result<E, crossbeam_channel::RecvError>) -> Accepted<'_, E> {
         Accepted::new(self, msg.ok())

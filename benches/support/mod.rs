@@ -35,11 +35,14 @@ pub const CAPACITY: usize = 1024;
 pub const BATCH: u64 = 1000;
 
 /// Where criterion writes its results (`$CRITERION_HOME`, else `$CARGO_TARGET_DIR/criterion`,
-/// else `target/criterion`); the latency and tally JSON files go next to them.
+/// else the workspace's `target/criterion`, as criterion itself decides); the latency and tally
+/// JSON files go next to them. Cargo runs this bench in `benches/`, so a bare `target` would miss.
 pub fn criterion_dir() -> std::path::PathBuf {
     if let Some(home) = std::env::var_os("CRITERION_HOME") {
         return home.into();
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR").unwrap_or_else(|| "target".into());
-    std::path::PathBuf::from(target).join("criterion")
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("criterion")
 }
