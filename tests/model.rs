@@ -39,8 +39,6 @@
 //! - a panic in user code while a subscriber was found interested but not yet enqueued into (the
 //!   publish path serves each subscriber lazily, when it finds the next one): that subscriber got
 //!   the event, or is told `Lagged(1)`;
-//! - subscribers between that one and the panic whose filter had already rejected the event: all
-//!   of them are told `Lagged(1)`, or none;
 //! - a `DropOldest` eviction whose `Drop` panics: the new event got in, or it is lost too;
 //! - a `Disconnect` subscriber that was cut off: its `Lagged` comes at the next dequeue (as for
 //!   `DropNewest`), or after everything queued (just before `Overflowed`); one or the other for
@@ -475,7 +473,6 @@ struct Model {
 #[derive(Clone, Copy)]
 struct Choice {
     pending_served: bool,
-    between_lagged: bool,
     evicting_new_in: bool,
 }
 
@@ -625,14 +622,9 @@ impl Model {
         let mut clones = 0u32;
         // Position in `order` of the subscriber found interested and not yet enqueued into.
         let mut pending: Option<usize> = None;
-        // Tells every subscriber in `order[from..]` Lagged(1), the ones in `between` too if
-        // the choice says so.
-        let unwind = |m: &mut Model, between: std::ops::Range<usize>, from: usize| {
-            if choice.between_lagged {
-                for &s in &order[between] {
-                    m.lag(s);
-                }
-            }
+        // Tells every subscriber in `order[from..]` Lagged(1): the ones whose filter has not run
+        // (or panicked). One whose filter already rejected the event is owed nothing.
+        let unwind = |m: &mut Model, from: usize| {
             for &s in &order[from..] {
                 m.lag(s);
             }
@@ -641,9 +633,7 @@ impl Model {
         for pos in 0..order.len() {
             let s = order[pos];
             if self.subs[s].panics_on(id) {
-                let mut between = pos..pos;
                 if let Some(p) = pending {
-                    between = p + 1..pos;
                     if choice.pending_served {
                         let mut ignored = 0;
                         let served =
@@ -656,7 +646,7 @@ impl Model {
                         self.lag(order[p]);
                     }
                 }
-                return unwind(self, between, pos);
+                return unwind(self, pos);
             }
             if !self.subs[s].passes(id) {
                 continue;
@@ -673,9 +663,9 @@ impl Model {
                     Served::Ok => {}
                     Served::ClonePanic => {
                         self.lag(order[p]);
-                        return unwind(self, p + 1..pos, pos);
+                        return unwind(self, pos);
                     }
-                    Served::DropPanic => return unwind(self, p + 1..pos, pos),
+                    Served::DropPanic => return unwind(self, pos),
                 }
             }
         }
@@ -683,7 +673,7 @@ impl Model {
             Some(p) => match self.serve(order[p], id, None, &mut clones, choice, &mut tally) {
                 Served::Ok => {}
                 Served::ClonePanic => unreachable!("the last one gets the original"),
-                Served::DropPanic => return unwind(self, p + 1..order.len(), order.len()),
+                Served::DropPanic => return unwind(self, order.len()),
             },
             None => {
                 if self.drop_copy(id) {
@@ -708,7 +698,6 @@ impl Model {
         let mut total = Tally::default();
         let choice = Choice {
             pending_served: true,
-            between_lagged: false,
             evicting_new_in: true,
         };
         for (&id, &topic) in ids.iter().zip(topics) {
@@ -870,11 +859,10 @@ impl Model {
                 via,
             } => {
                 let mut out: Vec<(Model, Obs)> = Vec::new();
-                for bits in 0..8u8 {
+                for bits in 0..4u8 {
                     let choice = Choice {
                         pending_served: bits & 1 != 0,
-                        between_lagged: bits & 2 != 0,
-                        evicting_new_in: bits & 4 != 0,
+                        evicting_new_in: bits & 2 != 0,
                     };
                     let mut branch = self.clone();
                     if *trap == Trap::DropTrap {
@@ -1419,10 +1407,15 @@ fn run(ops: &[Op], stats: bool) -> Result<(), String> {
                 ));
             }
             let first_state = next[0].clone();
+            let first_count = next.len();
             next.retain(|m| harness.check_state(m, stats).is_ok());
             if next.is_empty() {
                 let why = harness.check_state(&first_state, stats).unwrap_err();
-                return Err(format!("after op #{i} {resolved:?}: {why}"));
+                return Err(format!(
+                    "after op #{i} {resolved:?}: {why} (of {} candidate states, none matched; \
+                     this is the first)",
+                    first_count
+                ));
             }
             next.truncate(MAX_CANDIDATES);
             candidates = next;
@@ -1492,6 +1485,15 @@ proptest! {
     /// `bus.stats()` follows the model too (no panics).
     #[test]
     fn stats_follow_the_model(ops in prop::collection::vec(op(NO_PANICS), 1..60)) {
+        let outcome = run(&ops, true);
+        prop_assert!(outcome.is_ok(), "{}", outcome.unwrap_err());
+    }
+
+    /// And when user code panics.
+    #[test]
+    fn stats_follow_the_model_when_user_code_panics(
+        ops in prop::collection::vec(op(Panics { filter: true, clone: true, drop: true }), 1..60)
+    ) {
         let outcome = run(&ops, true);
         prop_assert!(outcome.is_ok(), "{}", outcome.unwrap_err());
     }
@@ -1569,6 +1571,225 @@ mod regressions {
                 Receive(1, TryIter),
                 Receive(2, TryIter),
                 Receive(2, RecvBlocking),
+            ],
+            false,
+        );
+    }
+
+    fn sub(policy: Policy, cap: u8, mask: u8) -> Op {
+        Subscribe {
+            policy,
+            cap,
+            mask,
+            filter: None,
+            panic_in: None,
+        }
+    }
+
+    fn publish(topic: u8) -> Op {
+        Publish {
+            via: BusPublish,
+            topic,
+            trap: NoTrap,
+        }
+    }
+
+    fn publish_trapped(topic: u8, trap: Trap) -> Op {
+        Publish {
+            via: BusPublish,
+            topic,
+            trap,
+        }
+    }
+
+    // Issue 9, defect 3 (failed on 459024e, passes since c86134f): a filter that panics on an
+    // event. `a` and `c` were found interested before `f`'s filter panicked; `a` was served, `c`
+    // (pending) and `f` are owed the event and told `Lagged(1)`.
+    #[test]
+    fn regression_a_panicking_filter_tells_the_unserved_lagged() {
+        check(
+            &[
+                sub(DropOldest, 2, 0b0001),
+                sub(DropOldest, 2, 0b0001),
+                Subscribe {
+                    policy: DropOldest,
+                    cap: 2,
+                    mask: 0b0001,
+                    filter: None,
+                    panic_in: Some(0),
+                },
+                publish(0),
+                Receive(0, TryIter),
+                Receive(1, TryIter),
+                Receive(2, TryIter),
+            ],
+            false,
+        );
+    }
+
+    // Issue 9, defect 3 (failed on 459024e, passes since c86134f): a `Clone` that panics on its
+    // 2nd call. The first subscriber keeps its copy, the other two are told `Lagged(1)`.
+    #[test]
+    fn regression_a_panicking_clone_tells_the_unserved_lagged() {
+        check(
+            &[
+                sub(DropNewest, 2, 0b0001),
+                sub(Block, 2, 0b0001),
+                sub(Disconnect, 2, 0b0001),
+                publish_trapped(0, CloneTrap(2)),
+                Receive(0, TryIter),
+                Receive(1, TryIter),
+                Receive(2, TryIter),
+            ],
+            false,
+        );
+    }
+
+    // Issue 9, defect 1 (on 459024e `lost()` stayed 0 and the next receive spun forever; passes
+    // since c86134f): a `DropOldest` eviction whose `Drop` panics is counted, and nothing hangs.
+    #[test]
+    fn regression_an_eviction_whose_drop_panics_is_counted() {
+        check(
+            &[
+                sub(DropOldest, 1, 0b0010),
+                publish(1),
+                publish_trapped(1, DropTrap),
+                publish(1),
+                Receive(0, TryIter),
+                Receive(0, TryRecv),
+                publish(1),
+                Receive(0, DrainInto(4)),
+            ],
+            false,
+        );
+    }
+
+    // Issue 9, defect 1 (failed on 459024e, passes since c86134f): a refused event whose `Drop`
+    // panics is still counted, for `DropNewest` and for a cut-off `Disconnect` subscriber.
+    #[test]
+    fn regression_a_refused_event_whose_drop_panics_is_counted() {
+        check(
+            &[
+                sub(DropNewest, 1, 0b0001),
+                sub(Disconnect, 1, 0b0001),
+                publish(0),
+                publish_trapped(0, DropTrap),
+                Receive(0, TryIter),
+                Receive(1, TryIter),
+                Receive(1, TryRecv),
+            ],
+            false,
+        );
+    }
+
+    // Still failing after c86134f. `publish_batch` promises "the same delivery as calling
+    // `publish` for each event in turn", but it offers every event of the batch to a
+    // `Disconnect` subscriber it cut off at the first one: the next two are counted as lost too
+    // (`Delivery::dropped` 3, not 1), and reported as `Lagged(3)` for one event published to it
+    // while subscribed plus two published after it was cut off.
+    #[test]
+    fn regression_a_batch_stops_offering_to_a_subscriber_it_cut_off() {
+        check(
+            &[
+                sub(Disconnect, 1, 0b0001),
+                PublishBatch(vec![0, 0, 0, 0]),
+                Receive(0, TryIter),
+            ],
+            false,
+        );
+    }
+
+    // Still failing after c86134f. `Registry::remove` uses `swap_remove`, so after an
+    // unsubscribe the table is no longer in subscription order: here the last subscriber moves
+    // to the front, gets the event and the one before the panicking filter does not.
+    #[test]
+    fn regression_publish_serves_in_subscription_order_after_an_unsubscribe() {
+        check(
+            &[
+                sub(DropOldest, 2, 0b0001),
+                sub(DropOldest, 2, 0b0001),
+                Subscribe {
+                    policy: DropOldest,
+                    cap: 2,
+                    mask: 0b0001,
+                    filter: None,
+                    panic_in: Some(0),
+                },
+                sub(DropOldest, 2, 0b0001),
+                Unsubscribe(0),
+                publish(0),
+            ],
+            false,
+        );
+    }
+
+    // Still failing after c86134f, the same cause: `stats().subscribers` is documented "oldest
+    // first", and is not after an unsubscribe.
+    #[test]
+    fn regression_stats_list_subscribers_oldest_first() {
+        check(
+            &[
+                sub(DropOldest, 1, 0b0001),
+                sub(DropOldest, 1, 0b0001),
+                sub(DropOldest, 1, 0b0001),
+                Unsubscribe(0),
+            ],
+            true,
+        );
+    }
+
+    // Still failing after c86134f. `publish` keeps `owed.next` at a subscriber whose filter
+    // rejected the event; when a later `Drop` panics, that subscriber is counted as owed and
+    // told `Lagged(1)` for an event its filter rejected and that was never owed to it
+    // (received + lagged > published to it).
+    #[test]
+    fn regression_a_filter_that_rejected_is_owed_nothing_when_a_later_drop_panics() {
+        check(
+            &[
+                sub(DropNewest, 1, 0b0100),
+                Subscribe {
+                    policy: DropOldest,
+                    cap: 1,
+                    mask: 0b0100,
+                    filter: Some(2),
+                    panic_in: None,
+                },
+                // Event 1: both take it. Event 2 (even): the second's filter rejects it, the
+                // first refuses it (full) and the refused event's `Drop` panics.
+                publish(2),
+                publish_trapped(2, DropTrap),
+                Receive(1, TryIter),
+            ],
+            false,
+        );
+    }
+
+    // Still failing after c86134f (a stats detail): while an event is held back behind a
+    // `Lagged` report it is neither `queued` nor `received` in `stats()`, so `delivered` (events
+    // that went into the queue) drops by one and `queued` disagrees with `Subscriber::len()`.
+    #[test]
+    fn regression_stats_count_an_event_held_behind_a_lag_report() {
+        check(
+            &[
+                sub(DropNewest, 1, 0b0001),
+                publish(0),
+                publish(0),
+                Receive(0, TryRecv),
+            ],
+            true,
+        );
+    }
+
+    // Still failing after c86134f (a stats detail): `delivered` of a `DropOldest` subscriber is
+    // computed as received + queued + dropped, taking every loss for an eviction; a loss told by
+    // a panicking publish was never in the queue.
+    #[test]
+    fn regression_stats_delivered_of_drop_oldest_after_a_panic() {
+        check(
+            &[
+                sub(DropOldest, 1, 0b0001),
+                sub(DropOldest, 1, 0b0001),
+                publish_trapped(0, CloneTrap(1)),
             ],
             true,
         );
