@@ -336,6 +336,34 @@ fn try_item(got: Result<Ev, TryRecvError>) -> Option<Result<Ev, RecvError>> {
     }
 }
 
+/// A subscriber consumed by a thread of its own with `drain_into` only, never waiting.
+fn spawn_drainer(sub: Subscriber<Ev>, mut seen: Seen) -> mpsc::Receiver<(Subscriber<Ev>, Seen)> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut sub = sub;
+        let mut buf = Vec::new();
+        let give_up = Instant::now() + HUNG * 2;
+        while seen.end.is_none() && Instant::now() < give_up {
+            match sub.drain_into(&mut buf, 64) {
+                Ok(0) => thread::yield_now(),
+                Ok(_) => {
+                    for e in buf.drain(..) {
+                        seen.item(Ok(e));
+                    }
+                }
+                Err(e) => {
+                    if let Some(item) = try_item(Err(e)) {
+                        seen.item(item);
+                    }
+                }
+            }
+        }
+        seen.confirm_end(&mut sub);
+        let _ = tx.send((sub, seen));
+    });
+    rx
+}
+
 /// A subscriber consumed by a thread of its own with the blocking receive forms.
 fn spawn_consumer(
     sub: Subscriber<Ev>,
@@ -621,6 +649,23 @@ fn round(round: u64, close_when: CloseWhen, totals: &mut Totals) {
         let seen = Seen::new(name, overflow, mask, filtered);
         let slow = overflow != Overflow::Block;
         consumers.push((spawn_consumer(sub, seen, slow, rng.next() | 1), offered));
+    }
+    // Two more that never block: `drain_into` in a loop, so that losses land in the middle of
+    // a batch (the report must then be given back, not swallowed).
+    for overflow in [Overflow::DropOldest, Overflow::DropNewest] {
+        let name = format!("r{round}-drainer-{overflow}");
+        let (sub, offered) = subscribe(
+            &bus,
+            name.clone(),
+            overflow,
+            8,
+            Topics::ALL,
+            false,
+            WaitStrategy::Park,
+        )
+        .unwrap();
+        let seen = Seen::new(name, overflow, Topics::ALL, false);
+        consumers.push((spawn_drainer(sub, seen), offered));
     }
     // A `Block` subscriber that never reads until the bus is closed.
     let stuck = matches!(close_when, CloseWhen::WhileBlocked).then(|| {
