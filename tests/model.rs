@@ -521,19 +521,21 @@ impl Model {
         self.subs[s].lost += 1;
     }
 
-    /// Enqueues `id` for subscriber `s`, applying its policy.
+    /// Enqueues `id` for subscriber `s`, applying its policy. `clone`: whether it gets a clone
+    /// (every interested subscriber but the last) and, if the event's `Clone` panics on its n-th
+    /// call, that n.
     fn serve(
         &mut self,
         s: usize,
         id: u32,
-        clone: Option<u32>,
+        clone: Option<Option<u32>>,
         clones: &mut u32,
         choice: Choice,
         tally: &mut Tally,
     ) -> Served {
-        if let Some(at) = clone {
+        if let Some(panics_at) = clone {
             *clones += 1;
-            if *clones == at {
+            if panics_at == Some(*clones) {
                 return Served::ClonePanic;
             }
         }
@@ -635,9 +637,14 @@ impl Model {
             if self.subs[s].panics_on(id) {
                 if let Some(p) = pending {
                     if choice.pending_served {
-                        let mut ignored = 0;
-                        let served =
-                            self.serve(order[p], id, None, &mut ignored, choice, &mut tally);
+                        let served = self.serve(
+                            order[p],
+                            id,
+                            Some(clone_at),
+                            &mut clones,
+                            choice,
+                            &mut tally,
+                        );
                         if !matches!(served, Served::Ok) {
                             // Two panics in one publish: not a combination the runs make.
                             return Obs::Panicked;
@@ -655,7 +662,7 @@ impl Model {
                 match self.serve(
                     order[p],
                     id,
-                    clone_at.or(Some(0)),
+                    Some(clone_at),
                     &mut clones,
                     choice,
                     &mut tally,
