@@ -11,8 +11,9 @@
 //! receive returns (events in order, `Lagged` counts and where they land, `Overflowed` and
 //! `Disconnected` endings and what comes after them), each `Delivery`, whether `publish_with`
 //! built its event, which publishes panicked, `interest()`, `subscriber_count()`, each live
-//! subscriber's `lost()`, `received()`, `len()` and `topics()`, and (in `stats_follow_the_model`)
-//! `bus.stats()`.
+//! subscriber's `lost()`, `received()`, `len()` and `topics()`, and (in the `stats_*` tests)
+//! `bus.stats()`. Each kind of panicking user code has a property of its own, so that one
+//! failure does not hide another. `PROPTEST_CASES=5000` runs more cases than the default 256.
 //!
 //! # The semantics modelled
 //!
@@ -30,7 +31,12 @@
 //! User code that panics: the panic reaches the publisher; every subscriber the publish had not
 //! yet served whose mask has the topic is told `Lagged(1)` (its filter is not re-run); those
 //! already served keep the event; a `Drop` that panics on an evicted or refused event still has
-//! that loss counted (and a `Disconnect` subscriber is still cut off).
+//! that loss counted (and a `Disconnect` subscriber is still cut off). A subscriber whose filter
+//! already rejected the event is owed nothing.
+//!
+//! One implementation detail is modelled because capacity is observable through it: an event
+//! dequeued while a loss was pending is held back behind the `Lagged` report, out of the queue,
+//! so it frees a slot (`MSub::held`).
 //!
 //! # Where the rules leave the crate a choice
 //!
@@ -43,6 +49,17 @@
 //! - a `Disconnect` subscriber that was cut off: its `Lagged` comes at the next dequeue (as for
 //!   `DropNewest`), or after everything queued (just before `Overflowed`); one or the other for
 //!   the whole crate.
+//!
+//! # What the runs leave out
+//!
+//! - A full `Block` queue is only ever met by `publish_timeout` (the harness switches to it), and
+//!   `publish_all` / `publish_batch` are replaced by one `publish_timeout` when a `Block` queue
+//!   could fill or user code could panic during them.
+//! - At most one event whose `Drop` panics per run, and a `Drop` never panics while a panic
+//!   unwinds (that would abort the test binary).
+//! - From one thread, a loss never lands in the middle of a `drain_into` batch, so the path that
+//!   gives such a report back is not reached here; only a race can reach it (`tests/soak.rs`
+//!   tries, with `drain_into` consumers).
 //!
 //! Shrunk counterexamples are kept below as named regression tests (`regression_*`).
 
@@ -234,13 +251,14 @@ enum Form {
     RecvInto(u8),
 }
 
+/// The user code planted in one published event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Trap {
-    NoTrap,
+enum Planted {
+    NoPanic,
     /// The event's `Clone` panics on its n-th call.
-    CloneTrap(u8),
+    PanickingClone(u8),
     /// The event's `Drop` panics (at most one such event per run).
-    DropTrap,
+    PanickingDrop,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -260,7 +278,7 @@ enum Op {
     Publish {
         via: Via,
         topic: u8,
-        trap: Trap,
+        trap: Planted,
     },
     /// `Publisher::publish_all` of events on these topics.
     PublishAll(Vec<u8>),
@@ -326,10 +344,10 @@ fn op(panics: Panics) -> impl Strategy<Value = Op> {
     };
     let trap = match (panics.clone, panics.drop) {
         (true, _) => {
-            prop_oneof![4 => Just(Trap::NoTrap), 1 => (1u8..=3).prop_map(Trap::CloneTrap)].boxed()
+            prop_oneof![4 => Just(Planted::NoPanic), 1 => (1u8..=3).prop_map(Planted::PanickingClone)].boxed()
         }
-        (_, true) => prop_oneof![4 => Just(Trap::NoTrap), 1 => Just(Trap::DropTrap)].boxed(),
-        _ => Just(Trap::NoTrap).boxed(),
+        (_, true) => prop_oneof![4 => Just(Planted::NoPanic), 1 => Just(Planted::PanickingDrop)].boxed(),
+        _ => Just(Planted::NoPanic).boxed(),
     };
     let topics = prop::collection::vec(0..TOPICS, 0..5);
     prop_oneof![
@@ -587,7 +605,7 @@ impl Model {
     }
 
     /// One publish, as decided by `choice`.
-    fn publish(&mut self, id: u32, topic: u8, trap: Trap, via: Via, choice: Choice) -> Obs {
+    fn publish(&mut self, id: u32, topic: u8, trap: Planted, via: Via, choice: Choice) -> Obs {
         if self.closed {
             if via.emit() {
                 self.rejected += 1;
@@ -614,7 +632,7 @@ impl Model {
         }
         self.published += 1;
         let clone_at = match trap {
-            Trap::CloneTrap(n) => Some(u32::from(n)),
+            Planted::PanickingClone(n) => Some(u32::from(n)),
             _ => None,
         };
         let order: Vec<usize> = (0..self.subs.len())
@@ -708,7 +726,7 @@ impl Model {
             evicting_new_in: true,
         };
         for (&id, &topic) in ids.iter().zip(topics) {
-            match self.publish(id, topic, Trap::NoTrap, Via::PubPublishTimeout, choice) {
+            match self.publish(id, topic, Planted::NoPanic, Via::PubPublishTimeout, choice) {
                 Obs::Delivered {
                     delivered,
                     dropped,
@@ -872,7 +890,7 @@ impl Model {
                         evicting_new_in: bits & 2 != 0,
                     };
                     let mut branch = self.clone();
-                    if *trap == Trap::DropTrap {
+                    if *trap == Planted::PanickingDrop {
                         branch.drop_trap = Some((*id, false));
                     }
                     let obs = branch.publish(*id, *topic, *trap, *via, choice);
@@ -911,7 +929,7 @@ enum Resolved {
     Publish {
         id: u32,
         topic: u8,
-        trap: Trap,
+        trap: Planted,
         via: Via,
     },
     PublishMany {
@@ -1019,11 +1037,11 @@ impl Harness {
                 self.next_id += 1;
                 let filter_panics_on_it = candidates[0].subs.iter().any(|s| s.panic_on == Some(id));
                 let trap = match trap {
-                    _ if filter_panics_on_it => Trap::NoTrap,
-                    Trap::DropTrap if self.drop_trap_used => Trap::NoTrap,
-                    Trap::DropTrap => {
+                    _ if filter_panics_on_it => Planted::NoPanic,
+                    Planted::PanickingDrop if self.drop_trap_used => Planted::NoPanic,
+                    Planted::PanickingDrop => {
                         self.drop_trap_used = true;
-                        Trap::DropTrap
+                        Planted::PanickingDrop
                     }
                     other => *other,
                 };
@@ -1056,7 +1074,7 @@ impl Harness {
                         &Op::Publish {
                             via: Via::PubPublishTimeout,
                             topic: *topics.first()?,
-                            trap: Trap::NoTrap,
+                            trap: Planted::NoPanic,
                         },
                         candidates,
                     );
@@ -1088,14 +1106,14 @@ impl Harness {
         })
     }
 
-    fn event(id: u32, topic: u8, trap: Trap) -> Ev {
+    fn event(id: u32, topic: u8, trap: Planted) -> Ev {
         let trap = match trap {
-            Trap::NoTrap => EvTrap::None,
-            Trap::CloneTrap(at) => EvTrap::Clone {
+            Planted::NoPanic => EvTrap::None,
+            Planted::PanickingClone(at) => EvTrap::Clone {
                 at: u32::from(at),
                 count: Arc::new(AtomicU32::new(0)),
             },
-            Trap::DropTrap => EvTrap::Drop {
+            Planted::PanickingDrop => EvTrap::Drop {
                 fired: Arc::new(AtomicBool::new(false)),
             },
         };
@@ -1511,7 +1529,7 @@ proptest! {
 
 mod regressions {
     use super::*;
-    use super::{Form::*, Op::*, Policy::*, Trap::*, Via::*};
+    use super::{Form::*, Op::*, Planted::*, Policy::*, Via::*};
 
     /// A hand-written run through every entry point, so that the harness itself is known to work.
     #[test]
@@ -1542,17 +1560,17 @@ mod regressions {
                 Publish {
                     via: BusPublish,
                     topic: 0,
-                    trap: NoTrap,
+                    trap: NoPanic,
                 },
                 Publish {
                     via: PubPublishWith,
                     topic: 1,
-                    trap: NoTrap,
+                    trap: NoPanic,
                 },
                 Publish {
                     via: BusPublishWith,
                     topic: 3,
-                    trap: NoTrap,
+                    trap: NoPanic,
                 },
                 PublishAll(vec![0, 1]),
                 PublishBatch(vec![2, 0]),
@@ -1565,13 +1583,13 @@ mod regressions {
                 Publish {
                     via: PubEmit,
                     topic: 2,
-                    trap: NoTrap,
+                    trap: NoPanic,
                 },
                 Close,
                 Publish {
                     via: BusEmit,
                     topic: 2,
-                    trap: NoTrap,
+                    trap: NoPanic,
                 },
                 PublishBatch(vec![0]),
                 Receive(0, TryIter),
@@ -1597,11 +1615,11 @@ mod regressions {
         Publish {
             via: BusPublish,
             topic,
-            trap: NoTrap,
+            trap: NoPanic,
         }
     }
 
-    fn publish_trapped(topic: u8, trap: Trap) -> Op {
+    fn publish_trapped(topic: u8, trap: Planted) -> Op {
         Publish {
             via: BusPublish,
             topic,
@@ -1643,7 +1661,7 @@ mod regressions {
                 sub(DropNewest, 2, 0b0001),
                 sub(Block, 2, 0b0001),
                 sub(Disconnect, 2, 0b0001),
-                publish_trapped(0, CloneTrap(2)),
+                publish_trapped(0, PanickingClone(2)),
                 Receive(0, TryIter),
                 Receive(1, TryIter),
                 Receive(2, TryIter),
@@ -1660,7 +1678,7 @@ mod regressions {
             &[
                 sub(DropOldest, 1, 0b0010),
                 publish(1),
-                publish_trapped(1, DropTrap),
+                publish_trapped(1, PanickingDrop),
                 publish(1),
                 Receive(0, TryIter),
                 Receive(0, TryRecv),
@@ -1680,7 +1698,7 @@ mod regressions {
                 sub(DropNewest, 1, 0b0001),
                 sub(Disconnect, 1, 0b0001),
                 publish(0),
-                publish_trapped(0, DropTrap),
+                publish_trapped(0, PanickingDrop),
                 Receive(0, TryIter),
                 Receive(1, TryIter),
                 Receive(1, TryRecv),
@@ -1764,7 +1782,7 @@ mod regressions {
                 // Event 1: both take it. Event 2 (even): the second's filter rejects it, the
                 // first refuses it (full) and the refused event's `Drop` panics.
                 publish(2),
-                publish_trapped(2, DropTrap),
+                publish_trapped(2, PanickingDrop),
                 Receive(1, TryIter),
             ],
             false,
@@ -1796,7 +1814,7 @@ mod regressions {
             &[
                 sub(DropOldest, 1, 0b0001),
                 sub(DropOldest, 1, 0b0001),
-                publish_trapped(0, CloneTrap(1)),
+                publish_trapped(0, PanickingClone(1)),
             ],
             true,
         );

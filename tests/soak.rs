@@ -14,6 +14,7 @@
 //!   reported lag == events offered to it, exactly, `lost()` == reported lag, and every later
 //!   receive says the same end again (nothing after `Overflowed`);
 //! - one dropped on the way received + reported lag <= events offered to it.
+//!
 //! Nothing hangs: every thread must report back within a generous bound, or the test fails.
 //!
 //! Runs about 6 s by default; `FANOUT_SOAK_SECS=600 cargo test --release --test soak` runs longer.
