@@ -242,6 +242,7 @@ impl Seen {
                 TryRecvError::Lagged(n) => RecvError::Lagged(n),
                 TryRecvError::Overflowed => RecvError::Overflowed,
                 TryRecvError::Disconnected => RecvError::Disconnected,
+                // (Stands for "not the end": no real report is that large.)
                 TryRecvError::Empty => RecvError::Lagged(u64::MAX),
             }),
             sub.recv_timeout(Duration::from_millis(1))
@@ -251,7 +252,14 @@ impl Seen {
                     RecvTimeoutError::Disconnected => RecvError::Disconnected,
                     RecvTimeoutError::Timeout => RecvError::Lagged(u64::MAX),
                 }),
-            sub.recv(),
+            // Bounded, so that a stream that is not over fails the test instead of hanging it.
+            sub.recv_deadline(Instant::now() + Duration::from_secs(1))
+                .map_err(|e| match e {
+                    RecvTimeoutError::Lagged(n) => RecvError::Lagged(n),
+                    RecvTimeoutError::Overflowed => RecvError::Overflowed,
+                    RecvTimeoutError::Disconnected => RecvError::Disconnected,
+                    RecvTimeoutError::Timeout => RecvError::Lagged(u64::MAX),
+                }),
         ];
         for got in again {
             if got != Err(want) {
