@@ -31,8 +31,9 @@
 //! User code that panics: the panic reaches the publisher; every subscriber the publish had not
 //! yet served whose mask has the topic is told `Lagged(1)` (its filter is not re-run); those
 //! already served keep the event; a `Drop` that panics on an evicted or refused event still has
-//! that loss counted (and a `Disconnect` subscriber is still cut off). A subscriber whose filter
-//! already rejected the event is owed nothing.
+//! that loss counted (and a `Disconnect` subscriber is still cut off). "Not yet served" is every
+//! subscriber after the last one served, in subscription order, including those whose filter
+//! already rejected the event (the crate docs: "one loss too many, never one too few").
 //!
 //! One implementation detail is modelled because capacity is observable through it: an event
 //! dequeued while a loss was pending is held back behind the `Lagged` report, out of the queue,
@@ -500,6 +501,9 @@ enum Served {
     ClonePanic,
     /// A `Drop` panicked after the subscriber's bookkeeping was done.
     DropPanic,
+    /// The `Drop` of an event it evicted panicked (the eviction counted) before the new event
+    /// got in: it is still owed that one.
+    DropPanicUnserved,
 }
 
 impl Model {
@@ -571,13 +575,13 @@ impl Model {
                 sub.lost += 1;
                 tally.dropped += 1;
                 if self.drop_copy(old) {
-                    let sub = &mut self.subs[s];
-                    if choice.evicting_new_in {
-                        sub.queue.push_back(id);
-                        sub.delivered += 1;
-                    } else {
-                        sub.lost += 1;
+                    if !choice.evicting_new_in {
+                        // The new event never got in: this subscriber is not served yet.
+                        return Served::DropPanicUnserved;
                     }
+                    let sub = &mut self.subs[s];
+                    sub.queue.push_back(id);
+                    sub.delivered += 1;
                     return Served::DropPanic;
                 }
                 let sub = &mut self.subs[s];
@@ -642,8 +646,11 @@ impl Model {
         let mut clones = 0u32;
         // Position in `order` of the subscriber found interested and not yet enqueued into.
         let mut pending: Option<usize> = None;
-        // Tells every subscriber in `order[from..]` Lagged(1): the ones whose filter has not run
-        // (or panicked). One whose filter already rejected the event is owed nothing.
+        // Every subscriber in `order` before this position has been served (the event queued,
+        // or its loss counted); a panic now owes the event to every one from here on (their
+        // masks have the topic; filters are not run again, so one whose filter rejected the
+        // event may be told of it too).
+        let mut served_upto = 0;
         let unwind = |m: &mut Model, from: usize| {
             for &s in &order[from..] {
                 m.lag(s);
@@ -653,25 +660,22 @@ impl Model {
         for pos in 0..order.len() {
             let s = order[pos];
             if self.subs[s].panics_on(id) {
-                if let Some(p) = pending {
-                    if choice.pending_served {
-                        let served = self.serve(
-                            order[p],
-                            id,
-                            Some(clone_at),
-                            &mut clones,
-                            choice,
-                            &mut tally,
-                        );
-                        if !matches!(served, Served::Ok) {
-                            // Two panics in one publish: not a combination the runs make.
-                            return Obs::Panicked;
-                        }
-                    } else {
-                        self.lag(order[p]);
+                if let (Some(p), true) = (pending, choice.pending_served) {
+                    let served = self.serve(
+                        order[p],
+                        id,
+                        Some(clone_at),
+                        &mut clones,
+                        choice,
+                        &mut tally,
+                    );
+                    if !matches!(served, Served::Ok) {
+                        // Two panics in one publish: not a combination the runs make.
+                        return Obs::Panicked;
                     }
+                    served_upto = p + 1;
                 }
-                return unwind(self, pos);
+                return unwind(self, served_upto);
             }
             if !self.subs[s].passes(id) {
                 continue;
@@ -685,12 +689,11 @@ impl Model {
                     choice,
                     &mut tally,
                 ) {
-                    Served::Ok => {}
-                    Served::ClonePanic => {
-                        self.lag(order[p]);
-                        return unwind(self, pos);
+                    Served::Ok => served_upto = p + 1,
+                    Served::ClonePanic | Served::DropPanicUnserved => {
+                        return unwind(self, served_upto)
                     }
-                    Served::DropPanic => return unwind(self, pos),
+                    Served::DropPanic => return unwind(self, p + 1),
                 }
             }
         }
@@ -698,8 +701,11 @@ impl Model {
             Some(p) => match self.serve(order[p], id, None, &mut clones, choice, &mut tally) {
                 Served::Ok => {}
                 Served::ClonePanic => unreachable!("the last one gets the original"),
-                Served::DropPanic => return unwind(self, order.len()),
+                Served::DropPanic => return unwind(self, p + 1),
+                Served::DropPanicUnserved => return unwind(self, served_upto),
             },
+            // Nobody took the event: the publish is over when the original is dropped, and owes
+            // nothing if that `Drop` panics.
             None => {
                 if self.drop_copy(id) {
                     return Obs::Panicked;
@@ -1763,26 +1769,56 @@ mod regressions {
         );
     }
 
-    // Still failing after c86134f. `publish` keeps `owed.next` at a subscriber whose filter
-    // rejected the event; when a later `Drop` panics, that subscriber is counted as owed and
-    // told `Lagged(1)` for an event its filter rejected and that was never owed to it
-    // (received + lagged > published to it).
+    // Failed on c86134f (passes since a6c44e4): a `Drop` that panics on the refused event of
+    // the last interested subscriber. Every subscriber after it whose mask has the topic is told
+    // `Lagged(1)`, both filtered ones alike (c86134f told only the last one whose filter ran).
     #[test]
-    fn regression_a_filter_that_rejected_is_owed_nothing_when_a_later_drop_panics() {
+    fn regression_every_subscriber_after_the_last_served_is_told_when_a_drop_panics() {
+        let filtered = Subscribe {
+            policy: DropOldest,
+            cap: 1,
+            mask: 0b0100,
+            filter: Some(2),
+            panic_in: None,
+        };
         check(
             &[
                 sub(DropNewest, 1, 0b0100),
+                filtered.clone(),
+                filtered,
+                // Event 1: all three take it. Event 2 (even): the filters reject it, the first
+                // subscriber refuses it (full) and the refused event's `Drop` panics.
+                publish(2),
+                publish_trapped(2, PanickingDrop),
+                Receive(1, TryIter),
+                Receive(2, TryIter),
+            ],
+            false,
+        );
+    }
+
+    // Passes on a6c44e4 (found while checking the model against it): the `Drop` of an event a
+    // `DropOldest` eviction took panics before the new event got in. The eviction is counted,
+    // and the publish owes the new event to that subscriber and to every one not served before
+    // it, the one whose filter rejected the event included.
+    #[test]
+    fn regression_an_eviction_drop_panic_owes_everyone_not_served_yet() {
+        check(
+            &[
                 Subscribe {
                     policy: DropOldest,
                     cap: 1,
-                    mask: 0b0100,
-                    filter: Some(2),
+                    mask: 0b0001,
+                    filter: Some(3),
                     panic_in: None,
                 },
-                // Event 1: both take it. Event 2 (even): the second's filter rejects it, the
-                // first refuses it (full) and the refused event's `Drop` panics.
-                publish(2),
-                publish_trapped(2, PanickingDrop),
+                sub(DropOldest, 1, 0b0001),
+                publish(0),
+                publish_trapped(0, PanickingDrop),
+                // Event 3: the first one's filter rejects it; the second evicts event 2, whose
+                // `Drop` panics.
+                publish(0),
+                Receive(0, TryIter),
                 Receive(1, TryIter),
             ],
             false,

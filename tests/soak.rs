@@ -264,7 +264,7 @@ impl Seen {
         for got in again {
             if got != Err(want) {
                 self.errors
-                    .push(format!("after {end:?}, a receive gave {:?}", got.err()));
+                    .push(format!("after {end:?}, a receive gave {got:?}"));
             }
         }
     }
