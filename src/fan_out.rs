@@ -251,19 +251,27 @@ pub(crate) fn publish_batch<E: Event>(
         }
         owed.entry = index;
         owed.event = 0;
+        let cut_offs = delivery.disconnected;
         for (position, event) in events.iter().enumerate() {
             if wants(entry, event) {
                 let served = Served::new(&mut owed.event, position + 1);
                 offer(registry, entry, event.clone(), None, &mut delivery, served);
                 owed.event = position + 1;
+                if delivery.disconnected != cut_offs {
+                    // This batch cut the subscriber off (`Overflow::Disconnect`): like separate
+                    // publishes after the cut, the rest of the batch no longer offers to it.
+                    break;
+                }
             }
         }
     }
     owed.defuse();
     let entry = &entries[last];
     let mut owed = OwedLast::new(entry, events.drain(..));
+    let cut_offs = delivery.disconnected;
     while let Some(event) = owed.take() {
-        if wants(entry, &event) {
+        // Once this batch cut the subscriber off, the rest is not offered to it (see above).
+        if delivery.disconnected == cut_offs && wants(entry, &event) {
             let served = Served::new(&mut owed.taken, 0);
             offer(registry, entry, event, None, &mut delivery, served);
             owed.taken = 0;

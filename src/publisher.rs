@@ -162,7 +162,9 @@ impl<E: Event> Publisher<E> {
     /// subscriber included, but the batch is handed to one subscriber after the other: each
     /// subscriber's queue is touched in one run of writes instead of once per event, which keeps
     /// its lines in the publisher's cache. Different subscribers may see the batch at different
-    /// moments (there is no order across subscribers anyway). The last subscriber that wants any
+    /// moments (there is no order across subscribers anyway). The batch loads the subscriber
+    /// table once: [`stats`](crate::Bus::stats)' `published` counts the events whose topic some
+    /// subscriber of that table wanted, even one the batch itself cut off before reaching them. The last subscriber that wants any
     /// event of the batch gets the originals; an event it does not want is cloned for the
     /// subscribers that do.
     ///

@@ -88,6 +88,14 @@ pub(crate) struct SubscriberState {
     pub(crate) received: CachePadded<AtomicU64>,
     /// Lost events already reported to the consumer as `Lagged` (consumer-written).
     pub(crate) lag_reported: AtomicU64,
+    /// Events the consumer took from the queue but holds back (behind a `Lagged` report, or
+    /// given back by a dropped `Accepted`): still queued as far as stats are concerned.
+    /// Consumer-written, only when that changes (rare).
+    pub(crate) held: AtomicU64,
+    /// Of the lost events, those that never entered the queue although the policy is
+    /// `DropOldest` (whose losses are otherwise evictions): counted by a publish interrupted by a
+    /// panic. Written only then; read by stats.
+    pub(crate) lost_unqueued: AtomicU64,
 }
 
 impl SubscriberState {
@@ -227,7 +235,9 @@ impl<E> Registry<E> {
         else {
             return;
         };
-        let removed = table.entries.swap_remove(index);
+        // `remove`, not `swap_remove`: the table stays in subscription order, which is the order
+        // a publish serves subscribers in (and so who is served before a panic) and stats' order.
+        let removed = table.entries.remove(index);
         let old = self.publish(&table);
         drop(table);
         // Dropped outside the lock: if they were the last handles on the queue, dropping them drops

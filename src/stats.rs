@@ -61,13 +61,16 @@ pub struct SubscriberStats {
 }
 
 impl SubscriberStats {
-    pub(crate) fn from_state(state: &SubscriberState, queued: usize) -> Self {
+    pub(crate) fn from_state(state: &SubscriberState, in_queue: usize) -> Self {
         let received = state.received.load(Ordering::Relaxed);
         let dropped = state.lost.current();
-        // Under DropOldest a loss is an event that was queued and evicted; under every other
-        // policy a loss is an event that never entered the queue.
+        // Taken out of the queue but not handed out yet: still queued for the consumer.
+        let queued = in_queue + state.held.load(Ordering::Relaxed) as usize;
+        // Under DropOldest a loss is an event that was queued and evicted (unless a publish
+        // interrupted by a panic counted it before it got in); under every other policy a loss
+        // is an event that never entered the queue.
         let evicted = if state.overflow == Overflow::DropOldest {
-            dropped
+            dropped.saturating_sub(state.lost_unqueued.load(Ordering::Relaxed))
         } else {
             0
         };

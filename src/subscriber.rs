@@ -119,6 +119,7 @@ impl<E> Subscriber<E> {
     /// ```
     pub fn try_recv(&mut self) -> Result<E, TryRecvError> {
         if let Some(event) = self.held.pop_front() {
+            self.held_changed();
             return self.dequeued(event).map_err(TryRecvError::from);
         }
         match self.rx.try_recv() {
@@ -551,6 +552,7 @@ impl<E> Subscriber<E> {
         let lost = self.loss_count();
         if lost != self.reported {
             self.held.push_front(event);
+            self.held_changed();
             return Err(RecvError::Lagged(self.report(lost)));
         }
         Ok(self.hand_out(event))
@@ -655,9 +657,17 @@ impl<'a, E> IntoIterator for &'a mut Subscriber<E> {
 /// For [`Accepted`]: the items a `select!`ed message turns into.
 #[cfg(not(loom))]
 impl<E> Subscriber<E> {
+    /// Publishes how many events are held back, for stats (only when that changes: rarely).
+    fn held_changed(&self) {
+        self.state
+            .held
+            .store(self.held.len() as u64, Ordering::Relaxed);
+    }
+
     /// Keeps an event an [`Accepted`] was dropped with, for the next receive.
     pub(crate) fn hold_back(&mut self, event: E) {
         self.held.push_back(event);
+        self.held_changed();
     }
 
     pub(crate) fn accept_next(
@@ -665,6 +675,7 @@ impl<E> Subscriber<E> {
         msg: &mut Option<Option<E>>,
     ) -> Option<Result<E, RecvError>> {
         if let Some(event) = self.held.pop_front() {
+            self.held_changed();
             return Some(self.dequeued(event));
         }
         match msg.take()? {

@@ -742,6 +742,15 @@ impl Model {
             pending_served: true,
             evicting_new_in: true,
         };
+        // A batch counts its events in `stats().published` against the table it loaded at its
+        // start (one snapshot per batch): an event whose topic was wanted then counts even if
+        // the batch itself cut that subscriber off before reaching it.
+        let wanted_at_start = self.interest();
+        let published_before = self.published;
+        let counted_by_batch = topics
+            .iter()
+            .filter(|&&topic| wanted_at_start & (1u8 << topic) != 0)
+            .count() as u64;
         for (&id, &topic) in ids.iter().zip(topics) {
             match self.publish(id, topic, Planted::NoPanic, Via::PubPublishTimeout, choice) {
                 Obs::Delivered {
@@ -758,6 +767,9 @@ impl Model {
                 }),
                 other => unreachable!("{other:?}"),
             }
+        }
+        if batch {
+            self.published = published_before + counted_by_batch;
         }
         total.obs(true)
     }

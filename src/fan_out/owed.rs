@@ -23,8 +23,9 @@ use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
 use std::vec::Drain;
 
-use crate::registry::Entry;
-use crate::Event;
+use crate::registry::{Entry, SubscriberState};
+use crate::sync::Ordering;
+use crate::{Event, Overflow};
 
 /// The guard of one publish (see the module docs).
 ///
@@ -76,7 +77,7 @@ impl<E> Drop for Owed<'_, E> {
             let at = ptr::from_ref(entry);
             let owed = at == self.pending || (at >= self.examined && entry.mask & self.bit != 0);
             if owed {
-                entry.state.lost.record(1);
+                owe(&entry.state, 1);
             }
         }
     }
@@ -116,7 +117,7 @@ impl<E: Event> Drop for OwedBatch<'_, E> {
             let from = if index == self.entry { self.event } else { 0 };
             let owed = owed_in(entry.mask, &self.events[from..]);
             if owed > 0 {
-                entry.state.lost.record(owed);
+                owe(&entry.state, owed);
             }
         }
     }
@@ -160,9 +161,19 @@ impl<E: Event> Drop for OwedLast<'_, '_, E> {
         // Also the normal end of the batch (`finish`), where nothing is owed: no write then.
         let owed = self.taken as u64 + owed_in(self.entry.mask, self.rest.as_slice());
         if owed > 0 {
-            self.entry.state.lost.record(owed);
+            owe(&self.entry.state, owed);
         }
     }
+}
+
+/// Counts `n` events a panic kept from a subscriber: lost, and reported as `Lagged` like any
+/// other loss. They never entered its queue, which stats must know for a `DropOldest`
+/// subscriber (whose losses are otherwise evictions of queued events).
+fn owe(state: &SubscriberState, n: u64) {
+    if state.overflow == Overflow::DropOldest {
+        state.lost_unqueued.fetch_add(n, Ordering::Relaxed);
+    }
+    state.lost.record(n);
 }
 
 /// How many of `events` a subscriber with `mask` is owed, while unwinding. `Event::topic` is user

@@ -139,6 +139,8 @@ impl<E: Event> SubscriberBuilder<E> {
             overflowed: AtomicBool::new(false),
             received: CachePadded::new(AtomicU64::new(0)),
             lag_reported: AtomicU64::new(0),
+            held: AtomicU64::new(0),
+            lost_unqueued: AtomicU64::new(0),
         });
         let (tx, rx) = queue::bounded(self.capacity);
         let evictor = (self.overflow == Overflow::DropOldest).then(|| rx.clone());
