@@ -37,7 +37,10 @@ fn counting_subscriber(url: String) -> Arc<AtomicU64> {
     let (ready_tx, ready_rx) = mpsc::channel();
     let counter = count.clone();
     thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         runtime.block_on(async move {
             let client = async_nats::ConnectOptions::new()
                 .subscription_capacity(1 << 20)
@@ -59,7 +62,11 @@ fn counting_subscriber(url: String) -> Arc<AtomicU64> {
 fn wait_for(count: &AtomicU64, target: u64) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while count.load(Ordering::Relaxed) < target {
-        assert!(Instant::now() < deadline, "the subscriber stalled at {}", count.load(Ordering::Relaxed));
+        assert!(
+            Instant::now() < deadline,
+            "the subscriber stalled at {}",
+            count.load(Ordering::Relaxed)
+        );
         thread::yield_now();
     }
 }
@@ -84,7 +91,10 @@ fn export_throughput(c: &mut Criterion) {
     let (go_tx, go_rx) = mpsc::channel::<()>();
     let url = server.url();
     thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         runtime.block_on(async move {
             let client = async_nats::connect(url).await.unwrap();
             while go_rx.recv().is_ok() {
@@ -111,7 +121,12 @@ fn export_throughput(c: &mut Criterion) {
 
     // The bridge: the host publishes into its bus; the exporter does the rest.
     let bus = Bus::<AgentEvent>::new();
-    let sub = bus.subscriber().capacity(4096).overflow(Overflow::Block).build().unwrap();
+    let sub = bus
+        .subscriber()
+        .capacity(4096)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap();
     let exporter = Exporter::builder(sub, Connection::new(server.url()))
         .subject_prefix("bench")
         .start()
@@ -146,7 +161,12 @@ fn round_trip_latency(c: &mut Criterion) {
         .subject("bench.>")
         .start()
         .unwrap();
-    let sub = host.subscriber().capacity(1024).overflow(Overflow::Block).build().unwrap();
+    let sub = host
+        .subscriber()
+        .capacity(1024)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap();
     let exporter = Exporter::builder(sub, Connection::new(server.url()))
         .subject_prefix("bench")
         .start()
@@ -160,7 +180,8 @@ fn round_trip_latency(c: &mut Criterion) {
                 let event = delta(i);
                 let started = Instant::now();
                 host.publish(event).unwrap();
-                far.recv_timeout(Duration::from_secs(10)).expect("the event came back");
+                far.recv_timeout(Duration::from_secs(10))
+                    .expect("the event came back");
                 total += started.elapsed();
             }
             total

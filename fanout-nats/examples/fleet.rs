@@ -39,10 +39,17 @@ fn main() -> ExitCode {
         args.iter()
             .position(|a| a == name)
             .and_then(|i| args.get(i + 1))
-            .map(|v| v.parse().unwrap_or_else(|_| panic!("{name} takes a number")))
+            .map(|v| {
+                v.parse()
+                    .unwrap_or_else(|_| panic!("{name} takes a number"))
+            })
             .unwrap_or(default)
     };
-    let load = Load { sessions: value("--sessions", 4), runs: value("--runs", 3), deltas: value("--deltas", 100) };
+    let load = Load {
+        sessions: value("--sessions", 4),
+        runs: value("--runs", 3),
+        deltas: value("--deltas", 100),
+    };
     match args.first().map(String::as_str) {
         Some("host") => host(&args[1], &args[2], &load),
         Some("dashboard") => dashboard(&args[1]),
@@ -59,7 +66,14 @@ fn parent(args: &[String], load: &Load) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("{} on {}", server.version(), server.url());
+    println!(
+        "{} on {}; {HOSTS} hosts x {} sessions x {} runs x {} deltas",
+        server.version(),
+        server.url(),
+        load.sessions,
+        load.runs,
+        load.deltas
+    );
     let exe = std::env::current_exe().expect("own path");
     let child = |role: &[&str]| {
         Command::new(&exe)
@@ -72,7 +86,9 @@ fn parent(args: &[String], load: &Load) -> ExitCode {
     // The stream must exist before the dashboard's consumer: the first host creates it, so the
     // dashboard retries until it is there.
     let dashboard = child(&["dashboard", &server.url()]);
-    let hosts: Vec<_> = (0..HOSTS).map(|h| child(&["host", &server.url(), &h.to_string()])).collect();
+    let hosts: Vec<_> = (0..HOSTS)
+        .map(|h| child(&["host", &server.url(), &h.to_string()]))
+        .collect();
 
     let mut exported: BTreeMap<String, (String, u64)> = BTreeMap::new();
     for (h, host) in hosts.into_iter().enumerate() {
@@ -82,16 +98,28 @@ fn parent(args: &[String], load: &Load) -> ExitCode {
     }
     let imported: BTreeMap<String, u64> = read_counts(dashboard).into_iter().collect();
 
-    println!("\n{:<8} {:<38} {:>9} {:>9}", "host", "session", "exported", "imported");
+    println!(
+        "\n{:<8} {:<38} {:>9} {:>9}",
+        "host", "session", "exported", "imported"
+    );
     let mut ok = true;
     for (session, (host, sent)) in &exported {
         let got = imported.get(session).copied().unwrap_or(0);
         ok &= got == *sent;
-        println!("{host:<8} {session:<38} {sent:>9} {got:>9}{}", if got == *sent { "" } else { "  MISMATCH" });
+        println!(
+            "{host:<8} {session:<38} {sent:>9} {got:>9}{}",
+            if got == *sent { "" } else { "  MISMATCH" }
+        );
     }
-    let unknown: Vec<_> = imported.keys().filter(|s| !exported.contains_key(*s)).collect();
+    let unknown: Vec<_> = imported
+        .keys()
+        .filter(|s| !exported.contains_key(*s))
+        .collect();
     ok &= unknown.is_empty();
-    let (sent, got): (u64, u64) = (exported.values().map(|v| v.1).sum(), imported.values().sum());
+    let (sent, got): (u64, u64) = (
+        exported.values().map(|v| v.1).sum(),
+        imported.values().sum(),
+    );
     println!(
         "\nconservation: {sent} events exported by {HOSTS} hosts, {got} imported by the dashboard: {}",
         if ok && sent == got { "OK" } else { "FAILED" }
@@ -107,10 +135,15 @@ fn parent(args: &[String], load: &Load) -> ExitCode {
 /// it to exit.
 fn read_counts(mut child: std::process::Child) -> Vec<(String, u64)> {
     let mut counts = Vec::new();
-    for line in BufReader::new(child.stdout.take().expect("piped")).lines().map_while(Result::ok) {
+    for line in BufReader::new(child.stdout.take().expect("piped"))
+        .lines()
+        .map_while(Result::ok)
+    {
         let parts: Vec<_> = line.split_whitespace().collect();
         match parts[..] {
-            ["COUNT", session, n] => counts.push((session.to_string(), n.parse().expect("a count"))),
+            ["COUNT", session, n] => {
+                counts.push((session.to_string(), n.parse().expect("a count")))
+            }
             _ => println!("{line}"),
         }
     }
@@ -122,7 +155,13 @@ fn read_counts(mut child: std::process::Child) -> Vec<(String, u64)> {
 /// An agent host: simulated sessions on its own bus, exported lossless to JetStream.
 fn host(url: &str, name: &str, load: &Load) -> ExitCode {
     let bus = Bus::<AgentEvent>::new();
-    let sub = bus.subscriber().topics(topics::ALL).capacity(1024).overflow(Overflow::Block).build().unwrap();
+    let sub = bus
+        .subscriber()
+        .topics(topics::ALL)
+        .capacity(1024)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap();
     let exporter = Exporter::builder(sub, Connection::new(url).name(format!("host-{name}")))
         .subject(agent::session_subject("fleet"))
         .jetstream(JetStreamExport::new(STREAM).subjects(["fleet.>"]))
@@ -142,11 +181,20 @@ fn host(url: &str, name: &str, load: &Load) -> ExitCode {
                     publisher.publish(event).expect("the bus is open");
                     sent += 1;
                 };
-                emit(AgentEvent::SessionStarted { session, timestamp_ms: now_ms() });
+                emit(AgentEvent::SessionStarted {
+                    session,
+                    timestamp_ms: now_ms(),
+                });
                 for _ in 0..runs {
                     let (run, agent) = (RunId::new(), AgentId::new());
                     let model = "sim-1".to_string();
-                    emit(AgentEvent::RunStarted { session, run, agent, model: model.clone(), timestamp_ms: now_ms() });
+                    emit(AgentEvent::RunStarted {
+                        session,
+                        run,
+                        agent,
+                        model: model.clone(),
+                        timestamp_ms: now_ms(),
+                    });
                     for d in 0..deltas {
                         emit(AgentEvent::text_delta(session, run, format!("token{d} ")));
                     }
@@ -161,7 +209,10 @@ fn host(url: &str, name: &str, load: &Load) -> ExitCode {
                     });
                     emit(AgentEvent::run_completed(session, run, 1));
                 }
-                emit(AgentEvent::SessionEnded { session, timestamp_ms: now_ms() });
+                emit(AgentEvent::SessionEnded {
+                    session,
+                    timestamp_ms: now_ms(),
+                });
                 (session, sent)
             })
         })
@@ -171,7 +222,11 @@ fn host(url: &str, name: &str, load: &Load) -> ExitCode {
         counts.insert(session, sent);
     }
     // Last, from this host: the dashboard stops once it has one from every host.
-    bus.publish(AgentEvent::ShutdownRequested { reason: format!("host-{name} done"), timestamp_ms: now_ms() }).unwrap();
+    bus.publish(AgentEvent::ShutdownRequested {
+        reason: format!("host-{name} done"),
+        timestamp_ms: now_ms(),
+    })
+    .unwrap();
     bus.close();
     let stats = exporter.shutdown();
     eprintln!("host-{name}: {stats:?} in {:?}", started.elapsed());
@@ -188,7 +243,13 @@ fn host(url: &str, name: &str, load: &Load) -> ExitCode {
 /// The dashboard: every session of every host, imported into its own bus, counted per session.
 fn dashboard(url: &str) -> ExitCode {
     let bus = Bus::<AgentEvent>::new();
-    let mut all = bus.subscriber().topics(topics::ALL).capacity(4096).overflow(Overflow::Block).build().unwrap();
+    let mut all = bus
+        .subscriber()
+        .topics(topics::ALL)
+        .capacity(4096)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     let importer = loop {
         let attempt = Importer::builder(bus.publisher(), Connection::new(url).name("dashboard"))
@@ -208,7 +269,11 @@ fn dashboard(url: &str) -> ExitCode {
     while hosts_done < HOSTS && Instant::now() < deadline {
         match all.recv_timeout(Duration::from_millis(200)) {
             Ok(AgentEvent::ShutdownRequested { .. }) => hosts_done += 1,
-            Ok(event) => *counts.entry(event.session_id().expect("session events only")).or_default() += 1,
+            Ok(event) => {
+                *counts
+                    .entry(event.session_id().expect("session events only"))
+                    .or_default() += 1
+            }
             Err(RecvTimeoutError::Timeout) => {}
             Err(e) => panic!("{e:?}"),
         }

@@ -42,7 +42,9 @@ pub fn topic_name(topic: Topic) -> Cow<'static, str> {
 /// let event = AgentEvent::text_delta(session, RunId::new(), "hi");
 /// assert_eq!(subject(&event), format!("agent.{session}.delta"));
 /// ```
-pub fn session_subject(prefix: impl Into<String>) -> impl Fn(&AgentEvent) -> String + Send + Sync + 'static {
+pub fn session_subject(
+    prefix: impl Into<String>,
+) -> impl Fn(&AgentEvent) -> String + Send + Sync + 'static {
     let prefix = prefix.into();
     move |event| {
         let topic = topic_name(event.topic());

@@ -59,7 +59,11 @@ impl Connection {
     }
 
     /// Authenticate with a user and password.
-    pub fn user_and_password(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+    pub fn user_and_password(
+        mut self,
+        user: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
         self.auth = Auth::UserPassword(user.into(), password.into());
         self
     }
@@ -95,7 +99,11 @@ impl Connection {
     }
 
     pub(crate) fn reporter(&self, bridge: &str) -> Reporter {
-        Reporter { hook: self.report.clone(), bridge: bridge.to_owned(), written: Arc::new(AtomicU64::new(0)) }
+        Reporter {
+            hook: self.report.clone(),
+            bridge: bridge.to_owned(),
+            written: Arc::new(AtomicU64::new(0)),
+        }
     }
 
     /// Connects (on the caller's runtime). The client reconnects by itself after that, forever,
@@ -108,7 +116,9 @@ impl Connection {
     ) -> Result<async_nats::Client, BridgeError> {
         let mut options = match &self.auth {
             Auth::None => ConnectOptions::new(),
-            Auth::UserPassword(user, pass) => ConnectOptions::with_user_and_password(user.clone(), pass.clone()),
+            Auth::UserPassword(user, pass) => {
+                ConnectOptions::with_user_and_password(user.clone(), pass.clone())
+            }
             Auth::Token(token) => ConnectOptions::with_token(token.clone()),
         };
         if let Some(name) = &self.name {
@@ -122,7 +132,9 @@ impl Connection {
             .connection_timeout(self.connect_timeout)
             .max_reconnects(None)
             // Loopback and LAN servers come back in well under a second; poll them briskly.
-            .reconnect_delay_callback(|attempts| Duration::from_millis((attempts as u64 * 50).min(1000)))
+            .reconnect_delay_callback(|attempts| {
+                Duration::from_millis((attempts as u64 * 50).min(1000))
+            })
             .event_callback(move |event| {
                 let events = events.clone();
                 async move { events(event) }
@@ -130,11 +142,24 @@ impl Connection {
         let connect = options.connect(self.url.as_str());
         match tokio::time::timeout(self.connect_timeout + Duration::from_secs(1), connect).await {
             Ok(Ok(client)) => Ok(client),
-            Ok(Err(e)) if matches!(e.kind(), ConnectErrorKind::AuthorizationViolation | ConnectErrorKind::Authentication) => {
-                Err(BridgeError::Unauthorized { url: self.url.clone() })
+            Ok(Err(e))
+                if matches!(
+                    e.kind(),
+                    ConnectErrorKind::AuthorizationViolation | ConnectErrorKind::Authentication
+                ) =>
+            {
+                Err(BridgeError::Unauthorized {
+                    url: self.url.clone(),
+                })
             }
-            Ok(Err(e)) => Err(BridgeError::Connect { url: self.url.clone(), reason: e.to_string() }),
-            Err(_) => Err(BridgeError::Connect { url: self.url.clone(), reason: format!("timed out after {:?}", self.connect_timeout) }),
+            Ok(Err(e)) => Err(BridgeError::Connect {
+                url: self.url.clone(),
+                reason: e.to_string(),
+            }),
+            Err(_) => Err(BridgeError::Connect {
+                url: self.url.clone(),
+                reason: format!("timed out after {:?}", self.connect_timeout),
+            }),
         }
     }
 }

