@@ -302,7 +302,7 @@ struct Incoming<E> {
 
 enum Source {
     Core(async_nats::Subscriber),
-    JetStream(jetstream::consumer::Consumer<pull::Config>),
+    JetStream(Box<jetstream::consumer::Consumer<pull::Config>>),
 }
 
 async fn open_source(client: &Client, source: &ImportSource) -> Result<Source, BridgeError> {
@@ -330,7 +330,7 @@ async fn open_source(client: &Client, source: &ImportSource) -> Result<Source, B
             stream
                 .get_or_create_consumer(&settings.durable, config)
                 .await
-                .map(Source::JetStream)
+                .map(|consumer| Source::JetStream(Box::new(consumer)))
                 .map_err(|e| BridgeError::JetStream(format!("consumer {}: {e}", settings.durable)))
         }
     }
