@@ -57,10 +57,11 @@ pub trait Codec<E>: Send + Sync + 'static {
 /// use fanout::agent::{AgentEvent, RunId, SessionId};
 /// use fanout_nats::{Codec, JsonCodec};
 /// let event = AgentEvent::run_completed(SessionId::new(), RunId::new(), 3);
+/// let codec = JsonCodec::<AgentEvent>::new();
 /// let mut buf = Vec::new();
-/// JsonCodec::new().encode(&event, &mut buf).unwrap();
+/// codec.encode(&event, &mut buf).unwrap();
 /// assert!(buf.starts_with(br#"{"type":"run_completed""#));
-/// assert_eq!(JsonCodec::new().decode(&buf).unwrap(), event);
+/// assert_eq!(codec.decode(&buf).unwrap(), event);
 /// ```
 pub struct JsonCodec<E>(PhantomData<fn() -> E>);
 

@@ -32,7 +32,7 @@
 //! | exporter → JetStream | none while the server is back within the retry window | per exporter |
 //! | JetStream → importer → bus | none: acknowledged once published into the bus | per exporter |
 //!
-//! ```no_run
+//! ```
 //! use fanout::agent::{topics, AgentEvent, RunId, SessionId};
 //! use fanout::{Bus, Overflow};
 //! use fanout_nats::{agent, server::NatsServer, Connection, Exporter, Importer};
