@@ -140,8 +140,8 @@ fn on_path(name: &str) -> Option<PathBuf> {
 }
 
 /// The Cargo target directory of the running test, example or bench (`CARGO_TARGET_DIR`, else
-/// the nearest ancestor of the executable that holds Cargo's `CACHEDIR.TAG`), or the system's
-/// temporary directory.
+/// the nearest ancestor of the executable that holds Cargo's `CACHEDIR.TAG`, else this
+/// workspace's `target/`), or the system's temporary directory.
 fn cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
         return PathBuf::from(dir);
@@ -153,6 +153,13 @@ fn cache_dir() -> PathBuf {
         {
             return dir.to_path_buf();
         }
+    }
+    // Doctests run from a temporary directory: use this workspace's target directory if it has one.
+    let workspace_target = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("target");
+    if workspace_target.join("CACHEDIR.TAG").is_file() {
+        return workspace_target;
     }
     std::env::temp_dir().join("fanout-nats")
 }
