@@ -21,15 +21,23 @@ pub use builder::SubscriberBuilder;
 pub use iter::Accepted;
 pub use iter::{IntoIter, Iter, TryIter};
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::queue::{self, Receiver};
+use crate::queue::{self, Receiver, StopTrigger};
 use crate::registry::{SubscriberId, SubscriberState};
 use crate::shared::Inner;
 use crate::sync::{Arc, Ordering};
 use crate::wait::{self, WaitStrategy};
 use crate::{Overflow, RecvError, RecvTimeoutError, Topics, TryRecvError};
+
+/// What a [`Subscriber`] is made of, before it is known whether the bus took it.
+pub(crate) struct SubscriberParts<E> {
+    pub(crate) state: Arc<SubscriberState>,
+    pub(crate) rx: Receiver<E>,
+    pub(crate) gone: StopTrigger,
+}
 
 /// One consumer's end of a [`Bus`](crate::Bus): a bounded queue of the events it wants.
 ///
@@ -62,8 +70,13 @@ pub struct Subscriber<E> {
     state: Arc<SubscriberState>,
     rx: Receiver<E>,
     inner: Arc<Inner<E>>,
-    /// An event dequeued while a loss was pending: handed out right after the `Lagged` report.
-    held: Option<E>,
+    /// Dropped with the handle: fires the stop that publishers waiting on this full `Block` queue
+    /// watch (see `crate::queue`), whoever else still holds a clone of `rx`.
+    _gone: StopTrigger,
+    /// Events taken from the queue but not handed out yet, oldest first: one dequeued while a loss
+    /// was pending (handed out right after the `Lagged` report), or one an [`Accepted`] was
+    /// dropped with. Empty almost always; it allocates once, the first time it holds an event.
+    held: VecDeque<E>,
     /// Lost events already reported (the loss counter's value at the last report).
     reported: u64,
     /// Events handed out.
@@ -71,12 +84,14 @@ pub struct Subscriber<E> {
 }
 
 impl<E> Subscriber<E> {
-    pub(crate) fn new(state: Arc<SubscriberState>, rx: Receiver<E>, inner: Arc<Inner<E>>) -> Self {
+    pub(crate) fn new(parts: SubscriberParts<E>, inner: Arc<Inner<E>>) -> Self {
+        let SubscriberParts { state, rx, gone } = parts;
         Subscriber {
             state,
             rx,
             inner,
-            held: None,
+            _gone: gone,
+            held: VecDeque::new(),
             reported: 0,
             received: 0,
         }
@@ -103,7 +118,7 @@ impl<E> Subscriber<E> {
     /// assert_eq!(sub.try_recv(), Ok(Ping));
     /// ```
     pub fn try_recv(&mut self) -> Result<E, TryRecvError> {
-        if let Some(event) = self.held.take() {
+        if let Some(event) = self.held.pop_front() {
             return self.dequeued(event).map_err(TryRecvError::from);
         }
         match self.rx.try_recv() {
@@ -332,7 +347,7 @@ impl<E> Subscriber<E> {
 
     /// How many events are waiting to be received (including one held back behind a `Lagged`).
     pub fn len(&self) -> usize {
-        self.rx.len() + usize::from(self.held.is_some())
+        self.rx.len() + self.held.len()
     }
 
     /// Whether no event is waiting.
@@ -368,6 +383,33 @@ impl<E> Subscriber<E> {
     /// Events lost to overflow so far (reported or not yet).
     pub fn lost(&self) -> u64 {
         self.state.lost.current()
+    }
+
+    /// Whether a publish has cut this subscriber off under [`Overflow::Disconnect`].
+    ///
+    /// True from the moment it is cut off; its stream still hands out what was queued (and what
+    /// publishes already under way at that moment deliver), then `Lagged` for what it lost, then
+    /// [`Overflowed`](RecvError::Overflowed), which is final. Until then `try_recv` may say
+    /// `Empty`: check this to react (resubscribe, tell the client) without waiting for the end.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::{Bus, Overflow, TryRecvError};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = Bus::new();
+    /// let mut slow = bus.subscriber().capacity(1).overflow(Overflow::Disconnect).build().unwrap();
+    /// bus.publish(Ping(1)).unwrap();
+    /// assert!(!slow.is_overflowed());
+    /// bus.publish(Ping(2)).unwrap(); // the queue is full: cut off
+    /// assert!(slow.is_overflowed());
+    /// assert_eq!(slow.try_recv(), Err(TryRecvError::Lagged(1)));
+    /// assert_eq!(slow.try_recv(), Ok(Ping(1)));
+    /// assert_eq!(slow.try_recv(), Err(TryRecvError::Overflowed));
+    /// ```
+    pub fn is_overflowed(&self) -> bool {
+        self.state.overflowed.load(Ordering::Acquire)
     }
 
     /// Events received so far.
@@ -462,24 +504,34 @@ impl<E> Subscriber<E> {
     fn dequeued(&mut self, event: E) -> Result<E, RecvError> {
         let lost = self.loss_count();
         if lost != self.reported {
-            self.held = Some(event);
+            self.held.push_front(event);
             return Err(RecvError::Lagged(self.report(lost)));
         }
         Ok(self.hand_out(event))
     }
 
     /// The queue is empty (`queue_gone`: and disconnected): report a pending loss, or the end.
+    ///
+    /// The end is final: it is reported only once the queue is disconnected, that is once no
+    /// publish can enqueue into it any more. A subscriber cut off by `Overflow::Disconnect` is out
+    /// of the table at once, but a publish that loaded the table before may still be under way
+    /// (for instance blocked on another subscriber's full `Block` queue) and still deliver to it;
+    /// until that publish is done the stream is not over, and `Overflowed` waits for it.
     fn ended_or_lagged(&mut self, queue_gone: bool) -> Option<RecvError> {
-        // The flag before the counter: the cutting publisher counts the loss, then sets the flag.
-        let overflowed = self.state.overflowed.load(Ordering::Acquire);
+        // The counter is read after the queue was seen disconnected: every publisher that could
+        // count a loss held a sender, and dropped it after counting.
         let lost = self.loss_count();
         if lost != self.reported {
             return Some(RecvError::Lagged(self.report(lost)));
         }
-        if overflowed {
-            return Some(RecvError::Overflowed);
+        if !queue_gone {
+            return None;
         }
-        queue_gone.then_some(RecvError::Disconnected)
+        if self.state.overflowed.load(Ordering::Acquire) {
+            Some(RecvError::Overflowed)
+        } else {
+            Some(RecvError::Disconnected)
+        }
     }
 
     /// The loss counter, read once no `DropOldest` eviction is half done, so it includes every
@@ -557,11 +609,16 @@ impl<'a, E> IntoIterator for &'a mut Subscriber<E> {
 /// For [`Accepted`]: the items a `select!`ed message turns into.
 #[cfg(not(loom))]
 impl<E> Subscriber<E> {
+    /// Keeps an event an [`Accepted`] was dropped with, for the next receive.
+    pub(crate) fn hold_back(&mut self, event: E) {
+        self.held.push_back(event);
+    }
+
     pub(crate) fn accept_next(
         &mut self,
         msg: &mut Option<Option<E>>,
     ) -> Option<Result<E, RecvError>> {
-        if let Some(event) = self.held.take() {
+        if let Some(event) = self.held.pop_front() {
             return Some(self.dequeued(event));
         }
         match msg.take()? {
