@@ -80,10 +80,9 @@ fn jetstream_export_with_a_block_subscriber_loses_nothing_across_a_restart() {
         (exported.received, exported.acknowledged),
         (2 * PER_PUBLISHER, 2 * PER_PUBLISHER)
     );
-    assert!(
-        exported.retried > 0,
-        "the restart should have cost at least one retry: {exported:?}"
-    );
+    // A retry is likely but not certain (a publish queued while the server was down can be
+    // acknowledged within its timeout after the restart): printed, not asserted.
+    eprintln!("JetStream across a restart: {exported:?}");
     assert!(reports.any("disconnected"), "{:?}", reports.lines());
 
     // Everything is in the stream, once, in each publisher's order.
