@@ -391,3 +391,80 @@ fn an_unreachable_server_is_a_clear_error() {
     assert!(matches!(err, BridgeError::Connect { .. }), "{err:?}");
     assert!(err.to_string().contains("cannot connect"), "{err}");
 }
+
+/// An importer that cannot keep up (its bus is full and nobody reads it) makes the client drop
+/// messages as a slow consumer: the drops are noticed and counted exactly once later events arrive.
+#[test]
+fn a_slow_consumer_on_the_nats_side_surfaces_as_counted_loss() {
+    const FLOOD: u64 = 5_000;
+    const TAIL: u64 = 100;
+    let server = server();
+    let reports = Reports::default();
+    let (host, dashboard) = (Bus::<Numbered>::new(), Bus::<Numbered>::new());
+    let prefix = unique("slow");
+    // Nobody reads this Block queue during the flood: the importer's publisher thread blocks.
+    let mut view = dashboard
+        .subscriber()
+        .capacity(16)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap();
+    let importer = Importer::builder(dashboard.publisher(), connect(&server, &reports))
+        .subject(format!("{prefix}.>"))
+        .subscription_capacity(64)
+        .start()
+        .unwrap();
+    let sub = host
+        .subscriber()
+        .capacity(1024)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap();
+    let exporter = Exporter::builder(sub, connect(&server, &reports))
+        .subject_prefix(&prefix)
+        .start()
+        .unwrap();
+    for n in 0..FLOOD {
+        host.publish(Numbered { publisher: 0, n }).unwrap();
+    }
+    assert!(wait_until(WAIT, || exporter.stats().published == FLOOD));
+    assert!(
+        wait_until(WAIT, || importer.stats().slow_consumer_notices > 0),
+        "{:?}",
+        importer.stats()
+    );
+
+    // Now read, and send a tail so the last gap is seen.
+    let reader = std::thread::spawn(move || {
+        let mut received = 0u64;
+        let mut last = 0;
+        while last != FLOOD + TAIL - 1 {
+            let Numbered { n, .. } = view.recv_timeout(WAIT).expect("the tail arrives");
+            assert!(received == 0 || n > last, "{n} after {last}");
+            last = n;
+            received += 1;
+        }
+        received
+    });
+    // Once the importer has worked through what survived of the flood (nothing new for 300 ms),
+    // the tail, slowly enough not to be dropped in turn.
+    let mut seen = importer.stats().received;
+    assert!(wait_until(WAIT, || {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = importer.stats().received;
+        std::mem::replace(&mut seen, now) == now
+    }));
+    for n in FLOOD..FLOOD + TAIL {
+        host.publish(Numbered { publisher: 0, n }).unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let received = reader.join().unwrap();
+    host.close();
+    let exported = exporter.shutdown();
+    let imported = importer.shutdown();
+    eprintln!("slow consumer: {received} arrived, {exported:?}, {imported:?}");
+    assert!(imported.lost > 0, "{imported:?}");
+    assert_eq!(received + imported.lost, FLOOD + TAIL, "{imported:?}");
+    assert_eq!(imported.published, received);
+    assert!(reports.any("never arrived"), "{:?}", reports.lines());
+}
