@@ -5,6 +5,8 @@
 //!   `bridge-core` publishes them into a bus whose exporter (a `Block` subscriber) encodes and
 //!   publishes them. Both are timed from the first publish until the counting subscriber has all
 //!   of them, so both pay the server and the subscriber alike; the difference is the bridge.
+//!   `async-nats-encode-headers` is async-nats doing the bridge's per-event work as well (JSON
+//!   encoding, the two sequence headers): the rest of the difference is the bus and the hand-offs.
 //! - `round_trip_latency`: one event bus → exporter → server → importer → bus, timed from the
 //!   publish until the far subscriber has it, one at a time.
 //!
@@ -20,6 +22,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use fanout::agent::{AgentEvent, RunId, SessionId};
 use fanout::{Bus, Overflow};
+use fanout_nats::sequence::{ORIGIN_HEADER, SEQUENCE_HEADER};
 use fanout_nats::server::NatsServer;
 use fanout_nats::{Codec, Connection, Exporter, Importer, JsonCodec};
 use futures_util::StreamExt;
@@ -112,6 +115,52 @@ fn export_throughput(c: &mut Criterion) {
                 let target = count.load(Ordering::Relaxed) + EVENTS;
                 let started = Instant::now();
                 go_tx.send(()).unwrap();
+                wait_for(&count, target);
+                total += started.elapsed();
+            }
+            total
+        })
+    });
+
+    // async-nats alone doing the bridge's per-event work too: encode each event, attach the same
+    // two headers (origin, sequence number). What is left between this and the bridge is the bus,
+    // the thread hand-offs and the batching.
+    let (go_tx2, go_rx2) = mpsc::channel::<()>();
+    let url = server.url();
+    let to_encode = events.clone();
+    thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let client = async_nats::connect(url).await.unwrap();
+            let (mut seq, mut buf) = (0u64, Vec::new());
+            while go_rx2.recv().is_ok() {
+                for event in &to_encode {
+                    buf.clear();
+                    JsonCodec::new().encode(event, &mut buf).unwrap();
+                    seq += 1;
+                    let mut headers = async_nats::HeaderMap::new();
+                    headers.insert(ORIGIN_HEADER, "0123456789abcdef0123456789abcdef");
+                    headers.insert(SEQUENCE_HEADER, seq.to_string().as_str());
+                    let payload = bytes::Bytes::copy_from_slice(&buf);
+                    client
+                        .publish_with_headers(SUBJECT, headers, payload)
+                        .await
+                        .unwrap();
+                }
+                client.flush().await.unwrap();
+            }
+        });
+    });
+    group.bench_function(BenchmarkId::new("async-nats-encode-headers", EVENTS), |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let target = count.load(Ordering::Relaxed) + EVENTS;
+                let started = Instant::now();
+                go_tx2.send(()).unwrap();
                 wait_for(&count, target);
                 total += started.elapsed();
             }
