@@ -1,0 +1,635 @@
+//! Bus → NATS: the [`Exporter`] and its builder.
+//!
+//! Two threads per exporter. The *reader* takes events from the exporter's own bus subscriber with
+//! the blocking [`Subscriber::recv`](fanout::Subscriber::recv) (in batches, with
+//! `drain_into`), names their subjects and encodes them, and hands each batch to the *sender*
+//! through a small bounded channel. The sender runs a single-threaded tokio runtime that owns the
+//! NATS client and publishes. When NATS cannot keep up (or is down), the channel fills, the reader
+//! stops taking events, and the subscriber's own overflow policy decides: `Block` holds the bus's
+//! publishers back, the others drop events and the exporter counts them from the `Lagged` reports.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use async_nats::header::HeaderMap;
+use async_nats::jetstream::{self, message::PublishMessage};
+use async_nats::{Client, Subject};
+use bytes::Bytes;
+use fanout::{Event, RecvTimeoutError, Subscriber, Topic, TOPIC_COUNT};
+use tokio::sync::mpsc;
+
+use crate::connection::Reporter;
+use crate::sequence::{ORIGIN_HEADER, SEQUENCE_HEADER};
+use crate::stats::{add, ExportCounters};
+use crate::subject::is_valid_subject;
+use crate::{BridgeError, Codec, Connection, ExportStats, JsonCodec};
+
+/// Events the reader takes from the bus per batch, at most.
+const BATCH: usize = 256;
+/// Batches in flight between the reader and the sender.
+const CHANNEL_BATCHES: usize = 8;
+/// How often a reader blocked in `recv` looks at the stop flag.
+const STOP_POLL: Duration = Duration::from_millis(20);
+/// How long shutdown waits for the client to write out what it was given.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How an exporter publishes.
+#[derive(Clone, Debug, Default)]
+pub enum ExportMode {
+    /// Core NATS: at-most-once. Each event is written to the connection and forgotten; what the
+    /// network or a server restart loses shows up at the importer (as
+    /// [`ImportStats::lost`](crate::ImportStats::lost)), what the client refuses in
+    /// [`ExportStats::publish_failed`].
+    #[default]
+    Core,
+    /// JetStream: each event is stored in a stream and acknowledged; see [`JetStreamExport`].
+    JetStream(JetStreamExport),
+}
+
+/// JetStream settings for an exporter: the stream, and how long an unacknowledged event is retried.
+///
+/// Each event is published with `Nats-Msg-Id` = `<origin>-<seq>` and the exporter waits for its
+/// acknowledgement before it sends the next one, retrying the same event (same id, so the stream
+/// stores it once) until it is acknowledged or `retry_window` has passed since its first attempt.
+/// One event at a time is what keeps each exporter's events in order in the stream across a
+/// server restart; it costs throughput (one round trip per event). With a
+/// [`Block`](fanout::Overflow::Block) subscriber, nothing is lost across an outage shorter than
+/// the window: the bus holds its publishers back meanwhile.
+///
+/// ```
+/// use std::time::Duration;
+/// use fanout_nats::JetStreamExport;
+/// let js = JetStreamExport::new("AGENTS")
+///     .subjects(["agent.>"])
+///     .retry_window(Duration::from_secs(60));
+/// # drop(js);
+/// ```
+#[derive(Clone, Debug)]
+pub struct JetStreamExport {
+    stream: String,
+    subjects: Vec<String>,
+    retry_window: Duration,
+    ack_timeout: Duration,
+}
+
+impl JetStreamExport {
+    /// Publish into the stream `stream`, created (file storage) if it does not exist. Defaults:
+    /// the stream covers `<prefix>.>` (see [`ExportBuilder::subject_prefix`]), a 30 s retry
+    /// window, a 1 s acknowledgement timeout.
+    pub fn new(stream: impl Into<String>) -> Self {
+        JetStreamExport {
+            stream: stream.into(),
+            subjects: Vec::new(),
+            retry_window: Duration::from_secs(30),
+            ack_timeout: Duration::from_secs(1),
+        }
+    }
+
+    /// The subjects the stream covers if the exporter creates it (needed with
+    /// [`ExportBuilder::subject`]).
+    pub fn subjects<S: Into<String>>(mut self, subjects: impl IntoIterator<Item = S>) -> Self {
+        self.subjects = subjects.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// How long one event is retried before it is given up and counted in
+    /// [`ExportStats::publish_failed`]. The stream's duplicate window is made at least this long.
+    pub fn retry_window(mut self, window: Duration) -> Self {
+        self.retry_window = window;
+        self
+    }
+
+    /// How long to wait for one acknowledgement before sending the event again.
+    pub fn ack_timeout(mut self, timeout: Duration) -> Self {
+        self.ack_timeout = timeout;
+        self
+    }
+}
+
+/// How an event's subject is chosen.
+enum Subjects<E> {
+    /// `<prefix>.<name of the topic>`, precomputed for all 64 topics.
+    Prefix {
+        prefix: String,
+        names: fn(Topic) -> Cow<'static, str>,
+    },
+    /// A caller's function of the event.
+    Custom(Box<dyn Fn(&E) -> String + Send>),
+}
+
+/// The default topic name: its index (`fanout.7`).
+fn topic_index(topic: Topic) -> Cow<'static, str> {
+    Cow::Owned(topic.index().to_string())
+}
+
+/// Builds an [`Exporter`]: see [`Exporter::builder`].
+pub struct ExportBuilder<E, C = JsonCodec<E>> {
+    subscriber: Subscriber<E>,
+    connection: Connection,
+    subjects: Subjects<E>,
+    mode: ExportMode,
+    codec: C,
+}
+
+impl<E: Event, C: Codec<E>> ExportBuilder<E, C> {
+    /// Subjects are `<prefix>.<topic name>` (the default prefix is `fanout`).
+    pub fn subject_prefix(mut self, prefix: impl Into<String>) -> Self {
+        let names = match self.subjects {
+            Subjects::Prefix { names, .. } => names,
+            Subjects::Custom(_) => topic_index,
+        };
+        self.subjects = Subjects::Prefix {
+            prefix: prefix.into(),
+            names,
+        };
+        self
+    }
+
+    /// How a topic is named in the subject (default: its index, `fanout.7`). For
+    /// [`AgentEvent`](fanout::agent::AgentEvent)s, [`agent::topic_name`](crate::agent::topic_name)
+    /// gives `fanout.delta`, `fanout.run`, ...
+    pub fn topic_names(mut self, names: fn(Topic) -> Cow<'static, str>) -> Self {
+        if let Subjects::Prefix { prefix, .. } = self.subjects {
+            self.subjects = Subjects::Prefix { prefix, names };
+        } else {
+            self.subjects = Subjects::Prefix {
+                prefix: "fanout".into(),
+                names,
+            };
+        }
+        self
+    }
+
+    /// Subjects computed from each event, e.g. `agent.<session>.<topic>`
+    /// ([`agent::session_subject`](crate::agent::session_subject)). An invalid subject (empty,
+    /// with spaces, wildcards or empty tokens) is counted in
+    /// [`ExportStats::encode_failed`] and reported; the event is skipped.
+    pub fn subject(mut self, subject: impl Fn(&E) -> String + Send + 'static) -> Self {
+        self.subjects = Subjects::Custom(Box::new(subject));
+        self
+    }
+
+    /// Publish through JetStream instead of core NATS.
+    pub fn jetstream(mut self, jetstream: JetStreamExport) -> Self {
+        self.mode = ExportMode::JetStream(jetstream);
+        self
+    }
+
+    /// Publish in `mode`.
+    pub fn mode(mut self, mode: ExportMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Encode with `codec` instead of serde JSON.
+    pub fn codec<C2: Codec<E>>(self, codec: C2) -> ExportBuilder<E, C2> {
+        ExportBuilder {
+            subscriber: self.subscriber,
+            connection: self.connection,
+            subjects: self.subjects,
+            mode: self.mode,
+            codec,
+        }
+    }
+
+    /// Connects (and in JetStream mode creates or finds the stream), then starts the exporter's
+    /// threads.
+    ///
+    /// # Errors
+    ///
+    /// [`BridgeError::Unauthorized`] for rejected credentials, [`BridgeError::Connect`] if the
+    /// server cannot be reached within the connect timeout, [`BridgeError::JetStream`] if the
+    /// stream cannot be created, [`BridgeError::Runtime`] if a thread cannot be started.
+    pub fn start(self) -> Result<Exporter, BridgeError> {
+        let counters = Arc::new(ExportCounters::default());
+        let reporter = self.connection.reporter("exporter");
+        let origin = uuid::Uuid::new_v4().simple().to_string();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(BridgeError::Runtime)?;
+        let events_reporter = reporter.clone();
+        let (client, jetstream) = runtime.block_on(async {
+            let client = self
+                .connection
+                .connect(None, move |event| connection_event(&events_reporter, event))
+                .await?;
+            let jetstream = match &self.mode {
+                ExportMode::Core => None,
+                ExportMode::JetStream(js) => Some(open_stream(&client, js, &self.subjects).await?),
+            };
+            Ok::<_, BridgeError>((client, jetstream))
+        })?;
+
+        let (tx, rx) = mpsc::channel::<Vec<Outgoing>>(CHANNEL_BATCHES);
+        let stop = Arc::new(AtomicBool::new(false));
+        let reader = Reader {
+            subscriber: self.subscriber,
+            subjects: resolve(self.subjects),
+            codec: self.codec,
+            max_payload: client.server_info().max_payload,
+            counters: counters.clone(),
+            reporter: reporter.clone(),
+            stop: stop.clone(),
+        };
+        let reader = thread::Builder::new()
+            .name("fanout-nats-export-read".into())
+            .spawn(move || reader.run(tx))
+            .map_err(BridgeError::Runtime)?;
+        let sender = Sender {
+            client,
+            jetstream,
+            origin,
+            counters: counters.clone(),
+            reporter,
+        };
+        let sender = thread::Builder::new()
+            .name("fanout-nats-export-send".into())
+            .spawn(move || runtime.block_on(sender.run(rx)))
+            .map_err(BridgeError::Runtime)?;
+        Ok(Exporter {
+            counters,
+            stop,
+            reader: Some(reader),
+            sender: Some(sender),
+        })
+    }
+}
+
+impl<E, C> fmt::Debug for ExportBuilder<E, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExportBuilder")
+            .field("connection", &self.connection)
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Publishes a bus's events to NATS until the bus closes or [`shutdown`](Self::shutdown).
+///
+/// The exporter reads through a [`Subscriber`] the caller builds, so the caller chooses its
+/// topics, filter, capacity and overflow policy: `Block` for an audit path that must lose nothing
+/// (the bus waits for NATS), `DropOldest` for live telemetry that must never slow the host (its
+/// losses are counted in [`ExportStats::bus_lost`]).
+///
+/// ```no_run
+/// use fanout::agent::{topics, AgentEvent};
+/// use fanout::{Bus, Overflow};
+/// use fanout_nats::{agent, Connection, Exporter, JetStreamExport};
+///
+/// let bus = Bus::<AgentEvent>::new();
+/// let audit = bus.subscriber().topics(topics::AUDIT).overflow(Overflow::Block).build().unwrap();
+/// let exporter = Exporter::builder(audit, Connection::new("nats://127.0.0.1:4222"))
+///     .subject(agent::session_subject("agent"))
+///     .jetstream(JetStreamExport::new("AGENTS").subjects(["agent.>"]))
+///     .start()
+///     .unwrap();
+/// // ... the host publishes into `bus` ...
+/// bus.close();
+/// let stats = exporter.shutdown();
+/// assert_eq!(stats.lost(), 0);
+/// ```
+#[derive(Debug)]
+pub struct Exporter {
+    counters: Arc<ExportCounters>,
+    stop: Arc<AtomicBool>,
+    reader: Option<JoinHandle<()>>,
+    sender: Option<JoinHandle<()>>,
+}
+
+impl Exporter {
+    /// An exporter of `subscriber`'s events to the server `connection` names: core NATS,
+    /// subjects `fanout.<topic index>`, serde JSON, until changed on the builder.
+    pub fn builder<E: Event>(
+        subscriber: Subscriber<E>,
+        connection: Connection,
+    ) -> ExportBuilder<E> {
+        ExportBuilder {
+            subscriber,
+            connection,
+            subjects: Subjects::Prefix {
+                prefix: "fanout".into(),
+                names: topic_index,
+            },
+            mode: ExportMode::Core,
+            codec: JsonCodec::new(),
+        }
+    }
+
+    /// What it did so far.
+    pub fn stats(&self) -> ExportStats {
+        self.counters.snapshot()
+    }
+
+    /// Whether it has stopped by itself (its bus closed, or its subscriber was cut off by
+    /// `Overflow::Disconnect`) and published everything it took.
+    pub fn is_finished(&self) -> bool {
+        self.sender.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
+    /// Stops taking events, publishes everything already queued for it on the bus and everything
+    /// it took, waits for the client to write it out (and, in JetStream mode, for the
+    /// acknowledgements or the retry window), and returns the final stats. If the bus closed
+    /// first, this is where the exporter's work ends.
+    pub fn shutdown(mut self) -> ExportStats {
+        self.stop_and_join();
+        self.counters.snapshot()
+    }
+
+    fn stop_and_join(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for handle in [self.reader.take(), self.sender.take()]
+            .into_iter()
+            .flatten()
+        {
+            // The threads catch nothing: a panic there is a bug in the bridge (or a codec).
+            if let Err(panic) = handle.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+}
+
+impl Drop for Exporter {
+    /// Shuts down as [`shutdown`](Self::shutdown) does.
+    fn drop(&mut self) {
+        if !thread::panicking() {
+            self.stop_and_join();
+        } else {
+            self.stop.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// One encoded event on its way.
+struct Outgoing {
+    subject: Subject,
+    payload: Bytes,
+}
+
+/// Subjects ready for the reader: precomputed per topic, or a function.
+enum Resolved<E> {
+    PerTopic(Vec<Subject>),
+    Custom(Box<dyn Fn(&E) -> String + Send>),
+}
+
+fn resolve<E>(subjects: Subjects<E>) -> Resolved<E> {
+    match subjects {
+        Subjects::Prefix { prefix, names } => Resolved::PerTopic(
+            (0..TOPIC_COUNT)
+                .map(|i| {
+                    let topic = Topic::new(i).expect("index below TOPIC_COUNT");
+                    Subject::from(format!("{prefix}.{}", names(topic)))
+                })
+                .collect(),
+        ),
+        Subjects::Custom(f) => Resolved::Custom(f),
+    }
+}
+
+struct Reader<E, C> {
+    subscriber: Subscriber<E>,
+    subjects: Resolved<E>,
+    codec: C,
+    max_payload: usize,
+    counters: Arc<ExportCounters>,
+    reporter: Reporter,
+    stop: Arc<AtomicBool>,
+}
+
+impl<E: Event, C: Codec<E>> Reader<E, C> {
+    fn run(mut self, tx: mpsc::Sender<Vec<Outgoing>>) {
+        let mut events = Vec::with_capacity(BATCH);
+        let mut buf = Vec::new();
+        loop {
+            let stopping = self.stop.load(Ordering::Relaxed);
+            let first = if stopping {
+                // Shutdown: take what is queued now, nothing more.
+                match self.subscriber.try_recv() {
+                    Ok(e) => Ok(e),
+                    Err(fanout::TryRecvError::Lagged(n)) => Err(RecvTimeoutError::Lagged(n)),
+                    Err(_) => break,
+                }
+            } else {
+                self.subscriber.recv_timeout(STOP_POLL)
+            };
+            match first {
+                Ok(event) => events.push(event),
+                Err(RecvTimeoutError::Lagged(n)) => {
+                    add(&self.counters.bus_lost, n);
+                    self.reporter.report(format_args!(
+                        "the bus dropped {n} events before export (subscriber overflow)"
+                    ));
+                    continue;
+                }
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected | RecvTimeoutError::Overflowed) => break,
+            }
+            // More of what is already queued, without waiting (a Lagged report is left for the
+            // next `recv`, which returns it first).
+            let _ = self.subscriber.drain_into(&mut events, BATCH - 1);
+            add(&self.counters.received, events.len() as u64);
+            let batch = self.encode(&mut events, &mut buf);
+            if !batch.is_empty() && tx.blocking_send(batch).is_err() {
+                return; // the sender is gone: only after a panic there
+            }
+        }
+    }
+
+    fn encode(&self, events: &mut Vec<E>, buf: &mut Vec<u8>) -> Vec<Outgoing> {
+        let mut batch = Vec::with_capacity(events.len());
+        for event in events.drain(..) {
+            let subject = match &self.subjects {
+                Resolved::PerTopic(table) => table[event.topic().index() as usize].clone(),
+                Resolved::Custom(f) => {
+                    let subject = f(&event);
+                    if !is_valid_subject(&subject) {
+                        add(&self.counters.encode_failed, 1);
+                        self.reporter.report(format_args!(
+                            "skipped an event: {subject:?} is not a valid NATS subject"
+                        ));
+                        continue;
+                    }
+                    Subject::from(subject)
+                }
+            };
+            buf.clear();
+            if let Err(e) = self.codec.encode(&event, buf) {
+                add(&self.counters.encode_failed, 1);
+                self.reporter.report(format_args!(
+                    "skipped an event on {subject}: cannot encode it: {e}"
+                ));
+                continue;
+            }
+            if buf.len() > self.max_payload {
+                add(&self.counters.oversized, 1);
+                self.reporter.report(format_args!(
+                    "skipped an event on {subject}: {} bytes encoded, the server takes at most {}",
+                    buf.len(),
+                    self.max_payload
+                ));
+                continue;
+            }
+            batch.push(Outgoing {
+                subject,
+                payload: Bytes::copy_from_slice(buf),
+            });
+        }
+        batch
+    }
+}
+
+struct Sender {
+    client: Client,
+    jetstream: Option<(jetstream::Context, JetStreamExport)>,
+    origin: String,
+    counters: Arc<ExportCounters>,
+    reporter: Reporter,
+}
+
+impl Sender {
+    async fn run(self, mut rx: mpsc::Receiver<Vec<Outgoing>>) {
+        let mut seq = 0u64;
+        while let Some(batch) = rx.recv().await {
+            for out in batch {
+                seq += 1;
+                let mut headers = HeaderMap::new();
+                headers.insert(ORIGIN_HEADER, self.origin.as_str());
+                headers.insert(SEQUENCE_HEADER, seq.to_string().as_str());
+                match &self.jetstream {
+                    None => self.publish_core(out, headers).await,
+                    Some((js, settings)) => {
+                        self.publish_acked(js, settings, out, headers, seq).await
+                    }
+                }
+            }
+        }
+        match tokio::time::timeout(FLUSH_TIMEOUT, self.client.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => self
+                .reporter
+                .report(format_args!("final flush failed: {e}")),
+            Err(_) => self.reporter.report(format_args!(
+                "final flush timed out after {FLUSH_TIMEOUT:?}"
+            )),
+        }
+    }
+
+    async fn publish_core(&self, out: Outgoing, headers: HeaderMap) {
+        match self
+            .client
+            .publish_with_headers(out.subject, headers, out.payload)
+            .await
+        {
+            Ok(()) => add(&self.counters.published, 1),
+            Err(e) => {
+                add(&self.counters.publish_failed, 1);
+                self.reporter.report(format_args!("publish failed: {e}"));
+            }
+        }
+    }
+
+    async fn publish_acked(
+        &self,
+        js: &jetstream::Context,
+        settings: &JetStreamExport,
+        out: Outgoing,
+        headers: HeaderMap,
+        seq: u64,
+    ) {
+        let id = format!("{}-{seq}", self.origin);
+        let started = Instant::now();
+        let mut backoff = Duration::from_millis(10);
+        let mut attempts = 0u32;
+        loop {
+            let message = PublishMessage::build()
+                .payload(out.payload.clone())
+                .headers(headers.clone())
+                .message_id(&id);
+            let attempt = async { js.send_publish(out.subject.clone(), message).await?.await };
+            match attempt.await {
+                Ok(_ack) => {
+                    add(&self.counters.acknowledged, 1);
+                    add(&self.counters.published, 1);
+                    if attempts > 0 {
+                        self.reporter.report(format_args!(
+                            "{id} on {} acknowledged after {attempts} retries",
+                            out.subject
+                        ));
+                    }
+                    return;
+                }
+                Err(e) if started.elapsed() >= settings.retry_window => {
+                    add(&self.counters.publish_failed, 1);
+                    self.reporter.report(format_args!(
+                        "gave up {id} on {} after {:?} ({attempts} retries): {e}",
+                        out.subject, settings.retry_window
+                    ));
+                    return;
+                }
+                Err(e) => {
+                    if attempts == 0 {
+                        self.reporter.report(format_args!(
+                            "{id} on {} not acknowledged ({e}); retrying",
+                            out.subject
+                        ));
+                    }
+                    attempts += 1;
+                    add(&self.counters.retried, 1);
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(250));
+                }
+            }
+        }
+    }
+}
+
+async fn open_stream<E>(
+    client: &Client,
+    settings: &JetStreamExport,
+    subjects: &Subjects<E>,
+) -> Result<(jetstream::Context, JetStreamExport), BridgeError> {
+    let js = jetstream::ContextBuilder::new()
+        .timeout(settings.ack_timeout)
+        .build(client.clone());
+    let covered = if !settings.subjects.is_empty() {
+        settings.subjects.clone()
+    } else if let Subjects::Prefix { prefix, .. } = subjects {
+        vec![format!("{prefix}.>")]
+    } else {
+        return Err(BridgeError::JetStream(format!(
+            "stream {}: with a subject function, say which subjects the stream covers \
+             (JetStreamExport::subjects)",
+            settings.stream
+        )));
+    };
+    let config = jetstream::stream::Config {
+        name: settings.stream.clone(),
+        subjects: covered,
+        duplicate_window: settings.retry_window.max(Duration::from_secs(120))
+            + Duration::from_secs(10),
+        storage: jetstream::stream::StorageType::File,
+        ..Default::default()
+    };
+    // Stream administration gets a longer timeout than one publish's acknowledgement.
+    let admin = jetstream::ContextBuilder::new()
+        .timeout(Duration::from_secs(10))
+        .build(client.clone());
+    admin
+        .get_or_create_stream(config)
+        .await
+        .map_err(|e| BridgeError::JetStream(format!("stream {}: {e}", settings.stream)))?;
+    Ok((js, settings.clone()))
+}
+
+pub(crate) fn connection_event(reporter: &Reporter, event: async_nats::Event) {
+    match event {
+        async_nats::Event::Connected => reporter.report("connected"),
+        async_nats::Event::Disconnected => reporter.report("disconnected; reconnecting"),
+        other => reporter.report(other),
+    }
+}

@@ -1,0 +1,499 @@
+//! NATS → bus: the [`Importer`] and its builder.
+//!
+//! Two threads per importer. The *receiver* runs a single-threaded tokio runtime that owns the
+//! NATS client: it takes messages from a core subscription or a durable JetStream consumer, drops
+//! oversized ones, drops duplicates and counts gaps by their exporter's sequence number (see
+//! [`sequence`](crate::sequence)), decodes, and hands events to the *publisher* thread through a
+//! small bounded channel. The publisher publishes them into the local bus with the blocking
+//! [`Publisher::publish`](fanout::Publisher::publish), so a `Block` subscriber there slows the
+//! importer rather than losing events; in JetStream mode a message is acknowledged only after its
+//! event was published into the bus. A core subscription that falls behind makes the client drop
+//! messages (a *slow consumer*): counted in [`ImportStats::slow_consumer_notices`] and, per event,
+//! in [`ImportStats::lost`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer::pull, AckKind};
+use async_nats::{Client, HeaderMap};
+use fanout::{Event, Publisher};
+use futures_util::StreamExt;
+use tokio::sync::{mpsc, watch};
+
+use crate::connection::Reporter;
+use crate::export::connection_event;
+use crate::sequence::{Arrival, GapTracker, ORIGIN_HEADER, SEQUENCE_HEADER};
+use crate::stats::{add, ImportCounters};
+use crate::{BridgeError, Codec, Connection, ImportStats, JsonCodec};
+
+/// Decoded events in flight between the receiver and the publisher thread.
+const CHANNEL_EVENTS: usize = 1024;
+/// JetStream messages a durable consumer may have unacknowledged at once.
+const MAX_ACK_PENDING: i64 = 4096;
+
+/// Where an importer reads from.
+#[derive(Clone, Debug)]
+pub enum ImportSource {
+    /// A core NATS subscription to this subject (wildcards allowed: `agent.>`).
+    Core(String),
+    /// A durable JetStream pull consumer; see [`JetStreamImport`].
+    JetStream(JetStreamImport),
+}
+
+/// A durable JetStream consumer for an importer: the stream, the consumer's name, and which of the
+/// stream's subjects it takes.
+///
+/// The consumer is created if it does not exist (explicit acks, from the start of the stream) and
+/// remembers its position on the server: an importer restarted with the same name goes on where
+/// the last one stopped.
+///
+/// ```
+/// use fanout_nats::JetStreamImport;
+/// let source = JetStreamImport::new("AGENTS", "dashboard").filter_subject("agent.>");
+/// # drop(source);
+/// ```
+#[derive(Clone, Debug)]
+pub struct JetStreamImport {
+    stream: String,
+    durable: String,
+    filter_subject: Option<String>,
+}
+
+impl JetStreamImport {
+    /// The durable consumer `durable` on stream `stream` (every subject of the stream).
+    pub fn new(stream: impl Into<String>, durable: impl Into<String>) -> Self {
+        JetStreamImport {
+            stream: stream.into(),
+            durable: durable.into(),
+            filter_subject: None,
+        }
+    }
+
+    /// Take only the stream's messages on `subject` (wildcards allowed).
+    pub fn filter_subject(mut self, subject: impl Into<String>) -> Self {
+        self.filter_subject = Some(subject.into());
+        self
+    }
+}
+
+/// Builds an [`Importer`]: see [`Importer::builder`].
+pub struct ImportBuilder<E, C = JsonCodec<E>> {
+    publisher: Publisher<E>,
+    connection: Connection,
+    source: ImportSource,
+    max_payload: usize,
+    subscription_capacity: Option<usize>,
+    codec: C,
+}
+
+impl<E: Event, C: Codec<E>> ImportBuilder<E, C> {
+    /// Subscribe (core NATS) to `subject`.
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.source = ImportSource::Core(subject.into());
+        self
+    }
+
+    /// Read from a durable JetStream consumer.
+    pub fn jetstream(mut self, source: JetStreamImport) -> Self {
+        self.source = ImportSource::JetStream(source);
+        self
+    }
+
+    /// Read from `source`.
+    pub fn source(mut self, source: ImportSource) -> Self {
+        self.source = source;
+        self
+    }
+
+    /// Drop, undecoded, messages larger than `bytes` (default 1 MiB), counting them in
+    /// [`ImportStats::oversized`].
+    pub fn max_payload(mut self, bytes: usize) -> Self {
+        self.max_payload = bytes;
+        self
+    }
+
+    /// How many messages the client buffers for a core subscription before it drops them as a
+    /// slow consumer (the client's default, 65,536, if unset).
+    pub fn subscription_capacity(mut self, messages: usize) -> Self {
+        self.subscription_capacity = Some(messages);
+        self
+    }
+
+    /// Decode with `codec` instead of serde JSON.
+    pub fn codec<C2: Codec<E>>(self, codec: C2) -> ImportBuilder<E, C2> {
+        ImportBuilder {
+            publisher: self.publisher,
+            connection: self.connection,
+            source: self.source,
+            max_payload: self.max_payload,
+            subscription_capacity: self.subscription_capacity,
+            codec,
+        }
+    }
+
+    /// Connects, subscribes (or creates or finds the durable consumer), and starts the importer's
+    /// threads. Messages published after this returns are received.
+    ///
+    /// # Errors
+    ///
+    /// [`BridgeError::Unauthorized`] for rejected credentials, [`BridgeError::Connect`] if the
+    /// server cannot be reached within the connect timeout, [`BridgeError::Subscribe`] or
+    /// [`BridgeError::JetStream`] if the subscription or consumer cannot be made,
+    /// [`BridgeError::Runtime`] if a thread cannot be started.
+    pub fn start(self) -> Result<Importer, BridgeError> {
+        let counters = Arc::new(ImportCounters::default());
+        let reporter = self.connection.reporter("importer");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(BridgeError::Runtime)?;
+        let events_reporter = reporter.clone();
+        let events_counters = counters.clone();
+        let (client, source) = runtime.block_on(async {
+            let client = self
+                .connection
+                .connect(self.subscription_capacity, move |event| {
+                    if let async_nats::Event::SlowConsumer(_) = event {
+                        add(&events_counters.slow_consumer_notices, 1);
+                    }
+                    connection_event(&events_reporter, event)
+                })
+                .await?;
+            let source = open_source(&client, &self.source).await?;
+            // Make sure the server has the subscription before `start` returns.
+            client
+                .flush()
+                .await
+                .map_err(|e| BridgeError::Subscribe(e.to_string()))?;
+            Ok::<_, BridgeError>((client, source))
+        })?;
+
+        let (events_tx, events_rx) = mpsc::channel::<Incoming<E>>(CHANNEL_EVENTS);
+        let (acks_tx, acks_rx) = mpsc::unbounded_channel::<jetstream::Message>();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let publisher = PublisherThread {
+            publisher: self.publisher,
+            counters: counters.clone(),
+        };
+        let publisher = thread::Builder::new()
+            .name("fanout-nats-import-publish".into())
+            .spawn(move || publisher.run(events_rx, acks_tx))
+            .map_err(BridgeError::Runtime)?;
+        let receiver = Receiver {
+            client,
+            codec: self.codec,
+            max_payload: self.max_payload,
+            gaps: GapTracker::default(),
+            counters: counters.clone(),
+            reporter,
+        };
+        let receiver = thread::Builder::new()
+            .name("fanout-nats-import-receive".into())
+            .spawn(move || runtime.block_on(receiver.run(source, events_tx, acks_rx, stop_rx)))
+            .map_err(BridgeError::Runtime)?;
+        Ok(Importer {
+            counters,
+            stop: stop_tx,
+            receiver: Some(receiver),
+            publisher: Some(publisher),
+        })
+    }
+}
+
+impl<E, C> fmt::Debug for ImportBuilder<E, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImportBuilder")
+            .field("connection", &self.connection)
+            .field("source", &self.source)
+            .field("max_payload", &self.max_payload)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Publishes events received from NATS into a local bus until [`shutdown`](Self::shutdown).
+///
+/// A malformed message (the codec fails), an oversized one, a duplicate: each is counted
+/// ([`ImportStats`]) and reported, and the importer goes on. Events an exporter sent that never
+/// arrived are counted in [`ImportStats::lost`].
+///
+/// ```no_run
+/// use fanout::agent::AgentEvent;
+/// use fanout::Bus;
+/// use fanout_nats::{Connection, Importer, JetStreamImport};
+///
+/// let dashboard = Bus::<AgentEvent>::new();
+/// let mut all = dashboard.subscribe(fanout::Topics::ALL);
+/// let importer = Importer::builder(dashboard.publisher(), Connection::new("nats://127.0.0.1:4222"))
+///     .jetstream(JetStreamImport::new("AGENTS", "dashboard").filter_subject("agent.>"))
+///     .start()
+///     .unwrap();
+/// while let Ok(event) = all.recv() {
+///     println!("{}", event.kind());
+/// #   break;
+/// }
+/// println!("{:?}", importer.shutdown());
+/// ```
+#[derive(Debug)]
+pub struct Importer {
+    counters: Arc<ImportCounters>,
+    stop: watch::Sender<bool>,
+    receiver: Option<JoinHandle<()>>,
+    publisher: Option<JoinHandle<()>>,
+}
+
+impl Importer {
+    /// An importer publishing into `publisher`'s bus from the server `connection` names: core
+    /// NATS subject `fanout.>`, serde JSON, at most 1 MiB per message, until changed on the
+    /// builder.
+    pub fn builder<E: Event>(publisher: Publisher<E>, connection: Connection) -> ImportBuilder<E> {
+        ImportBuilder {
+            publisher,
+            connection,
+            source: ImportSource::Core("fanout.>".into()),
+            max_payload: 1 << 20,
+            subscription_capacity: None,
+            codec: JsonCodec::new(),
+        }
+    }
+
+    /// What it did so far.
+    pub fn stats(&self) -> ImportStats {
+        self.counters.snapshot()
+    }
+
+    /// Stops receiving, publishes into the bus every event it already decoded, acknowledges
+    /// those (JetStream), and returns the final stats.
+    pub fn shutdown(mut self) -> ImportStats {
+        self.stop_and_join();
+        self.counters.snapshot()
+    }
+
+    fn stop_and_join(&mut self) {
+        let _ = self.stop.send(true);
+        for handle in [self.receiver.take(), self.publisher.take()]
+            .into_iter()
+            .flatten()
+        {
+            if let Err(panic) = handle.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+}
+
+impl Drop for Importer {
+    /// Shuts down as [`shutdown`](Self::shutdown) does.
+    fn drop(&mut self) {
+        if !thread::panicking() {
+            self.stop_and_join();
+        } else {
+            let _ = self.stop.send(true);
+        }
+    }
+}
+
+/// A decoded event, with its JetStream message to acknowledge once it is in the bus.
+struct Incoming<E> {
+    event: E,
+    ack: Option<jetstream::Message>,
+}
+
+enum Source {
+    Core(async_nats::Subscriber),
+    JetStream(Box<jetstream::consumer::Consumer<pull::Config>>),
+}
+
+async fn open_source(client: &Client, source: &ImportSource) -> Result<Source, BridgeError> {
+    match source {
+        ImportSource::Core(subject) => client
+            .subscribe(subject.clone())
+            .await
+            .map(Source::Core)
+            .map_err(|e| BridgeError::Subscribe(format!("{subject}: {e}"))),
+        ImportSource::JetStream(settings) => {
+            let js = jetstream::ContextBuilder::new()
+                .timeout(Duration::from_secs(10))
+                .build(client.clone());
+            let stream = js
+                .get_stream(&settings.stream)
+                .await
+                .map_err(|e| BridgeError::JetStream(format!("stream {}: {e}", settings.stream)))?;
+            let config = pull::Config {
+                durable_name: Some(settings.durable.clone()),
+                filter_subject: settings.filter_subject.clone().unwrap_or_default(),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                max_ack_pending: MAX_ACK_PENDING,
+                ..Default::default()
+            };
+            stream
+                .get_or_create_consumer(&settings.durable, config)
+                .await
+                .map(|consumer| Source::JetStream(Box::new(consumer)))
+                .map_err(|e| BridgeError::JetStream(format!("consumer {}: {e}", settings.durable)))
+        }
+    }
+}
+
+struct Receiver<C> {
+    client: Client,
+    codec: C,
+    max_payload: usize,
+    gaps: GapTracker,
+    counters: Arc<ImportCounters>,
+    reporter: Reporter,
+}
+
+impl<C> Receiver<C> {
+    async fn run<E: Event>(
+        mut self,
+        source: Source,
+        events: mpsc::Sender<Incoming<E>>,
+        mut acks: mpsc::UnboundedReceiver<jetstream::Message>,
+        mut stop: watch::Receiver<bool>,
+    ) where
+        C: Codec<E>,
+    {
+        match source {
+            Source::Core(mut subscription) => loop {
+                tokio::select! {
+                    _ = stop.changed() => break,
+                    message = subscription.next() => match message {
+                        Some(message) => {
+                            if let Some(incoming) = self.accept(&message.subject, &message.headers, &message.payload, None) {
+                                if events.send(incoming).await.is_err() { break; }
+                            }
+                        }
+                        None => break,
+                    },
+                }
+            },
+            Source::JetStream(consumer) => 'consume: loop {
+                let mut messages = match consumer.messages().await {
+                    Ok(messages) => messages,
+                    Err(e) => {
+                        self.reporter
+                            .report(format_args!("cannot read the consumer: {e}; retrying"));
+                        tokio::select! {
+                            _ = stop.changed() => break 'consume,
+                            _ = tokio::time::sleep(Duration::from_millis(200)) => continue 'consume,
+                        }
+                    }
+                };
+                loop {
+                    tokio::select! {
+                        _ = stop.changed() => break 'consume,
+                        Some(message) = acks.recv() => self.ack(message).await,
+                        message = messages.next() => match message {
+                            Some(Ok(message)) => {
+                                let inner = &message.message;
+                                let (subject, headers, payload) = (inner.subject.clone(), inner.headers.clone(), inner.payload.clone());
+                                if let Some(incoming) = self.accept(&subject, &headers, &payload, Some(message.clone())) {
+                                    if events.send(incoming).await.is_err() { break 'consume; }
+                                } else {
+                                    // Dropped (malformed, oversized, duplicate): done with it.
+                                    self.ack(message).await;
+                                }
+                            }
+                            Some(Err(e)) => self.reporter.report(format_args!("consumer: {e}")),
+                            None => continue 'consume,
+                        },
+                    }
+                }
+            },
+        }
+        // Let the publisher thread drain what it holds, acknowledging as it goes.
+        drop(events);
+        while let Some(message) = acks.recv().await {
+            self.ack(message).await;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.client.flush()).await;
+    }
+
+    async fn ack(&self, message: jetstream::Message) {
+        match message.ack_with(AckKind::Ack).await {
+            Ok(()) => add(&self.counters.acknowledged, 1),
+            Err(e) => self.reporter.report(format_args!(
+                "acknowledgement failed (will be redelivered): {e}"
+            )),
+        }
+    }
+
+    /// Counts and checks one message; the event to publish, if any.
+    fn accept<E: Event>(
+        &mut self,
+        subject: &str,
+        headers: &Option<HeaderMap>,
+        payload: &[u8],
+        ack: Option<jetstream::Message>,
+    ) -> Option<Incoming<E>>
+    where
+        C: Codec<E>,
+    {
+        add(&self.counters.received, 1);
+        if let Some((origin, seq)) = headers.as_ref().and_then(sequence_of) {
+            match self.gaps.arrive(origin, seq) {
+                Arrival::Duplicate => {
+                    add(&self.counters.duplicates, 1);
+                    return None;
+                }
+                Arrival::InOrder { lost: 0 } => {}
+                Arrival::InOrder { lost } => {
+                    add(&self.counters.lost, lost);
+                    self.reporter.report(format_args!("{lost} events from exporter {origin} never arrived (before #{seq} on {subject})"));
+                }
+            }
+        }
+        if payload.len() > self.max_payload {
+            add(&self.counters.oversized, 1);
+            self.reporter.report(format_args!(
+                "dropped a {}-byte message on {subject}: larger than the {}-byte maximum",
+                payload.len(),
+                self.max_payload
+            ));
+            return None;
+        }
+        match self.codec.decode(payload) {
+            Ok(event) => Some(Incoming { event, ack }),
+            Err(e) => {
+                add(&self.counters.decode_failed, 1);
+                self.reporter.report(format_args!(
+                    "dropped a malformed message on {subject}: {e}"
+                ));
+                None
+            }
+        }
+    }
+}
+
+/// The exporter's origin and sequence number, if the message has both.
+fn sequence_of(headers: &HeaderMap) -> Option<(&str, u64)> {
+    let origin = headers.get(ORIGIN_HEADER)?.as_str();
+    let seq = headers.get(SEQUENCE_HEADER)?.as_str().parse().ok()?;
+    Some((origin, seq))
+}
+
+struct PublisherThread<E> {
+    publisher: Publisher<E>,
+    counters: Arc<ImportCounters>,
+}
+
+impl<E: Event> PublisherThread<E> {
+    fn run(
+        self,
+        mut events: mpsc::Receiver<Incoming<E>>,
+        acks: mpsc::UnboundedSender<jetstream::Message>,
+    ) {
+        while let Some(Incoming { event, ack }) = events.blocking_recv() {
+            match self.publisher.publish(event) {
+                Ok(_) => add(&self.counters.published, 1),
+                Err(_) => add(&self.counters.bus_closed, 1),
+            }
+            // Acknowledged either way: a closed bus will never take it.
+            if let Some(message) = ack {
+                let _ = acks.send(message);
+            }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! A bridge between a [`fanout`] bus and NATS: events leave one process and reach buses in others,
+//! with the bus's semantics kept on the way. Topics become subjects, every loss is counted, and the
+//! JetStream path loses nothing across a server restart.
+//!
+//! - [`Exporter`] (bus → NATS) reads a bus through a [`Subscriber`](fanout::Subscriber) the caller
+//!   builds (topics, filter, capacity, overflow policy), names each event's subject (a prefix and
+//!   the topic's name, or a function such as [`agent::session_subject`]), encodes it with a
+//!   [`Codec`] (serde JSON by default) and publishes it: core NATS (at-most-once) or JetStream
+//!   (each event acknowledged, retried in order until acknowledged or its retry window ends).
+//! - [`Importer`] (NATS → bus) subscribes to a subject or reads a durable JetStream consumer,
+//!   decodes, and publishes into a local bus. Malformed, oversized and duplicate messages are
+//!   counted and reported, never a panic and never the end of the bridge.
+//! - [`ExportStats`] and [`ImportStats`] say what each did; `shutdown` publishes what was accepted.
+//! - [`server`] finds, or installs, a `nats-server` and runs it on loopback for tests and examples.
+//!
+//! The host stays synchronous: each bridge runs its own single-threaded tokio runtime on a thread
+//! of its own, and reads or writes the bus with the blocking calls of the core crate.
+//!
+//! # What crosses the wire
+//!
+//! One NATS message per event: the codec's bytes, and two headers, the exporter's random origin
+//! id and its sequence number for the event ([`sequence`]). The importer uses them to count the
+//! events that never arrived (core NATS drops messages across a server restart and for slow
+//! consumers) and to drop duplicates (a JetStream redelivery).
+//!
+//! # Guarantees
+//!
+//! | path | loss | order |
+//! |---|---|---|
+//! | bus → exporter | by the exporter subscriber's overflow policy; none with `Block` | per publisher |
+//! | exporter → core NATS → importer | at-most-once: counted at the importer ([`ImportStats::lost`]) | per exporter |
+//! | exporter → JetStream | none while the server is back within the retry window | per exporter |
+//! | JetStream → importer → bus | none: acknowledged once published into the bus | per exporter |
+//!
+//! ```
+//! use fanout::agent::{topics, AgentEvent, RunId, SessionId};
+//! use fanout::{Bus, Overflow};
+//! use fanout_nats::{agent, server::NatsServer, Connection, Exporter, Importer};
+//!
+//! let server = NatsServer::start().unwrap();
+//! // Process A: an agent host exports its bus.
+//! let host = Bus::<AgentEvent>::new();
+//! let sub = host.subscriber().topics(topics::ALL).overflow(Overflow::Block).build().unwrap();
+//! let exporter = Exporter::builder(sub, Connection::new(server.url()))
+//!     .subject(agent::session_subject("agent"))
+//!     .start()
+//!     .unwrap();
+//! // Process B: a dashboard imports every session into its own bus.
+//! let dashboard = Bus::<AgentEvent>::new();
+//! let mut view = dashboard.subscribe(topics::ALL);
+//! let importer = Importer::builder(dashboard.publisher(), Connection::new(server.url()))
+//!     .subject("agent.>")
+//!     .start()
+//!     .unwrap();
+//!
+//! host.publish(AgentEvent::run_completed(SessionId::new(), RunId::new(), 1)).unwrap();
+//! assert_eq!(view.recv().unwrap().kind(), "run_completed");
+//! host.close();
+//! assert_eq!(exporter.shutdown().published, 1);
+//! assert_eq!(importer.shutdown().published, 1);
+//! ```
+#![warn(missing_docs)]
+#![deny(unsafe_code)]
+
+pub mod agent;
+mod codec;
+mod connection;
+mod error;
+mod export;
+mod import;
+pub mod sequence;
+pub mod server;
+mod stats;
+mod subject;
+
+pub use codec::{Codec, CodecError, JsonCodec};
+pub use connection::{Connection, ReportHook};
+pub use error::BridgeError;
+pub use export::{ExportBuilder, ExportMode, Exporter, JetStreamExport};
+pub use import::{ImportBuilder, ImportSource, Importer, JetStreamImport};
+pub use stats::{ExportStats, ImportStats};
+pub use subject::is_valid_subject;

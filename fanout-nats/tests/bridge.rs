@@ -1,0 +1,470 @@
+//! The bridge against a real nats-server on loopback: round trips, volume, bad input, credentials.
+
+mod common;
+
+use std::time::Duration;
+
+use common::variants::{every_variant, ids};
+use common::{connect, server, server_with, unique, wait_until, Numbered, Reports};
+use fanout::agent::{topics, AgentEvent, RunId, SessionId};
+use fanout::{Bus, Overflow, Topics};
+use fanout_nats::server::ServerOptions;
+use fanout_nats::{
+    agent, BridgeError, Codec, CodecError, Connection, Exporter, Importer, JetStreamExport,
+    JetStreamImport,
+};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Every variant leaves one bus and arrives, equal and in order, in another (core NATS).
+#[test]
+fn every_agent_event_variant_round_trips_through_core_nats() {
+    let server = server();
+    let reports = Reports::default();
+    let (host, dashboard) = (Bus::<AgentEvent>::new(), Bus::<AgentEvent>::new());
+    let mut view = dashboard
+        .subscriber()
+        .capacity(64)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap();
+    let importer = Importer::builder(dashboard.publisher(), connect(&server, &reports))
+        .subject("agent.>")
+        .start()
+        .unwrap();
+    let sub = host
+        .subscriber()
+        .topics(topics::ALL)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap();
+    let exporter = Exporter::builder(sub, connect(&server, &reports))
+        .subject(agent::session_subject("agent"))
+        .start()
+        .unwrap();
+
+    let events: Vec<AgentEvent> = every_variant(&ids()).into_iter().map(|(e, _)| e).collect();
+    assert_eq!(events.len(), 28);
+    for event in &events {
+        host.publish(event.clone()).unwrap();
+    }
+    for sent in &events {
+        let got = view.recv_timeout(WAIT).unwrap();
+        assert_eq!(&got, sent, "{}", sent.kind());
+    }
+    host.close();
+    let exported = exporter.shutdown();
+    assert_eq!(
+        (exported.received, exported.published, exported.lost()),
+        (28, 28, 0)
+    );
+    let imported = importer.shutdown();
+    assert_eq!(
+        (imported.received, imported.published, imported.lost),
+        (28, 28, 0),
+        "{reports:?}",
+        reports = reports.lines()
+    );
+}
+
+/// The same through JetStream: stored, acknowledged, read back by a durable consumer.
+#[test]
+fn every_agent_event_variant_round_trips_through_jetstream() {
+    let server = server();
+    let reports = Reports::default();
+    let (host, dashboard) = (Bus::<AgentEvent>::new(), Bus::<AgentEvent>::new());
+    let sub = host
+        .subscriber()
+        .topics(topics::ALL)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap();
+    let stream = unique("AGENTS");
+    let exporter = Exporter::builder(sub, connect(&server, &reports))
+        .subject(agent::session_subject("agent"))
+        .jetstream(JetStreamExport::new(&stream).subjects(["agent.>"]))
+        .start()
+        .unwrap();
+    let events: Vec<AgentEvent> = every_variant(&ids()).into_iter().map(|(e, _)| e).collect();
+    for event in &events {
+        host.publish(event.clone()).unwrap();
+    }
+    host.close();
+    let exported = exporter.shutdown();
+    assert_eq!(
+        (exported.published, exported.acknowledged, exported.lost()),
+        (28, 28, 0)
+    );
+
+    // Imported after the fact: the stream kept them.
+    let mut view = dashboard.subscriber().capacity(64).build().unwrap();
+    let importer = Importer::builder(dashboard.publisher(), connect(&server, &reports))
+        .jetstream(JetStreamImport::new(&stream, "dashboard"))
+        .start()
+        .unwrap();
+    for sent in &events {
+        assert_eq!(&view.recv_timeout(WAIT).unwrap(), sent, "{}", sent.kind());
+    }
+    assert!(
+        wait_until(WAIT, || importer.stats().acknowledged == 28),
+        "{:?}",
+        importer.stats()
+    );
+    let imported = importer.shutdown();
+    assert_eq!(
+        (
+            imported.published,
+            imported.acknowledged,
+            imported.duplicates
+        ),
+        (28, 28, 0)
+    );
+}
+
+/// 100,000 events from two publishers through core NATS, and 20,000 through JetStream (one round
+/// trip per event: slow in a debug build), exact counts and per-publisher order at the far bus;
+/// whatever core NATS lost (nothing, usually) is accounted for exactly.
+#[test]
+fn a_hundred_thousand_core_and_twenty_thousand_jetstream_events_are_counted_exactly() {
+    let server = server();
+    let reports = Reports::default();
+    for jetstream in [false, true] {
+        let n_per_publisher: u64 = if jetstream { 10_000 } else { 50_000 };
+        let host = Bus::<Numbered>::new();
+        let dashboard = Bus::<Numbered>::new();
+        let stream = unique("NUMBERS");
+        let mut view = dashboard
+            .subscriber()
+            .capacity(4096)
+            .overflow(Overflow::Block)
+            .build()
+            .unwrap();
+        let mut importer = Importer::builder(dashboard.publisher(), connect(&server, &reports))
+            .subject(format!("{stream}.>"))
+            .subscription_capacity(1 << 18);
+        let sub = host
+            .subscriber()
+            .capacity(4096)
+            .overflow(Overflow::Block)
+            .build()
+            .unwrap();
+        let mut exporter =
+            Exporter::builder(sub, connect(&server, &reports)).subject_prefix(&stream);
+        if jetstream {
+            exporter = exporter.jetstream(JetStreamExport::new(&stream));
+        }
+        let exporter = exporter.start().unwrap();
+        if jetstream {
+            importer = importer.jetstream(JetStreamImport::new(&stream, "all"));
+        }
+        let importer = importer.start().unwrap();
+
+        let publishers: Vec<_> = (0..2u32)
+            .map(|p| {
+                let publisher = host.publisher();
+                std::thread::spawn(move || {
+                    for n in 0..n_per_publisher {
+                        publisher.publish(Numbered { publisher: p, n }).unwrap();
+                    }
+                })
+            })
+            .collect();
+        let mut next = [0u64; 2];
+        let mut received = 0u64;
+        let done = |received: u64| {
+            let s = importer.stats();
+            received + s.lost == 2 * n_per_publisher && s.published == received
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(90);
+        while !done(received) && std::time::Instant::now() < deadline {
+            match view.recv_timeout(Duration::from_millis(200)) {
+                Ok(Numbered { publisher, n }) => {
+                    let p = publisher as usize;
+                    assert!(n >= next[p], "publisher {p}: {n} after {}", next[p]);
+                    if jetstream {
+                        assert_eq!(
+                            n, next[p],
+                            "JetStream lost or reordered publisher {p}'s events"
+                        );
+                    }
+                    next[p] = n + 1;
+                    received += 1;
+                }
+                Err(e) => assert_eq!(e, fanout::RecvTimeoutError::Timeout),
+            }
+        }
+        for p in publishers {
+            p.join().unwrap();
+        }
+        host.close();
+        let exported = exporter.shutdown();
+        let imported = importer.shutdown();
+        assert_eq!(
+            exported.published,
+            2 * n_per_publisher,
+            "jetstream={jetstream}: {exported:?}"
+        );
+        assert_eq!(exported.lost(), 0);
+        assert_eq!(imported.published, received);
+        assert_eq!(
+            received + imported.lost,
+            2 * n_per_publisher,
+            "jetstream={jetstream}: {imported:?}"
+        );
+        if jetstream {
+            assert_eq!(
+                (received, exported.acknowledged, imported.acknowledged),
+                (
+                    2 * n_per_publisher,
+                    2 * n_per_publisher,
+                    2 * n_per_publisher
+                )
+            );
+        }
+        eprintln!("jetstream={jetstream}: {exported:?} {imported:?}");
+    }
+}
+
+/// A JSON codec that refuses to encode events whose text is "poison".
+struct Picky;
+impl Codec<AgentEvent> for Picky {
+    fn encode(&self, event: &AgentEvent, out: &mut Vec<u8>) -> Result<(), CodecError> {
+        if let AgentEvent::TextDelta { text, .. } = event {
+            if text == "poison" {
+                return Err(CodecError::new("poison"));
+            }
+        }
+        serde_json::to_writer(out, event).map_err(CodecError::new)
+    }
+    fn decode(&self, bytes: &[u8]) -> Result<AgentEvent, CodecError> {
+        serde_json::from_slice(bytes).map_err(CodecError::new)
+    }
+}
+
+/// Malformed and oversized messages are counted and reported on both sides; the bridge goes on.
+#[test]
+fn malformed_and_oversized_messages_are_counted_and_reported_never_fatal() {
+    let server = server();
+    let reports = Reports::default();
+    let (host, dashboard) = (Bus::<AgentEvent>::new(), Bus::<AgentEvent>::new());
+    let mut view = dashboard.subscriber().capacity(64).build().unwrap();
+    let importer = Importer::builder(dashboard.publisher(), connect(&server, &reports))
+        .subject("agent.>")
+        .max_payload(4096)
+        .start()
+        .unwrap();
+
+    // Import side: raw messages from a plain client.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let raw = runtime.block_on(async_nats::connect(server.url())).unwrap();
+    let (session, run) = (SessionId::new(), RunId::new());
+    let good = AgentEvent::text_delta(session, run, "fine");
+    let big = AgentEvent::text_delta(session, run, "x".repeat(10_000));
+    runtime.block_on(async {
+        raw.publish("agent.raw.delta", "{not json".into())
+            .await
+            .unwrap();
+        raw.publish("agent.raw.delta", r#"{"type":"no_such_event"}"#.into())
+            .await
+            .unwrap();
+        raw.publish("agent.raw.delta", serde_json::to_vec(&big).unwrap().into())
+            .await
+            .unwrap();
+        raw.publish("agent.raw.delta", serde_json::to_vec(&good).unwrap().into())
+            .await
+            .unwrap();
+        raw.flush().await.unwrap();
+    });
+    assert_eq!(view.recv_timeout(WAIT).unwrap(), good);
+    let stats = importer.stats();
+    assert_eq!(
+        (
+            stats.received,
+            stats.decode_failed,
+            stats.oversized,
+            stats.published
+        ),
+        (4, 2, 1, 1)
+    );
+    assert!(reports.any("malformed"), "{:?}", reports.lines());
+    assert!(
+        reports.any("larger than the 4096-byte maximum"),
+        "{:?}",
+        reports.lines()
+    );
+
+    // Export side: an event the codec refuses, one with an invalid subject, one larger than the
+    // server takes (1 MiB by default), then a good one: only the good one arrives.
+    let sub = host
+        .subscriber()
+        .topics(topics::ALL)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap();
+    let exporter = Exporter::builder(sub, connect(&server, &reports))
+        .subject(|e: &AgentEvent| match e {
+            AgentEvent::TextDelta { text, .. } if text == "bad subject" => "agent.has space".into(),
+            _ => "agent.raw.delta".into(),
+        })
+        .codec(Picky)
+        .start()
+        .unwrap();
+    host.publish(AgentEvent::text_delta(session, run, "poison"))
+        .unwrap();
+    host.publish(AgentEvent::text_delta(session, run, "bad subject"))
+        .unwrap();
+    host.publish(AgentEvent::text_delta(session, run, "y".repeat(2 << 20)))
+        .unwrap();
+    let after = AgentEvent::text_delta(session, run, "after");
+    host.publish(after.clone()).unwrap();
+    assert_eq!(view.recv_timeout(WAIT).unwrap(), after);
+    host.close();
+    let exported = exporter.shutdown();
+    assert_eq!(
+        (
+            exported.received,
+            exported.encode_failed,
+            exported.oversized,
+            exported.published
+        ),
+        (4, 2, 1, 1)
+    );
+    assert_eq!(exported.lost(), 3);
+    assert!(reports.any("not a valid NATS subject"));
+    assert!(reports.any("cannot encode it: poison"));
+    assert!(reports.any("the server takes at most"));
+    assert_eq!(importer.shutdown().published, 2);
+}
+
+/// A wrong password is refused at start with an error that says so; the right one works.
+#[test]
+fn a_wrong_credential_is_a_clear_error() {
+    let server = server_with(ServerOptions::default().user("host", "right"));
+    let bus = Bus::<AgentEvent>::new();
+    let wrong = Connection::new(server.url()).user_and_password("host", "wrong");
+    let err = Exporter::builder(bus.subscribe(Topics::ALL), wrong.clone())
+        .start()
+        .unwrap_err();
+    assert!(matches!(err, BridgeError::Unauthorized { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains("rejected the credentials") && message.contains(&server.url()),
+        "{message}"
+    );
+    let err = Importer::builder(bus.publisher(), wrong)
+        .start()
+        .unwrap_err();
+    assert!(matches!(err, BridgeError::Unauthorized { .. }), "{err:?}");
+
+    let missing = Connection::new(server.url());
+    assert!(matches!(
+        Importer::builder(bus.publisher(), missing)
+            .start()
+            .unwrap_err(),
+        BridgeError::Unauthorized { .. }
+    ));
+    let right = Connection::new(server.url()).user_and_password("host", "right");
+    let exporter = Exporter::builder(bus.subscribe(Topics::ALL), right)
+        .start()
+        .unwrap();
+    bus.close();
+    assert_eq!(exporter.shutdown().lost(), 0);
+}
+
+/// Nothing listening: a clear connect error within the timeout, not a hang.
+#[test]
+fn an_unreachable_server_is_a_clear_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bus = Bus::<AgentEvent>::new();
+    let connection = Connection::new(format!("nats://127.0.0.1:{port}"))
+        .connect_timeout(Duration::from_millis(500));
+    let err = Exporter::builder(bus.subscribe(Topics::ALL), connection)
+        .start()
+        .unwrap_err();
+    assert!(matches!(err, BridgeError::Connect { .. }), "{err:?}");
+    assert!(err.to_string().contains("cannot connect"), "{err}");
+}
+
+/// An importer that cannot keep up (its bus is full and nobody reads it) makes the client drop
+/// messages as a slow consumer: the drops are noticed and counted exactly once later events arrive.
+#[test]
+fn a_slow_consumer_on_the_nats_side_surfaces_as_counted_loss() {
+    const FLOOD: u64 = 5_000;
+    const TAIL: u64 = 100;
+    let server = server();
+    let reports = Reports::default();
+    let (host, dashboard) = (Bus::<Numbered>::new(), Bus::<Numbered>::new());
+    let prefix = unique("slow");
+    // Nobody reads this Block queue during the flood: the importer's publisher thread blocks.
+    let mut view = dashboard
+        .subscriber()
+        .capacity(16)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap();
+    let importer = Importer::builder(dashboard.publisher(), connect(&server, &reports))
+        .subject(format!("{prefix}.>"))
+        .subscription_capacity(64)
+        .start()
+        .unwrap();
+    let sub = host
+        .subscriber()
+        .capacity(1024)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap();
+    let exporter = Exporter::builder(sub, connect(&server, &reports))
+        .subject_prefix(&prefix)
+        .start()
+        .unwrap();
+    for n in 0..FLOOD {
+        host.publish(Numbered { publisher: 0, n }).unwrap();
+    }
+    assert!(wait_until(WAIT, || exporter.stats().published == FLOOD));
+    assert!(
+        wait_until(WAIT, || importer.stats().slow_consumer_notices > 0),
+        "{:?}",
+        importer.stats()
+    );
+
+    // Now read, and send a tail so the last gap is seen.
+    let reader = std::thread::spawn(move || {
+        let mut received = 0u64;
+        let mut last = 0;
+        while last != FLOOD + TAIL - 1 {
+            let Numbered { n, .. } = view.recv_timeout(WAIT).expect("the tail arrives");
+            assert!(received == 0 || n > last, "{n} after {last}");
+            last = n;
+            received += 1;
+        }
+        received
+    });
+    // Once the importer has worked through what survived of the flood (nothing new for 300 ms),
+    // the tail, slowly enough not to be dropped in turn.
+    let mut seen = importer.stats().received;
+    assert!(wait_until(WAIT, || {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = importer.stats().received;
+        std::mem::replace(&mut seen, now) == now
+    }));
+    for n in FLOOD..FLOOD + TAIL {
+        host.publish(Numbered { publisher: 0, n }).unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let received = reader.join().unwrap();
+    host.close();
+    let exported = exporter.shutdown();
+    let imported = importer.shutdown();
+    eprintln!("slow consumer: {received} arrived, {exported:?}, {imported:?}");
+    assert!(imported.lost > 0, "{imported:?}");
+    assert_eq!(received + imported.lost, FLOOD + TAIL, "{imported:?}");
+    assert_eq!(imported.published, received);
+    assert!(reports.any("never arrived"), "{:?}", reports.lines());
+}

@@ -1,0 +1,294 @@
+//! One `AgentEvent` of every variant (the same list as the core crate's
+//! `tests/agent_vocabulary.rs`, which checks it covers all 28 kinds).
+
+use fanout::agent::topics;
+use fanout::agent::{AgentEvent, AgentId, MessageRole, RunId, SessionId, SessionStatus};
+use fanout::Topic;
+use uuid::Uuid;
+
+pub struct Ids {
+    pub session: SessionId,
+    pub run: RunId,
+    pub agent: AgentId,
+}
+
+pub fn ids() -> Ids {
+    Ids {
+        session: SessionId::new(),
+        run: RunId::new(),
+        agent: AgentId::new(),
+    }
+}
+
+/// One event of every variant, with the topic it must map to (written out by hand).
+pub fn every_variant(ids: &Ids) -> Vec<(AgentEvent, Topic)> {
+    let Ids {
+        session,
+        run,
+        agent,
+    } = *ids;
+    let t = 1_700_000_000_123;
+    vec![
+        (
+            AgentEvent::RunStarted {
+                session,
+                run,
+                agent,
+                model: "m".into(),
+                timestamp_ms: t,
+            },
+            topics::RUN,
+        ),
+        (
+            AgentEvent::RunCompleted {
+                session,
+                run,
+                iterations: 4,
+                timestamp_ms: t,
+            },
+            topics::RUN,
+        ),
+        (
+            AgentEvent::RunFailed {
+                session,
+                run,
+                error: "boom".into(),
+                timestamp_ms: t,
+            },
+            topics::RUN,
+        ),
+        (
+            AgentEvent::RunCancelled {
+                session,
+                run,
+                reason: "user".into(),
+                timestamp_ms: t,
+            },
+            topics::RUN,
+        ),
+        (
+            AgentEvent::ModelStarted {
+                session,
+                run,
+                model: "m".into(),
+                iteration: 1,
+                timestamp_ms: t,
+            },
+            topics::LLM,
+        ),
+        (
+            AgentEvent::ModelFinished {
+                session,
+                run,
+                model: "m".into(),
+                duration_ms: 812,
+                timestamp_ms: t,
+            },
+            topics::LLM,
+        ),
+        (
+            AgentEvent::TextDelta {
+                session,
+                run,
+                text: "héllo 🌍".into(),
+                timestamp_ms: t,
+            },
+            topics::DELTA,
+        ),
+        (
+            AgentEvent::ToolArgsDelta {
+                session,
+                run,
+                call_id: "c1".into(),
+                text: "{\"pa".into(),
+                timestamp_ms: t,
+            },
+            topics::DELTA,
+        ),
+        (
+            AgentEvent::ToolStarted {
+                session,
+                run,
+                call_id: "c1".into(),
+                tool: "grep".into(),
+                timestamp_ms: t,
+            },
+            topics::TOOL,
+        ),
+        (
+            AgentEvent::ToolFinished {
+                session,
+                run,
+                call_id: "c1".into(),
+                tool: "grep".into(),
+                success: false,
+                duration_ms: 7,
+                timestamp_ms: t,
+            },
+            topics::TOOL,
+        ),
+        (
+            AgentEvent::SessionStarted {
+                session,
+                timestamp_ms: t,
+            },
+            topics::SESSION,
+        ),
+        (
+            AgentEvent::SessionEnded {
+                session,
+                timestamp_ms: t,
+            },
+            topics::SESSION,
+        ),
+        (
+            AgentEvent::SessionStatusChanged {
+                session,
+                status: SessionStatus::AwaitingApproval,
+                timestamp_ms: t,
+            },
+            topics::SESSION,
+        ),
+        (
+            AgentEvent::MessageCommitted {
+                session,
+                run,
+                message_id: Uuid::new_v4(),
+                role: MessageRole::Assistant,
+                timestamp_ms: t,
+            },
+            topics::SESSION,
+        ),
+        (
+            AgentEvent::TokenUsage {
+                session,
+                run,
+                model: "m".into(),
+                input_tokens: 1200,
+                output_tokens: 340,
+                cost_usd: 0.0125,
+                timestamp_ms: t,
+            },
+            topics::COST,
+        ),
+        (
+            AgentEvent::CostRecorded {
+                session,
+                run,
+                item: "web_search".into(),
+                cost_usd: 0.005,
+                timestamp_ms: t,
+            },
+            topics::COST,
+        ),
+        (
+            AgentEvent::BudgetExhausted {
+                session,
+                budget_usd: 5.0,
+                spent_usd: 5.25,
+                timestamp_ms: t,
+            },
+            topics::COST,
+        ),
+        (
+            AgentEvent::AgentStarted {
+                session,
+                agent,
+                task: "review".into(),
+                timestamp_ms: t,
+            },
+            topics::AGENT,
+        ),
+        (
+            AgentEvent::AgentFinished {
+                session,
+                agent,
+                success: true,
+                timestamp_ms: t,
+            },
+            topics::AGENT,
+        ),
+        (
+            AgentEvent::AgentGroupCreated {
+                session,
+                group: Uuid::new_v4(),
+                members: vec![agent, AgentId::new()],
+                timestamp_ms: t,
+            },
+            topics::AGENT,
+        ),
+        (
+            AgentEvent::AgentGroupMemberFinished {
+                session,
+                group: Uuid::new_v4(),
+                agent,
+                success: false,
+                timestamp_ms: t,
+            },
+            topics::AGENT,
+        ),
+        (
+            AgentEvent::DoomLoopDetected {
+                session,
+                run,
+                description: "same call x3".into(),
+                timestamp_ms: t,
+            },
+            topics::AGENT,
+        ),
+        (
+            AgentEvent::CircuitBreakerOpened {
+                session,
+                run,
+                breaker: "compaction".into(),
+                consecutive_failures: 3,
+                timestamp_ms: t,
+            },
+            topics::AGENT,
+        ),
+        (
+            AgentEvent::ApprovalRequested {
+                session,
+                run,
+                approval: Uuid::new_v4(),
+                action: "shell".into(),
+                resource: "/tmp".into(),
+                reason: "cleanup".into(),
+                timestamp_ms: t,
+            },
+            topics::APPROVAL,
+        ),
+        (
+            AgentEvent::ApprovalResolved {
+                session,
+                run,
+                approval: Uuid::new_v4(),
+                approved: true,
+                timestamp_ms: t,
+            },
+            topics::APPROVAL,
+        ),
+        (
+            AgentEvent::ConfigReloaded { timestamp_ms: t },
+            topics::SYSTEM,
+        ),
+        (
+            AgentEvent::ShutdownRequested {
+                reason: "SIGTERM".into(),
+                timestamp_ms: t,
+            },
+            topics::SYSTEM,
+        ),
+        (
+            AgentEvent::Custom {
+                session: Some(session),
+                run: None,
+                kind: "memory_stored".into(),
+                source: "kernel".into(),
+                payload: serde_json::json!({"id": "m1", "n": [1, 2.5, null]}),
+                timestamp_ms: t,
+            },
+            topics::CUSTOM,
+        ),
+    ]
+}
