@@ -78,6 +78,11 @@ impl Delivery {
 }
 
 impl Delivery {
+    /// Counts one event lost by a subscriber (an async publish that gave up on it).
+    pub(crate) fn lost_one(&mut self) {
+        self.dropped += 1;
+    }
+
     pub(crate) fn add(&mut self, other: Delivery) {
         self.delivered += other.delivered;
         self.dropped += other.dropped;
@@ -259,22 +264,69 @@ fn offer<E>(
     delivery: &mut Delivery,
 ) {
     match entry.tx.try_send(event) {
-        Ok(()) => delivery.delivered += 1,
-        Err(TrySendError::Full(event)) => overflow(registry, entry, event, deadline, delivery),
+        Ok(()) => enqueued(entry, delivery),
+        Err(TrySendError::Full(event)) => {
+            // `Block::Wait` never hands the event back.
+            let _ = overflow(registry, entry, event, Block::Wait(deadline), delivery);
+        }
         // The subscriber dropped its receiver during this publish: it is leaving, nothing is owed.
         Err(TrySendError::Disconnected(_)) => {}
     }
 }
 
+/// [`offer`] for an async publish: a full `Overflow::Block` queue hands the event back instead of
+/// blocking the thread (the caller waits for room asynchronously); every other policy applies as
+/// usual.
+pub(crate) fn offer_or_return<E>(
+    registry: &Registry<E>,
+    entry: &Entry<E>,
+    event: E,
+    delivery: &mut Delivery,
+) -> Result<(), E> {
+    match entry.tx.try_send(event) {
+        Ok(()) => {
+            enqueued(entry, delivery);
+            Ok(())
+        }
+        Err(TrySendError::Full(event)) => match overflow(registry, entry, event, Block::Return, delivery) {
+            Some(event) => Err(event),
+            None => Ok(()),
+        },
+        Err(TrySendError::Disconnected(_)) => Ok(()),
+    }
+}
+
+/// An event is in the subscriber's queue: count it, and wake the subscriber's task if it ever
+/// received asynchronously. For every other subscriber `entry.notify` is an immutable byte of the
+/// snapshot: no atomic operation, no fence (protocol in [`crate::notify`]).
+#[inline]
+pub(crate) fn enqueued<E>(entry: &Entry<E>, delivery: &mut Delivery) {
+    delivery.delivered += 1;
+    if entry.notify {
+        entry.state.event_waiter.notify();
+    }
+}
+
+/// What `Overflow::Block` does with a full queue.
+#[derive(Clone, Copy)]
+enum Block {
+    /// Block the thread, until the deadline if there is one.
+    Wait(Option<Instant>),
+    /// Hand the event back (an async publish waits for room itself).
+    Return,
+}
+
+/// Applies the subscriber's overflow policy to `event`, which found its queue full. Returns the
+/// event only for `Overflow::Block` with [`Block::Return`].
 #[cold]
 #[inline(never)]
 fn overflow<E>(
     registry: &Registry<E>,
     entry: &Entry<E>,
     event: E,
-    deadline: Option<Instant>,
+    block: Block,
     delivery: &mut Delivery,
-) {
+) -> Option<E> {
     let state = &entry.state;
     match state.overflow {
         Overflow::DropNewest => {
@@ -300,25 +352,26 @@ fn overflow<E>(
                 delivery.dropped += u32::from(evicted);
                 match entry.tx.try_send(event) {
                     Ok(()) => {
-                        delivery.delivered += 1;
-                        return;
+                        enqueued(entry, delivery);
+                        return None;
                     }
                     // Another publisher took the freed slot: evict again.
                     Err(TrySendError::Full(back)) => event = back,
-                    Err(TrySendError::Disconnected(_)) => return,
+                    Err(TrySendError::Disconnected(_)) => return None,
                 }
             }
         }
         Overflow::Block => {
-            let sent = match deadline {
-                None => entry
+            let sent = match block {
+                Block::Return => return Some(event),
+                Block::Wait(None) => entry
                     .tx
                     .send(event)
                     .map_err(|err| SendTimeoutError::Disconnected(err.0)),
-                Some(deadline) => entry.tx.send_deadline(event, deadline),
+                Block::Wait(Some(deadline)) => entry.tx.send_deadline(event, deadline),
             };
             match sent {
-                Ok(()) => delivery.delivered += 1,
+                Ok(()) => enqueued(entry, delivery),
                 Err(SendTimeoutError::Timeout(event)) => {
                     drop(event);
                     state.lost.record(1);
@@ -344,4 +397,5 @@ fn overflow<E>(
             }
         }
     }
+    None
 }

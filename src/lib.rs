@@ -167,6 +167,7 @@ mod error;
 mod event;
 mod fan_out;
 mod loss;
+mod notify;
 mod overflow;
 mod publisher;
 mod queue;
@@ -193,7 +194,7 @@ pub use sink::{EventSink, NullSink, RecordingSink};
 pub use stats::{BusStats, SubscriberStats};
 #[cfg(not(loom))]
 pub use subscriber::Accepted;
-pub use subscriber::{IntoIter, Iter, Subscriber, SubscriberBuilder, TryIter};
+pub use subscriber::{IntoIter, Iter, Recv, RecvInto, Subscriber, SubscriberBuilder, TryIter};
 #[cfg(not(loom))]
 pub use tap::{
     spawn_tap, Received, TapBuilder, TapEnd, TapError, TapHandle, TapHandler, TapReport, TapStats,

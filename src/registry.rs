@@ -22,6 +22,7 @@ use std::fmt;
 use crossbeam_utils::CachePadded;
 
 use crate::loss::LossCounter;
+use crate::notify::{WakerList, WakerSlot};
 use crate::queue::{Receiver, Sender};
 use crate::sync::{Arc, AtomicBool, AtomicU64, Mutex, Ordering, SnapshotCell, SnapshotGuard};
 use crate::{Overflow, Topics, WaitStrategy};
@@ -88,6 +89,12 @@ pub(crate) struct SubscriberState {
     pub(crate) received: CachePadded<AtomicU64>,
     /// Lost events already reported to the consumer as `Lagged` (consumer-written).
     pub(crate) lag_reported: AtomicU64,
+    /// The task receiving asynchronously, woken after enqueues (only once the table entry says
+    /// `notify`) and when an entry is dropped (protocol in [`crate::notify`]).
+    pub(crate) event_waiter: WakerSlot,
+    /// Publishers' tasks waiting for room in this (full, `Overflow::Block`) queue, woken by the
+    /// consumer after each dequeue and when the subscriber or an entry is dropped.
+    pub(crate) room_waiters: WakerList,
 }
 
 impl SubscriberState {
@@ -112,6 +119,33 @@ pub(crate) struct Entry<E> {
     pub(crate) evictor: Option<Receiver<E>>,
     /// Immutable once built, so a plain `std` `Arc` (not part of any protocol loom checks).
     pub(crate) filter: Option<std::sync::Arc<Filter<E>>>,
+    /// Whether a publish wakes the subscriber's async waiter after enqueuing. Off until the
+    /// subscriber is first polled asynchronously (`Registry::enable_notify`), so a subscriber
+    /// that only ever receives on threads costs a publish a test of this byte and nothing more.
+    pub(crate) notify: bool,
+    /// Declared after `tx`, so it runs after the sender is dropped (fields drop in declaration
+    /// order): see [`WakeOnDrop`].
+    wake_on_drop: WakeOnDrop,
+}
+
+impl<E> Entry<E> {
+    pub(crate) fn new(
+        mask: u64,
+        state: Arc<SubscriberState>,
+        tx: Sender<E>,
+        evictor: Option<Receiver<E>>,
+        filter: Option<std::sync::Arc<Filter<E>>>,
+    ) -> Self {
+        Entry {
+            mask,
+            wake_on_drop: WakeOnDrop(Arc::clone(&state)),
+            state,
+            tx,
+            evictor,
+            filter,
+            notify: false,
+        }
+    }
 }
 
 impl<E> Clone for Entry<E> {
@@ -122,7 +156,24 @@ impl<E> Clone for Entry<E> {
             tx: self.tx.clone(),
             evictor: self.evictor.clone(),
             filter: self.filter.clone(),
+            notify: self.notify,
+            wake_on_drop: WakeOnDrop(Arc::clone(&self.wake_on_drop.0)),
         }
+    }
+}
+
+/// Wakes a subscriber's async waiters when a table entry (a holder of its queue's sender) is
+/// dropped, after the sender. This is what tells a waiting task that its queue disconnected
+/// (close, removal), that a waiting publisher should look again (close), and what covers the
+/// publishes that loaded a snapshot from before `enable_notify`: they enqueue without waking, but
+/// the old snapshot's entries are dropped, and wake, only after the last of them is done. Control
+/// plane only: one swap per flag per entry dropped, never on the publish path.
+pub(crate) struct WakeOnDrop(pub(crate) Arc<SubscriberState>);
+
+impl Drop for WakeOnDrop {
+    fn drop(&mut self) {
+        self.0.event_waiter.notify();
+        self.0.room_waiters.notify();
     }
 }
 
@@ -181,6 +232,11 @@ impl<E> Registry<E> {
         self.snapshot.load()
     }
 
+    /// The current snapshot, owned (an async publish holds it across `.await`s).
+    pub(crate) fn load_full(&self) -> Arc<Snapshot<E>> {
+        self.snapshot.load_full()
+    }
+
     /// Adds a subscriber; `Err` hands the entry back if the bus is closed.
     pub(crate) fn insert(&self, entry: Entry<E>) -> Result<(), Entry<E>> {
         let mut table = self.table.lock();
@@ -212,6 +268,27 @@ impl<E> Registry<E> {
         // Dropped outside the lock: if they were the last handles on the queue, dropping them drops
         // the queued events, and an event's `Drop` must not run under the registry lock.
         drop((removed, old));
+    }
+
+    /// Turns on the wake-up after enqueue for this subscriber, once, the first time it is polled
+    /// asynchronously: publishes that load the snapshot published here wake its task. Those that
+    /// loaded an older one are covered by that snapshot's drop ([`WakeOnDrop`]).
+    pub(crate) fn enable_notify(&self, state: &SubscriberState) {
+        let mut table = self.table.lock();
+        let Some(entry) = table
+            .entries
+            .iter_mut()
+            .find(|entry| entry.state.id == state.id)
+        else {
+            return; // closed or removed: its queue disconnects when the last snapshot goes
+        };
+        if entry.notify {
+            return;
+        }
+        entry.notify = true;
+        let old = self.publish(&table);
+        drop(table);
+        drop(old);
     }
 
     /// Changes a subscriber's topics; a publish that starts after this returns obeys them (it loads

@@ -15,17 +15,19 @@
 
 mod builder;
 mod iter;
+mod recv_async;
 
 pub use builder::SubscriberBuilder;
 #[cfg(not(loom))]
 pub use iter::Accepted;
 pub use iter::{IntoIter, Iter, TryIter};
+pub use recv_async::{Recv, RecvInto};
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::queue::{self, Receiver};
-use crate::registry::{SubscriberId, SubscriberState};
+use crate::registry::{SubscriberId, SubscriberState, WakeOnDrop};
 use crate::shared::Inner;
 use crate::sync::{Arc, Ordering};
 use crate::wait::{self, WaitStrategy};
@@ -68,17 +70,32 @@ pub struct Subscriber<E> {
     reported: u64,
     /// Events handed out.
     received: u64,
+    /// Whether the table entry already says `notify` (set the first time this subscriber is
+    /// polled asynchronously; see [`crate::notify`]).
+    notify_on: bool,
+    /// The `Stream` has yielded its last item (`Overflowed`, or ended at `Disconnected`).
+    #[cfg_attr(not(feature = "stream"), allow(dead_code))]
+    stream_done: bool,
+    /// Declared after `rx`, so it runs after the receiver is dropped: a publisher waiting for room
+    /// is woken and finds the queue disconnected.
+    _wake_on_drop: WakeOnDrop,
 }
+
+// A subscriber never pins anything: its event type sits in an `Option` it moves out of.
+impl<E> Unpin for Subscriber<E> {}
 
 impl<E> Subscriber<E> {
     pub(crate) fn new(state: Arc<SubscriberState>, rx: Receiver<E>, inner: Arc<Inner<E>>) -> Self {
         Subscriber {
+            _wake_on_drop: WakeOnDrop(Arc::clone(&state)),
             state,
             rx,
             inner,
             held: None,
             reported: 0,
             received: 0,
+            notify_on: false,
+            stream_done: false,
         }
     }
 
@@ -107,7 +124,10 @@ impl<E> Subscriber<E> {
             return self.dequeued(event).map_err(TryRecvError::from);
         }
         match self.rx.try_recv() {
-            Ok(event) => self.dequeued(event).map_err(TryRecvError::from),
+            Ok(event) => {
+                self.freed_slot();
+                self.dequeued(event).map_err(TryRecvError::from)
+            }
             Err(queue::TryRecvError::Empty) => Err(match self.ended_or_lagged(false) {
                 Some(err) => err.into(),
                 None => TryRecvError::Empty,
@@ -257,8 +277,14 @@ impl<E> Subscriber<E> {
             return Ok(0);
         }
         let first = self.recv()?;
+        Ok(self.top_up(buf, first, max))
+    }
+
+    /// Pushes `first` and then up to `max - 1` more queued events into `buf` without waiting;
+    /// returns how many it pushed (the tail of [`recv_into`](Self::recv_into) and its async form).
+    fn top_up(&mut self, buf: &mut Vec<E>, first: E, max: usize) -> usize {
         buf.push(first);
-        let more = match self.drain_into(buf, max - 1) {
+        let more = match self.drain_into(buf, max.saturating_sub(1)) {
             Ok(more) => more,
             // A loss found while topping up the batch: give the report back so that the next call
             // returns it (dropping it here would lose those events silently).
@@ -269,7 +295,7 @@ impl<E> Subscriber<E> {
             // An end is found again by the next call.
             Err(_) => 0,
         };
-        Ok(1 + more)
+        1 + more
     }
 
     /// A blocking iterator: yields `Ok(event)` and `Err(Lagged(n))` items, then `Err(Overflowed)`
@@ -449,12 +475,25 @@ impl<E> Subscriber<E> {
                 Some(deadline) => wait::spin(Some(deadline), poll),
             },
         };
-        if let Some(outcome) = spun {
-            return outcome;
+        let outcome = match spun {
+            Some(outcome) => outcome,
+            None => match deadline {
+                None => rx.recv().ok(),
+                Some(deadline) => rx.recv_deadline(deadline).ok(),
+            },
+        };
+        if outcome.is_some() {
+            self.freed_slot();
         }
-        match deadline {
-            None => rx.recv().ok(),
-            Some(deadline) => rx.recv_deadline(deadline).ok(),
+        outcome
+    }
+
+    /// Called after every dequeue from the queue: a `Block` subscriber wakes the publishers'
+    /// tasks waiting for room (one swap; nothing for any other policy). See [`crate::notify`].
+    #[inline]
+    fn freed_slot(&self) {
+        if self.state.overflow == Overflow::Block {
+            self.state.room_waiters.notify();
         }
     }
 
@@ -565,7 +604,10 @@ impl<E> Subscriber<E> {
             return Some(self.dequeued(event));
         }
         match msg.take()? {
-            Some(event) => Some(self.dequeued(event)),
+            Some(event) => {
+                self.freed_slot();
+                Some(self.dequeued(event))
+            }
             None => Some(Err(self.disconnected())),
         }
     }

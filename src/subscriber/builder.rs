@@ -5,6 +5,7 @@ use std::fmt;
 use crossbeam_utils::CachePadded;
 
 use crate::loss::LossCounter;
+use crate::notify::{WakerList, WakerSlot};
 use crate::queue;
 use crate::registry::{Entry, Filter, SubscriberId, SubscriberState};
 use crate::shared::{check_capacity, Inner};
@@ -139,16 +140,18 @@ impl<E: Event> SubscriberBuilder<E> {
             overflowed: AtomicBool::new(false),
             received: CachePadded::new(AtomicU64::new(0)),
             lag_reported: AtomicU64::new(0),
+            event_waiter: WakerSlot::new(),
+            room_waiters: WakerList::new(),
         });
         let (tx, rx) = queue::bounded(self.capacity);
         let evictor = (self.overflow == Overflow::DropOldest).then(|| rx.clone());
-        let entry = Entry {
-            mask: self.topics.bits(),
-            state: Arc::clone(&state),
+        let entry = Entry::new(
+            self.topics.bits(),
+            Arc::clone(&state),
             tx,
             evictor,
-            filter: self.filter,
-        };
+            self.filter,
+        );
         match self.inner.registry.insert(entry) {
             Ok(()) => Ok(Subscriber::new(state, rx, self.inner)),
             Err(entry) => {
