@@ -120,7 +120,7 @@ pub(crate) fn publish_timeout<E: Event>(
 
 /// A publish nobody's topic matched: nothing to do unless the bus is closed.
 #[cold]
-fn idle<E>(inner: &Inner<E>, make: impl FnOnce() -> E) -> Result<Delivery, PublishError<E>> {
+pub(crate) fn idle<E>(inner: &Inner<E>, make: impl FnOnce() -> E) -> Result<Delivery, PublishError<E>> {
     // The caller's relaxed interest load may have read the empty interest `close` stores (with
     // release) after setting `closed`; this fence makes that read synchronise with the store, so
     // `closed` is seen and a publish racing a close is rejected, never silently accepted by nobody.

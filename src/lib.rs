@@ -169,6 +169,7 @@ mod fan_out;
 mod loss;
 mod notify;
 mod overflow;
+mod publish_async;
 mod publisher;
 mod queue;
 mod registry;
@@ -187,6 +188,7 @@ pub use error::{BuildError, PublishError, RecvError, RecvTimeoutError, TryRecvEr
 pub use event::Event;
 pub use fan_out::Delivery;
 pub use overflow::Overflow;
+pub use publish_async::PublishAsync;
 pub use publisher::Publisher;
 pub use registry::SubscriberId;
 pub use shared::{DEFAULT_CAPACITY, MAX_CAPACITY};
