@@ -4,7 +4,8 @@
 //! by topic *before* it is enqueued, with an overflow policy per subscriber, and with every lost
 //! event counted and reported to the subscriber that lost it. Built for hosts whose hot loop emits
 //! events from plain synchronous code (an AI agent loop streaming tokens and tool calls to a UI,
-//! telemetry, an audit log, persistence and a cost tracker) with no async runtime.
+//! telemetry, an audit log, persistence and a cost tracker) with no async runtime; its
+//! subscribers and publishers also work from async tasks, on any executor (see [Async](#async)).
 //!
 //! ```
 //! use fanout::{topic, Bus, Event, Overflow, RecvError, Topic, Topics};
@@ -136,6 +137,41 @@
 //!     .build()
 //!     .unwrap();
 //! # drop(latency_sensitive);
+//! ```
+//!
+//! # Async
+//!
+//! A [`Subscriber`] is one type for threads and tasks, and can be handed from one to the other.
+//! [`recv_async`](Subscriber::recv_async) (and [`recv_into_async`](Subscriber::recv_into_async),
+//! and with the `stream` feature the `futures_core::Stream` impl, `Item = Result<E, RecvError>`)
+//! yields exactly what [`recv`](Subscriber::recv) yields, `Lagged(n)` in-stream included; all are
+//! built on [`poll_recv`](Subscriber::poll_recv) and are cancel-safe. [`Publisher::publish_async`]
+//! awaits room in full [`Block`](Overflow::Block) queues instead of blocking the thread; dropped
+//! mid-wait, it counts the event as lost to the subscribers it had not served yet.
+//! [`RunWaiter::wait_async`](crate::agent::RunWaiter::wait_async) awaits a run's end. A
+//! [tap](Bus::tap) stays a thread.
+//!
+//! Nothing here depends on a runtime: wake-ups go through `core::task::Waker`. Publishers wake a
+//! subscriber's task only once it has waited asynchronously (its entry in the table snapshot is
+//! switched to `notify` the first time; one atomic swap per event delivered to it from then on);
+//! a subscriber that never waits asynchronously costs a publish one test of an immutable byte. A
+//! `Block` subscriber pays one atomic swap per event it receives, to wake waiting async
+//! publishers.
+//!
+//! ```
+//! use fanout::{Bus, RecvError, Topics};
+//! # #[derive(Clone, Debug, PartialEq)] struct Tick(u32);
+//! # impl fanout::Event for Tick { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+//! let bus = Bus::new();
+//! let mut sub = bus.subscribe(Topics::ALL);
+//! let publisher = bus.publisher();
+//! drop(bus);
+//! let producer = std::thread::spawn(move || publisher.publish(Tick(1)).unwrap());
+//! futures_executor::block_on(async {
+//!     assert_eq!(sub.recv_async().await, Ok(Tick(1)));
+//!     assert_eq!(sub.recv_async().await, Err(RecvError::Disconnected));
+//! });
+//! # producer.join().unwrap();
 //! ```
 //!
 //! # Cost
