@@ -15,7 +15,11 @@
 
 use std::time::{Duration, Instant};
 
-use crate::queue::{SendTimeoutError, TrySendError};
+mod owed;
+
+use owed::{Owed, OwedBatch, OwedLast};
+
+use crate::queue::{self, TrySendError, WaitError};
 use crate::registry::{Entry, Registry};
 use crate::shared::{Inner, PublishCounter};
 use crate::sync::{fence, Ordering};
@@ -159,34 +163,42 @@ fn fan_out<E: Event>(
         return Err(PublishError::Closed(event));
     }
     counter.add(1);
+    let registry = &inner.registry;
+    let entries = &snapshot.entries[..];
     let mut delivery = Delivery::default();
-    // The interested entry found last, not yet served: it gets a clone if another interested entry
-    // follows, the original event if none does.
-    let mut pending: Option<&Entry<E>> = None;
-    for entry in snapshot.entries.iter() {
+    // What this publish owes, should user code (a filter, `Clone`, `Drop`) panic before the end:
+    // its `Drop` counts the event as lost for every subscriber not yet served. Plain stores to a
+    // local on the way; defused (forgotten) once every subscriber is served.
+    let mut owed = Owed::new(entries, bit);
+    for (index, entry) in entries.iter().enumerate() {
         // The mask is inline in the snapshot: a `set_topics` that returned before this publish
         // started published the snapshot we loaded (or an older one was replaced before it).
         if entry.mask & bit == 0 {
             continue;
         }
+        owed.next = index;
         if let Some(filter) = &entry.filter {
             if !filter(&event) {
                 continue;
             }
         }
-        if let Some(previous) = pending.replace(entry) {
-            offer(
-                &inner.registry,
-                previous,
-                event.clone(),
-                deadline,
-                &mut delivery,
-            );
+        owed.next = index + 1;
+        // The interested entry found before this one, not yet served, gets a clone; the last one
+        // gets the original event (so a single interested subscriber costs no clone at all).
+        if let Some(previous) = owed.pending.replace(index) {
+            owed.offering = Some(previous);
+            let offered = offer(&entries[previous], event.clone(), deadline, &mut delivery);
+            owed.offering = None;
+            offered.settle(registry, &entries[previous]);
         }
     }
-    if let Some(last) = pending {
-        offer(&inner.registry, last, event, deadline, &mut delivery);
+    if let Some(last) = owed.pending.take() {
+        owed.offering = Some(last);
+        let offered = offer(&entries[last], event, deadline, &mut delivery);
+        owed.offering = None;
+        offered.settle(registry, &entries[last]);
     }
+    owed.defuse();
     Ok(delivery)
 }
 
@@ -203,11 +215,10 @@ pub(crate) fn publish_batch<E: Event>(
     if snapshot.closed {
         return Err(PublishError::Closed(std::mem::take(events)));
     }
+    let registry = &inner.registry;
+    let entries = &snapshot.entries[..];
     // Counted like `publish` counts: only events whose topic some subscriber wants.
-    let union = snapshot
-        .entries
-        .iter()
-        .fold(0u64, |acc, entry| acc | entry.mask);
+    let union = entries.iter().fold(0u64, |acc, entry| acc | entry.mask);
     let counted = events
         .iter()
         .filter(|event| union & event.topic().bit() != 0)
@@ -221,84 +232,119 @@ pub(crate) fn publish_batch<E: Event>(
         .iter()
         .fold(0u64, |acc, event| acc | event.topic().bit());
     let mut delivery = Delivery::default();
-    let wants = |entry: &Entry<E>, mask: u64, event: &E| {
-        mask & event.topic().bit() != 0 && entry.filter.as_ref().map_or(true, |f| f(event))
+    let wants = |entry: &Entry<E>, event: &E| {
+        entry.mask & event.topic().bit() != 0 && entry.filter.as_ref().map_or(true, |f| f(event))
     };
     // The last entry whose mask meets the batch's topics takes the originals.
-    let last = snapshot
-        .entries
-        .iter()
-        .rposition(|entry| entry.mask & wanted != 0);
-    let Some(last) = last else {
+    let Some(last) = entries.iter().rposition(|entry| entry.mask & wanted != 0) else {
         events.clear();
         return Ok(delivery);
     };
-    for entry in &snapshot.entries[..last] {
-        let mask = entry.mask;
-        if mask & wanted == 0 {
+    let mut owed = OwedBatch::new(&entries[..=last], events);
+    for (index, entry) in entries[..last].iter().enumerate() {
+        if entry.mask & wanted == 0 {
             continue;
         }
-        for event in events.iter() {
-            if wants(entry, mask, event) {
-                offer(&inner.registry, entry, event.clone(), None, &mut delivery);
+        owed.entry = index;
+        for (position, event) in events.iter().enumerate() {
+            owed.event = position;
+            if wants(entry, event) {
+                let offered = offer(entry, event.clone(), None, &mut delivery);
+                owed.event = position + 1;
+                offered.settle(registry, entry);
             }
         }
     }
-    let entry = &snapshot.entries[last];
-    let mask = entry.mask;
-    for event in events.drain(..) {
-        if wants(entry, mask, &event) {
-            offer(&inner.registry, entry, event, None, &mut delivery);
+    owed.defuse();
+    let entry = &entries[last];
+    let mut owed = OwedLast::new(entry, events.drain(..));
+    while let Some(event) = owed.take() {
+        if wants(entry, &event) {
+            let offered = offer(entry, event, None, &mut delivery);
+            owed.served();
+            offered.settle(registry, entry);
+        } else {
+            owed.served();
+            drop(event);
         }
     }
+    owed.finish();
     Ok(delivery)
+}
+
+/// What offering an event to one subscriber left to do once its outcome is recorded: user code
+/// (`Drop` of a refused or evicted event, the removal of a cut-off subscriber, which may drop the
+/// last copy of old events) runs only after the bookkeeping, so a panic in it cannot undo or
+/// skip a count.
+#[must_use = "a refused event must be dropped and a cut-off subscriber removed"]
+pub(crate) enum Offered<E> {
+    /// Queued, or counted as lost, with nothing left over.
+    Done,
+    /// Not queued: already counted as lost where it was owed; drop it.
+    Refused(E),
+    /// Refused by `Overflow::Disconnect`, which cut the subscriber off here: counted; drop it
+    /// and take the subscriber out of the table.
+    CutOff(E),
+}
+
+impl<E> Offered<E> {
+    #[inline]
+    pub(crate) fn settle(self, registry: &Registry<E>, entry: &Entry<E>) {
+        match self {
+            Offered::Done => {}
+            Offered::Refused(event) => drop(event),
+            Offered::CutOff(event) => {
+                // Once per subscriber, never in steady state: take it out of the table so its
+                // queue disconnects (waking a consumer parked in `recv` or `select!`) once the
+                // publishes under way are done, and it stops counting in the interest mask.
+                registry.remove(&entry.state);
+                drop(event);
+            }
+        }
+    }
 }
 
 /// Enqueues `event` for one subscriber, applying its overflow policy if the queue is full.
 #[inline]
 fn offer<E>(
-    registry: &Registry<E>,
     entry: &Entry<E>,
     event: E,
     deadline: Option<Instant>,
     delivery: &mut Delivery,
-) {
-    match entry.tx.try_send(event) {
-        Ok(()) => enqueued(entry, delivery),
-        Err(TrySendError::Full(event)) => {
-            // `Block::Wait` never hands the event back.
-            let _ = overflow(registry, entry, event, Block::Wait(deadline), delivery);
-        }
-        // The subscriber dropped its receiver during this publish: it is leaving, nothing is owed.
-        Err(TrySendError::Disconnected(_)) => {}
-    }
-}
-
-/// [`offer`] for an async publish: a full `Overflow::Block` queue hands the event back instead of
-/// blocking the thread (the caller waits for room asynchronously); every other policy applies as
-/// usual.
-pub(crate) fn offer_or_return<E>(
-    registry: &Registry<E>,
-    entry: &Entry<E>,
-    event: E,
-    delivery: &mut Delivery,
-) -> Result<(), E> {
+) -> Offered<E> {
     match entry.tx.try_send(event) {
         Ok(()) => {
             enqueued(entry, delivery);
-            Ok(())
+            Offered::Done
         }
-        Err(TrySendError::Full(event)) => match overflow(registry, entry, event, Block::Return, delivery) {
-            Some(event) => Err(event),
-            None => Ok(()),
-        },
-        Err(TrySendError::Disconnected(_)) => Ok(()),
+        Err(TrySendError::Full(event)) => overflow(entry, event, deadline, delivery),
+        // The subscriber dropped its receiver during this publish: it is leaving, nothing is owed.
+        Err(TrySendError::Disconnected(event)) => Offered::Refused(event),
+    }
+}
+
+/// [`offer`] for an async publish: a full `Overflow::Block` queue hands the event back (`Err`)
+/// instead of blocking the thread, and the caller waits for room asynchronously; every other
+/// policy applies as in `offer`.
+pub(crate) fn offer_or_return<E>(
+    entry: &Entry<E>,
+    event: E,
+    delivery: &mut Delivery,
+) -> Result<Offered<E>, E> {
+    match entry.tx.try_send(event) {
+        Ok(()) => {
+            enqueued(entry, delivery);
+            Ok(Offered::Done)
+        }
+        Err(TrySendError::Full(event)) if entry.state.overflow == Overflow::Block => Err(event),
+        Err(TrySendError::Full(event)) => Ok(overflow(entry, event, None, delivery)),
+        Err(TrySendError::Disconnected(event)) => Ok(Offered::Refused(event)),
     }
 }
 
 /// An event is in the subscriber's queue: count it, and wake the subscriber's task if it ever
-/// received asynchronously. For every other subscriber `entry.notify` is an immutable byte of the
-/// snapshot: no atomic operation, no fence (protocol in [`crate::notify`]).
+/// waited asynchronously. For every other subscriber `entry.notify` is an immutable byte of the
+/// snapshot the publish already reads: no atomic operation, no fence (see [`crate::notify`]).
 #[inline]
 pub(crate) fn enqueued<E>(entry: &Entry<E>, delivery: &mut Delivery) {
     delivery.delivered += 1;
@@ -307,32 +353,20 @@ pub(crate) fn enqueued<E>(entry: &Entry<E>, delivery: &mut Delivery) {
     }
 }
 
-/// What `Overflow::Block` does with a full queue.
-#[derive(Clone, Copy)]
-enum Block {
-    /// Block the thread, until the deadline if there is one.
-    Wait(Option<Instant>),
-    /// Hand the event back (an async publish waits for room itself).
-    Return,
-}
-
-/// Applies the subscriber's overflow policy to `event`, which found its queue full. Returns the
-/// event only for `Overflow::Block` with [`Block::Return`].
 #[cold]
 #[inline(never)]
 fn overflow<E>(
-    registry: &Registry<E>,
     entry: &Entry<E>,
     event: E,
-    block: Block,
+    deadline: Option<Instant>,
     delivery: &mut Delivery,
-) -> Option<E> {
+) -> Offered<E> {
     let state = &entry.state;
     match state.overflow {
         Overflow::DropNewest => {
-            drop(event);
             state.lost.record(1);
             delivery.dropped += 1;
+            Offered::Refused(event)
         }
         Overflow::DropOldest => {
             let Some(evictor) = &entry.evictor else {
@@ -345,57 +379,60 @@ fn overflow<E>(
                 // queue orders our eviction before its dequeue) and waits the few instructions
                 // until the count is in, so the gap is reported before the survivor, never after
                 // it. If the consumer emptied the queue first, nothing is evicted and nothing is
-                // counted. (Protocol and proof in `crate::loss`.)
+                // counted. (Protocol and proof in `crate::loss`.) The evicted event is dropped
+                // only after it is counted: its `Drop` may panic.
                 state.lost.begin_eviction();
-                let evicted = evictor.try_recv().is_ok();
-                state.lost.end_eviction(evicted);
-                delivery.dropped += u32::from(evicted);
+                let evicted = evictor.try_recv().ok();
+                state.lost.end_eviction(evicted.is_some());
+                delivery.dropped += u32::from(evicted.is_some());
+                drop(evicted);
                 match entry.tx.try_send(event) {
                     Ok(()) => {
                         enqueued(entry, delivery);
-                        return None;
+                        return Offered::Done;
                     }
                     // Another publisher took the freed slot: evict again.
                     Err(TrySendError::Full(back)) => event = back,
-                    Err(TrySendError::Disconnected(_)) => return None,
+                    Err(TrySendError::Disconnected(back)) => return Offered::Refused(back),
                 }
             }
         }
         Overflow::Block => {
-            let sent = match block {
-                Block::Return => return Some(event),
-                Block::Wait(None) => entry
-                    .tx
-                    .send(event)
-                    .map_err(|err| SendTimeoutError::Disconnected(err.0)),
-                Block::Wait(Some(deadline)) => entry.tx.send_deadline(event, deadline),
-            };
-            match sent {
-                Ok(()) => enqueued(entry, delivery),
-                Err(SendTimeoutError::Timeout(event)) => {
-                    drop(event);
+            match queue::send_waiting(&entry.tx, event, deadline, [&entry.gone, &entry.closing]) {
+                Ok(()) => {
+                    enqueued(entry, delivery);
+                    Offered::Done
+                }
+                Err(WaitError::Timeout(event)) => {
                     state.lost.record(1);
                     delivery.dropped += 1;
                     delivery.timed_out += 1;
+                    Offered::Refused(event)
                 }
-                // The subscriber went away while we waited: the publish returns, nothing is owed.
-                Err(SendTimeoutError::Disconnected(_)) => {}
+                // The subscriber went away while we waited: nothing is owed.
+                Err(WaitError::Disconnected(event)) => Offered::Refused(event),
+                Err(WaitError::Stopped(event)) if entry.gone.is_fired() => Offered::Refused(event),
+                // The bus was closed while we waited: the subscriber's stream ends now rather than
+                // when it reads again, and this event is counted as lost to it (reported as
+                // `Lagged` before `Disconnected`).
+                Err(WaitError::Stopped(event)) => {
+                    state.lost.record(1);
+                    delivery.dropped += 1;
+                    Offered::Refused(event)
+                }
             }
         }
         Overflow::Disconnect => {
-            drop(event);
             state.lost.record(1);
             delivery.dropped += 1;
             // The flag before the removal: `Registry::set_topics` checks it under the lock the
             // removal takes, so it never puts a cut-off subscriber's topics back.
-            if !state.overflowed.swap(true, Ordering::SeqCst) {
+            if state.overflowed.swap(true, Ordering::SeqCst) {
+                Offered::Refused(event)
+            } else {
                 delivery.disconnected += 1;
-                // Once per subscriber, never in steady state: take it out of the table so its
-                // queue disconnects (waking a consumer parked in `recv` or `select!`) as soon as
-                // the publishes under way are done, and it stops counting in the interest mask.
-                registry.remove(state);
+                Offered::CutOff(event)
             }
         }
     }
-    None
 }

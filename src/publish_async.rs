@@ -73,6 +73,9 @@ struct Walk<E> {
     pending: Option<usize>,
     /// A `Block` entry whose queue was full, and the copy waiting for room in it.
     blocked: Option<(usize, E)>,
+    /// The entry being offered the event right now: if user code (`Clone`) panics before the
+    /// offer is recorded, the drop counts the event as lost to it.
+    offering: Option<usize>,
     delivery: Delivery,
 }
 
@@ -112,6 +115,7 @@ impl<E: Event> Future for PublishAsync<'_, E> {
                 cursor: 0,
                 pending: None,
                 blocked: None,
+                offering: None,
                 delivery: Delivery::default(),
             });
         }
@@ -144,8 +148,13 @@ impl<E: Event> Walk<E> {
                 None => return Poll::Ready(self.delivery),
             };
             let entry = &self.snapshot.entries[index];
-            if let Err(value) = offer_or_return(registry, entry, value, &mut self.delivery) {
-                self.blocked = Some((index, value));
+            let offered = offer_or_return(entry, value, &mut self.delivery);
+            self.offering = None;
+            match offered {
+                // User code (dropping a refused event, removing a cut-off subscriber) runs after
+                // the outcome is recorded, as in a synchronous publish.
+                Ok(offered) => offered.settle(registry, entry),
+                Err(value) => self.blocked = Some((index, value)),
             }
         }
     }
@@ -160,11 +169,13 @@ impl<E: Event> Walk<E> {
             self.cursor += 1;
             if wants(&entries[index], self.bit, event) {
                 if let Some(previous) = self.pending.replace(index) {
+                    self.offering = Some(previous);
                     return Some((previous, event.clone()));
                 }
             }
         }
         let last = self.pending.take()?;
+        self.offering = Some(last);
         Some((last, self.event.take()?))
     }
 }
@@ -175,7 +186,8 @@ fn wants<E>(entry: &Entry<E>, bit: u64, event: &E) -> bool {
 
 /// Offers `copy` to a full `Block` queue again, registered for room first; hands it back if the
 /// queue is still full (the task is woken when the consumer dequeues), consumes it otherwise.
-/// On a closed bus it stops waiting and counts the event as lost instead.
+/// It stops waiting when the subscriber's handle is gone (nothing owed) or the bus is closed (the
+/// event is counted as lost to it, as a blocked synchronous publish does).
 fn wait_for_room<E>(
     registry: &Registry<E>,
     entry: &Entry<E>,
@@ -183,18 +195,20 @@ fn wait_for_room<E>(
     cx: &mut Context<'_>,
     delivery: &mut Delivery,
 ) -> Option<E> {
-    let copy = match try_enqueue(entry, copy, delivery) {
-        Some(copy) => copy,
-        None => return None,
-    };
+    let copy = try_enqueue(entry, copy, delivery)?;
     entry.state.room_waiters.register(cx.waker());
     let closed = registry.is_closed();
     // Look again: a dequeue before the registration may not have woken us.
     let copy = try_enqueue(entry, copy, delivery)?;
-    if closed {
+    if entry.gone.is_fired() {
+        // The subscriber was dropped (a clone of its receiver may keep the queue connected).
         drop(copy);
+        return None;
+    }
+    if closed {
         lose(entry);
         delivery.lost_one();
+        drop(copy);
         return None;
     }
     Some(copy)
@@ -227,6 +241,9 @@ impl<E> Drop for Walk<E> {
     fn drop(&mut self) {
         if let Some((index, copy)) = self.blocked.take() {
             drop(copy);
+            lose(&self.snapshot.entries[index]);
+        }
+        if let Some(index) = self.offering.take() {
             lose(&self.snapshot.entries[index]);
         }
         if let Some(index) = self.pending.take() {

@@ -23,7 +23,7 @@ use crossbeam_utils::CachePadded;
 
 use crate::loss::LossCounter;
 use crate::notify::{WakerList, WakerSlot};
-use crate::queue::{Receiver, Sender};
+use crate::queue::{self, Receiver, Sender, Stop, StopTrigger};
 use crate::sync::{Arc, AtomicBool, AtomicU64, Mutex, Ordering, SnapshotCell, SnapshotGuard};
 use crate::{Overflow, Topics, WaitStrategy};
 
@@ -119,6 +119,13 @@ pub(crate) struct Entry<E> {
     pub(crate) evictor: Option<Receiver<E>>,
     /// Immutable once built, so a plain `std` `Arc` (not part of any protocol loom checks).
     pub(crate) filter: Option<std::sync::Arc<Filter<E>>>,
+    /// Fires when the subscriber's handle is dropped: a publisher waiting for room in its full
+    /// `Block` queue stops waiting, even while a clone of its `Receiver` (taken for `select!`)
+    /// keeps the queue connected.
+    pub(crate) gone: Stop,
+    /// The bus's close signal: a publisher waiting for room in a full `Block` queue stops waiting
+    /// when the bus closes, so close ends every stream promptly.
+    pub(crate) closing: Stop,
     /// Whether a publish wakes the subscriber's async waiter after enqueuing. Off until the
     /// subscriber is first polled asynchronously (`Registry::enable_notify`), so a subscriber
     /// that only ever receives on threads costs a publish a test of this byte and nothing more.
@@ -129,12 +136,15 @@ pub(crate) struct Entry<E> {
 }
 
 impl<E> Entry<E> {
+    /// A new subscriber's entry (`notify` off).
     pub(crate) fn new(
         mask: u64,
         state: Arc<SubscriberState>,
         tx: Sender<E>,
         evictor: Option<Receiver<E>>,
         filter: Option<std::sync::Arc<Filter<E>>>,
+        gone: Stop,
+        closing: Stop,
     ) -> Self {
         Entry {
             mask,
@@ -143,21 +153,9 @@ impl<E> Entry<E> {
             tx,
             evictor,
             filter,
+            gone,
+            closing,
             notify: false,
-        }
-    }
-}
-
-impl<E> Clone for Entry<E> {
-    fn clone(&self) -> Self {
-        Entry {
-            mask: self.mask,
-            state: Arc::clone(&self.state),
-            tx: self.tx.clone(),
-            evictor: self.evictor.clone(),
-            filter: self.filter.clone(),
-            notify: self.notify,
-            wake_on_drop: WakeOnDrop(Arc::clone(&self.wake_on_drop.0)),
         }
     }
 }
@@ -177,6 +175,22 @@ impl Drop for WakeOnDrop {
     }
 }
 
+impl<E> Clone for Entry<E> {
+    fn clone(&self) -> Self {
+        Entry {
+            mask: self.mask,
+            state: Arc::clone(&self.state),
+            tx: self.tx.clone(),
+            evictor: self.evictor.clone(),
+            filter: self.filter.clone(),
+            gone: self.gone.clone(),
+            closing: self.closing.clone(),
+            notify: self.notify,
+            wake_on_drop: WakeOnDrop(Arc::clone(&self.wake_on_drop.0)),
+        }
+    }
+}
+
 /// An immutable view of the table, as publishers see it.
 pub(crate) struct Snapshot<E> {
     pub(crate) entries: Box<[Entry<E>]>,
@@ -187,6 +201,8 @@ pub(crate) struct Snapshot<E> {
 struct Table<E> {
     entries: Vec<Entry<E>>,
     closed: bool,
+    /// Fires `Registry::closing` when close drops it.
+    closing: Option<StopTrigger>,
 }
 
 pub(crate) struct Registry<E> {
@@ -197,10 +213,13 @@ pub(crate) struct Registry<E> {
     closed: AtomicBool,
     snapshot: SnapshotCell<Snapshot<E>>,
     table: Mutex<Table<E>>,
+    /// Fired by close; every entry holds a clone (see `Entry::closing`).
+    closing: Stop,
 }
 
 impl<E> Registry<E> {
     pub(crate) fn new() -> Self {
+        let (trigger, closing) = queue::stop();
         Registry {
             interest: CachePadded::new(AtomicU64::new(0)),
             closed: AtomicBool::new(false),
@@ -211,8 +230,15 @@ impl<E> Registry<E> {
             table: Mutex::new(Table {
                 entries: Vec::new(),
                 closed: false,
+                closing: Some(trigger),
             }),
+            closing,
         }
+    }
+
+    /// The bus's close signal, for a new entry.
+    pub(crate) fn closing(&self) -> &Stop {
+        &self.closing
     }
 
     /// The union of live masks. Relaxed is enough: the value guards no other memory (the snapshot
@@ -331,8 +357,11 @@ impl<E> Registry<E> {
             entries: Box::new([]),
             closed: true,
         }));
+        // Wakes publishes waiting on full `Block` queues: they count the event as lost to that
+        // subscriber and return, releasing their snapshot, so every queue disconnects promptly.
+        let closing = table.closing.take();
         drop(table);
-        drop((entries, old));
+        drop((closing, entries, old));
         true
     }
 
@@ -350,22 +379,32 @@ impl<E> Registry<E> {
             .collect()
     }
 
-    /// Publishes the table as a new snapshot, then the new interest. Called with the lock held;
-    /// returns the previous snapshot, for the caller to drop after unlocking.
+    /// Publishes the table as a new snapshot, with the interest grown before it and shrunk after
+    /// it. Called with the lock held; returns the previous snapshot, for the caller to drop after
+    /// unlocking.
+    ///
+    /// Why that order: a publisher that has delivered one event through the new snapshot (to a
+    /// subscriber it adds, or to a mask it widens) must not skip that subscriber's next event on
+    /// the idle path. Its snapshot load synchronises with the swap, which comes after the grown
+    /// interest is stored, so every later interest load of that publisher sees the grown mask (or
+    /// a later one, which still holds every live subscriber's topics). Shrinking only after the
+    /// swap means the interest never lacks a topic of a snapshot a publisher can still load first.
+    /// `loom-tests/tests/loom_interest.rs` checks both.
     fn publish(&self, table: &Table<E>) -> Arc<Snapshot<E>> {
-        let old = self.snapshot.swap(Arc::new(Snapshot {
-            entries: table.entries.clone().into_boxed_slice(),
-            closed: table.closed,
-        }));
-        self.recompute_interest(table);
-        old
-    }
-
-    fn recompute_interest(&self, table: &Table<E>) {
         let union = table
             .entries
             .iter()
             .fold(0u64, |acc, entry| acc | entry.mask);
-        self.interest.store(union, Ordering::Release);
+        // Only writers store the interest, and they hold the lock: this load sees the last store.
+        let grown = self.interest.load(Ordering::Relaxed) | union;
+        self.interest.store(grown, Ordering::Release);
+        let old = self.snapshot.swap(Arc::new(Snapshot {
+            entries: table.entries.clone().into_boxed_slice(),
+            closed: table.closed,
+        }));
+        if grown != union {
+            self.interest.store(union, Ordering::Release);
+        }
+        old
     }
 }

@@ -26,12 +26,19 @@ pub use recv_async::{Recv, RecvInto};
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::queue::{self, Receiver};
+use crate::queue::{self, Receiver, StopTrigger};
 use crate::registry::{SubscriberId, SubscriberState, WakeOnDrop};
 use crate::shared::Inner;
 use crate::sync::{Arc, Ordering};
 use crate::wait::{self, WaitStrategy};
 use crate::{Overflow, RecvError, RecvTimeoutError, Topics, TryRecvError};
+
+/// What a [`Subscriber`] is made of, before it is known whether the bus took it.
+pub(crate) struct SubscriberParts<E> {
+    pub(crate) state: Arc<SubscriberState>,
+    pub(crate) rx: Receiver<E>,
+    pub(crate) gone: StopTrigger,
+}
 
 /// One consumer's end of a [`Bus`](crate::Bus): a bounded queue of the events it wants.
 ///
@@ -64,6 +71,9 @@ pub struct Subscriber<E> {
     state: Arc<SubscriberState>,
     rx: Receiver<E>,
     inner: Arc<Inner<E>>,
+    /// Dropped with the handle: fires the stop that publishers waiting on this full `Block` queue
+    /// watch (see `crate::queue`), whoever else still holds a clone of `rx`.
+    _gone: StopTrigger,
     /// An event dequeued while a loss was pending: handed out right after the `Lagged` report.
     held: Option<E>,
     /// Lost events already reported (the loss counter's value at the last report).
@@ -76,8 +86,8 @@ pub struct Subscriber<E> {
     /// The `Stream` has yielded its last item (`Overflowed`, or ended at `Disconnected`).
     #[cfg_attr(not(feature = "stream"), allow(dead_code))]
     stream_done: bool,
-    /// Declared after `rx`, so it runs after the receiver is dropped: a publisher waiting for room
-    /// is woken and finds the queue disconnected.
+    /// Declared after `rx` and `_gone`, so it runs after both are dropped: a publisher's task
+    /// waiting for room is woken and finds the queue disconnected or the subscriber gone.
     _wake_on_drop: WakeOnDrop,
 }
 
@@ -85,12 +95,14 @@ pub struct Subscriber<E> {
 impl<E> Unpin for Subscriber<E> {}
 
 impl<E> Subscriber<E> {
-    pub(crate) fn new(state: Arc<SubscriberState>, rx: Receiver<E>, inner: Arc<Inner<E>>) -> Self {
+    pub(crate) fn new(parts: SubscriberParts<E>, inner: Arc<Inner<E>>) -> Self {
+        let SubscriberParts { state, rx, gone } = parts;
         Subscriber {
             _wake_on_drop: WakeOnDrop(Arc::clone(&state)),
             state,
             rx,
             inner,
+            _gone: gone,
             held: None,
             reported: 0,
             received: 0,
@@ -396,6 +408,33 @@ impl<E> Subscriber<E> {
         self.state.lost.current()
     }
 
+    /// Whether a publish has cut this subscriber off under [`Overflow::Disconnect`].
+    ///
+    /// True from the moment it is cut off; its stream still hands out what was queued (and what
+    /// publishes already under way at that moment deliver), then `Lagged` for what it lost, then
+    /// [`Overflowed`](RecvError::Overflowed), which is final. Until then `try_recv` may say
+    /// `Empty`: check this to react (resubscribe, tell the client) without waiting for the end.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::{Bus, Overflow, TryRecvError};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = Bus::new();
+    /// let mut slow = bus.subscriber().capacity(1).overflow(Overflow::Disconnect).build().unwrap();
+    /// bus.publish(Ping(1)).unwrap();
+    /// assert!(!slow.is_overflowed());
+    /// bus.publish(Ping(2)).unwrap(); // the queue is full: cut off
+    /// assert!(slow.is_overflowed());
+    /// assert_eq!(slow.try_recv(), Err(TryRecvError::Lagged(1)));
+    /// assert_eq!(slow.try_recv(), Ok(Ping(1)));
+    /// assert_eq!(slow.try_recv(), Err(TryRecvError::Overflowed));
+    /// ```
+    pub fn is_overflowed(&self) -> bool {
+        self.state.overflowed.load(Ordering::Acquire)
+    }
+
     /// Events received so far.
     pub fn received(&self) -> u64 {
         self.received
@@ -508,17 +547,27 @@ impl<E> Subscriber<E> {
     }
 
     /// The queue is empty (`queue_gone`: and disconnected): report a pending loss, or the end.
+    ///
+    /// The end is final: it is reported only once the queue is disconnected, that is once no
+    /// publish can enqueue into it any more. A subscriber cut off by `Overflow::Disconnect` is out
+    /// of the table at once, but a publish that loaded the table before may still be under way
+    /// (for instance blocked on another subscriber's full `Block` queue) and still deliver to it;
+    /// until that publish is done the stream is not over, and `Overflowed` waits for it.
     fn ended_or_lagged(&mut self, queue_gone: bool) -> Option<RecvError> {
-        // The flag before the counter: the cutting publisher counts the loss, then sets the flag.
-        let overflowed = self.state.overflowed.load(Ordering::Acquire);
+        // The counter is read after the queue was seen disconnected: every publisher that could
+        // count a loss held a sender, and dropped it after counting.
         let lost = self.loss_count();
         if lost != self.reported {
             return Some(RecvError::Lagged(self.report(lost)));
         }
-        if overflowed {
-            return Some(RecvError::Overflowed);
+        if !queue_gone {
+            return None;
         }
-        queue_gone.then_some(RecvError::Disconnected)
+        if self.state.overflowed.load(Ordering::Acquire) {
+            Some(RecvError::Overflowed)
+        } else {
+            Some(RecvError::Disconnected)
+        }
     }
 
     /// The loss counter, read once no `DropOldest` eviction is half done, so it includes every

@@ -265,7 +265,9 @@ impl Churned {
             self.seen.lagged,
             upper
         );
-        if emptied && !self.seen.overflowed {
+        // A subscriber cut off but not yet told (`Overflowed` waits for the publishes that were
+        // under way when it was cut off) has no lower bound: later publishes skip it.
+        if emptied && !self.seen.overflowed && !self.sub.is_overflowed() {
             let lower: u64 = (0..PUBLISHERS)
                 .map(|p| {
                     if end[p] <= self.start[p] + 1 {

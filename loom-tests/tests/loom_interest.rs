@@ -59,3 +59,48 @@ fn interest_never_misses_a_live_subscriber() {
         assert_eq!(bus.interest(), Topics::NONE);
     });
 }
+
+/// Invariant (publisher side): once a subscriber has received an event of a publisher, it
+/// receives every later event of that publisher that it wants. A publisher that reached the new
+/// subscriber through the new snapshot must not then skip it on the idle path because it read
+/// the interest mask from before the subscribe (the registry grows the mask before publishing the
+/// snapshot, and shrinks it only after).
+///
+/// Threads: a publisher of `(topic 0, topic 1)`, topic 0 already wanted by a bystander and topic 1
+/// by nobody yet; the main thread subscribes to both (or, in the second half, moves an existing
+/// subscriber from topic 2 to both with `set_topics`). Receiving event 0 proves the publisher
+/// used the new snapshot.
+#[test]
+fn a_publisher_that_reached_a_subscriber_never_skips_it() {
+    for widen in [false, true] {
+        model(Some(3), move || {
+            let ledger = common::Ledger::new();
+            let bus = Bus::<common::Ev>::new();
+            let bystander = bus.subscribe(A0);
+            let early = widen.then(|| bus.subscribe(B));
+            let publisher = bus.publisher();
+            let events = ledger.clone();
+            let p = thread::spawn(move || {
+                publisher.publish(events.event(0, 0, 0)).unwrap();
+                publisher.publish(events.event(0, 1, 1)).unwrap();
+            });
+            let mut joiner = match early {
+                Some(sub) => {
+                    sub.set_topics(A0 | A1);
+                    sub
+                }
+                None => bus.subscribe(A0 | A1),
+            };
+            p.join().unwrap();
+            let got: Vec<(u8, u8)> = joiner.try_iter().map(|item| item.unwrap().key()).collect();
+            if got.contains(&(0, 0)) {
+                assert!(
+                    got.contains(&(0, 1)),
+                    "widen {widen}: got {got:?}: event 1 skipped"
+                );
+            }
+            drop((bystander, joiner, bus));
+            ledger.assert_all_dropped();
+        });
+    }
+}

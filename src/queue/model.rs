@@ -7,6 +7,8 @@ use std::time::Instant;
 
 use loom::sync::{Arc, Condvar, Mutex};
 
+use super::WaitError;
+
 struct State<T> {
     items: VecDeque<T>,
     capacity: usize,
@@ -46,12 +48,6 @@ pub(crate) enum TrySendError<T> {
     Disconnected(T),
 }
 
-pub(crate) enum SendTimeoutError<T> {
-    #[allow(dead_code)] // never produced in a model: nothing times out
-    Timeout(T),
-    Disconnected(T),
-}
-
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum TryRecvError {
     Empty,
@@ -65,9 +61,6 @@ pub(crate) enum RecvTimeoutError {
 
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct RecvError;
-
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct SendError<T>(pub(crate) T);
 
 pub(crate) struct Sender<T> {
     channel: Arc<Channel<T>>,
@@ -86,31 +79,6 @@ impl<T> Sender<T> {
         drop(state);
         self.channel.not_empty.notify_one();
         Ok(())
-    }
-
-    pub(crate) fn send(&self, item: T) -> Result<(), SendError<T>> {
-        let mut state = self.channel.state.lock().unwrap();
-        loop {
-            if state.receivers == 0 {
-                return Err(SendError(item));
-            }
-            if state.items.len() < state.capacity {
-                state.items.push_back(item);
-                drop(state);
-                self.channel.not_empty.notify_one();
-                return Ok(());
-            }
-            state = self.channel.not_full.wait(state).unwrap();
-        }
-    }
-
-    pub(crate) fn send_deadline(
-        &self,
-        item: T,
-        _deadline: Instant,
-    ) -> Result<(), SendTimeoutError<T>> {
-        self.send(item)
-            .map_err(|SendError(item)| SendTimeoutError::Disconnected(item))
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -200,5 +168,92 @@ impl<T> Drop for Receiver<T> {
         if last {
             self.channel.not_full.notify_all();
         }
+    }
+}
+
+/// Wakes the senders waiting on one channel (a stop keeps one per sender that waits under it).
+type WakeSenders = Box<dyn Fn() + Send + Sync>;
+
+struct StopState {
+    fired: bool,
+    /// Channels with a sender waiting under this stop, to wake when it fires.
+    waiters: Vec<WakeSenders>,
+}
+
+/// The waiting side of a stop signal: fired when its [`StopTrigger`] is dropped.
+#[derive(Clone)]
+pub(crate) struct Stop {
+    state: Arc<Mutex<StopState>>,
+}
+
+/// Fires its [`Stop`] when dropped.
+pub(crate) struct StopTrigger {
+    stop: Stop,
+}
+
+pub(crate) fn stop() -> (StopTrigger, Stop) {
+    let stop = Stop {
+        state: Arc::new(Mutex::new(StopState {
+            fired: false,
+            waiters: Vec::new(),
+        })),
+    };
+    (StopTrigger { stop: stop.clone() }, stop)
+}
+
+impl Stop {
+    pub(crate) fn is_fired(&self) -> bool {
+        self.state.lock().unwrap().fired
+    }
+}
+
+impl Drop for StopTrigger {
+    fn drop(&mut self) {
+        let waiters = {
+            let mut state = self.stop.state.lock().unwrap();
+            state.fired = true;
+            std::mem::take(&mut state.waiters)
+        };
+        // Each waiter locks its channel before notifying: a sender that registered before `fired`
+        // was set is either already waiting (and woken) or still holds its channel's lock and
+        // will see `fired` when it looks (it registers and checks under the same stop lock).
+        for wake in waiters {
+            wake();
+        }
+    }
+}
+
+/// The stand-in's `send_waiting` (see `crate::queue`): blocks on the channel's condition
+/// variable until there is room, every receiver is gone, or a stop fires. Nothing times out.
+pub(crate) fn send_waiting<T: 'static>(
+    tx: &Sender<T>,
+    item: T,
+    _deadline: Option<Instant>,
+    stops: [&Stop; 2],
+) -> Result<(), WaitError<T>> {
+    let channel = &tx.channel;
+    let mut state = channel.state.lock().unwrap();
+    loop {
+        if state.receivers == 0 {
+            return Err(WaitError::Disconnected(item));
+        }
+        if state.items.len() < state.capacity {
+            state.items.push_back(item);
+            drop(state);
+            channel.not_empty.notify_one();
+            return Ok(());
+        }
+        for stop in stops {
+            let mut stop = stop.state.lock().unwrap();
+            if stop.fired {
+                return Err(WaitError::Stopped(item));
+            }
+            let waiting = Arc::clone(channel);
+            stop.waiters.push(Box::new(move || {
+                let _state = waiting.state.lock().unwrap();
+                waiting.not_full.notify_all();
+            }));
+        }
+        state = channel.not_full.wait(state).unwrap();
     }
 }

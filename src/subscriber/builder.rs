@@ -9,6 +9,7 @@ use crate::notify::{WakerList, WakerSlot};
 use crate::queue;
 use crate::registry::{Entry, Filter, SubscriberId, SubscriberState};
 use crate::shared::{check_capacity, Inner};
+use crate::subscriber::SubscriberParts;
 use crate::sync::{Arc, AtomicBool, AtomicU64};
 use crate::{BuildError, Event, Overflow, Subscriber, Topics, WaitStrategy};
 
@@ -119,14 +120,13 @@ impl<E: Event> SubscriberBuilder<E> {
         let inner = Arc::clone(&self.inner);
         match self.register() {
             Ok(subscriber) => subscriber,
-            Err((state, rx)) => Subscriber::new(state, rx, inner),
+            Err(parts) => Subscriber::new(parts, inner),
         }
     }
 
     /// Registers the subscriber; on a closed bus hands back its parts, with the queue's only
     /// sender dropped so that it is disconnected.
-    #[allow(clippy::type_complexity)]
-    fn register(self) -> Result<Subscriber<E>, (Arc<SubscriberState>, queue::Receiver<E>)> {
+    fn register(self) -> Result<Subscriber<E>, SubscriberParts<E>> {
         let id = self.inner.next_id();
         let name = self.name.unwrap_or_else(|| format!("subscriber-{id}"));
         let state = Arc::new(SubscriberState {
@@ -145,18 +145,26 @@ impl<E: Event> SubscriberBuilder<E> {
         });
         let (tx, rx) = queue::bounded(self.capacity);
         let evictor = (self.overflow == Overflow::DropOldest).then(|| rx.clone());
+        let (gone_trigger, gone) = queue::stop();
         let entry = Entry::new(
             self.topics.bits(),
             Arc::clone(&state),
             tx,
             evictor,
             self.filter,
+            gone,
+            self.inner.registry.closing().clone(),
         );
+        let parts = SubscriberParts {
+            state,
+            rx,
+            gone: gone_trigger,
+        };
         match self.inner.registry.insert(entry) {
-            Ok(()) => Ok(Subscriber::new(state, rx, self.inner)),
+            Ok(()) => Ok(Subscriber::new(parts, self.inner)),
             Err(entry) => {
                 drop(entry);
-                Err((state, rx))
+                Err(parts)
             }
         }
     }

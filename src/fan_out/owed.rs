@@ -1,0 +1,170 @@
+//! What a publish still owes its subscribers if user code panics in the middle of it.
+//!
+//! A publish runs user code between deliveries: filters, `E::clone`, `E::drop` (of an evicted or
+//! refused event) and `Event::topic`. Any of them may panic. The panic goes on to the publisher,
+//! which is fine; what must not happen is that the subscribers the publish had not served yet are
+//! never told. So the publish keeps a guard on its stack, updated with plain stores as it goes
+//! (no atomic, no `catch_unwind` on the publish path). On the normal path the guard is defused
+//! (forgotten) at the end; if a panic unwinds through it, its `Drop` counts the event as lost,
+//! once, for every subscriber the publish still owed it to. Those subscribers then receive
+//! `Lagged` for it like for any other loss.
+//!
+//! "Owed" is decided without running user code again (it may panic again): a subscriber whose
+//! filter had not run yet, or whose filter itself panicked, is owed the event if its topic mask
+//! has the event's topic. It may therefore be told of an event its filter would have rejected:
+//! a conservative report, never a silent gap. Subscribers already served (the event queued, or
+//! its loss counted by the overflow policy) are never counted twice: the publish records each
+//! outcome before it runs the user code that follows it (see `Offered` in the parent module).
+
+use std::mem;
+use std::panic::{self, AssertUnwindSafe};
+use std::vec::Drain;
+
+use crate::registry::Entry;
+use crate::Event;
+
+/// The guard of one publish (see the module docs).
+pub(super) struct Owed<'a, E> {
+    entries: &'a [Entry<E>],
+    bit: u64,
+    /// The first entry not looked at yet: every later entry whose mask has the topic is owed.
+    pub(super) next: usize,
+    /// An entry whose filter passed, waiting for the next interested entry (or the end) to know
+    /// whether it gets a clone or the original.
+    pub(super) pending: Option<usize>,
+    /// The entry being offered the event right now.
+    pub(super) offering: Option<usize>,
+}
+
+impl<'a, E> Owed<'a, E> {
+    #[inline]
+    pub(super) fn new(entries: &'a [Entry<E>], bit: u64) -> Self {
+        Owed {
+            entries,
+            bit,
+            next: entries.len(),
+            pending: None,
+            offering: None,
+        }
+    }
+
+    /// Every subscriber was served: nothing is owed.
+    #[inline]
+    pub(super) fn defuse(self) {
+        mem::forget(self);
+    }
+}
+
+impl<E> Drop for Owed<'_, E> {
+    fn drop(&mut self) {
+        // Reached only by unwinding (the normal path defuses the guard).
+        let unserved = self.offering.into_iter().chain(self.pending);
+        let not_looked_at = (self.next..self.entries.len())
+            .filter(|&index| self.entries[index].mask & self.bit != 0);
+        for index in unserved.chain(not_looked_at) {
+            self.entries[index].state.lost.record(1);
+        }
+    }
+}
+
+/// The guard of a batch publish while the entries before the last interested one get clones.
+pub(super) struct OwedBatch<'a, E: Event> {
+    /// The entries up to and including the last one the batch is for.
+    entries: &'a [Entry<E>],
+    events: &'a [E],
+    /// The entry being served: it is owed `events[event..]`, every later entry the whole batch.
+    pub(super) entry: usize,
+    pub(super) event: usize,
+}
+
+impl<'a, E: Event> OwedBatch<'a, E> {
+    #[inline]
+    pub(super) fn new(entries: &'a [Entry<E>], events: &'a [E]) -> Self {
+        OwedBatch {
+            entries,
+            events,
+            entry: 0,
+            event: 0,
+        }
+    }
+
+    /// The clones were all handed out: nothing is owed to these entries.
+    #[inline]
+    pub(super) fn defuse(self) {
+        mem::forget(self);
+    }
+}
+
+impl<E: Event> Drop for OwedBatch<'_, E> {
+    fn drop(&mut self) {
+        for (index, entry) in self.entries.iter().enumerate().skip(self.entry) {
+            let from = if index == self.entry { self.event } else { 0 };
+            let owed = owed_in(entry.mask, &self.events[from..]);
+            if owed > 0 {
+                entry.state.lost.record(owed);
+            }
+        }
+    }
+}
+
+/// The guard of a batch publish while the last interested entry takes the original events.
+pub(super) struct OwedLast<'a, 'v, E: Event> {
+    entry: &'a Entry<E>,
+    rest: Drain<'v, E>,
+    /// Whether the event last taken from `rest` is still owed to the entry.
+    taken: bool,
+}
+
+impl<'a, 'v, E: Event> OwedLast<'a, 'v, E> {
+    #[inline]
+    pub(super) fn new(entry: &'a Entry<E>, rest: Drain<'v, E>) -> Self {
+        OwedLast {
+            entry,
+            rest,
+            taken: false,
+        }
+    }
+
+    /// The next event to serve; it stays owed until [`served`](Self::served).
+    #[inline]
+    pub(super) fn take(&mut self) -> Option<E> {
+        let event = self.rest.next();
+        self.taken = event.is_some();
+        event
+    }
+
+    /// The event last taken is queued, counted as lost, or not wanted.
+    #[inline]
+    pub(super) fn served(&mut self) {
+        self.taken = false;
+    }
+
+    /// Every event was served; the drain is exhausted, so dropping the guard counts nothing.
+    #[inline]
+    pub(super) fn finish(self) {
+        debug_assert!(!self.taken && self.rest.as_slice().is_empty());
+    }
+}
+
+impl<E: Event> Drop for OwedLast<'_, '_, E> {
+    fn drop(&mut self) {
+        // Also the normal end of the batch (`finish`), where nothing is owed: no write then.
+        let owed = u64::from(self.taken) + owed_in(self.entry.mask, self.rest.as_slice());
+        if owed > 0 {
+            self.entry.state.lost.record(owed);
+        }
+    }
+}
+
+/// How many of `events` a subscriber with `mask` is owed, while unwinding. `Event::topic` is user
+/// code: if it panics here, the event counts as owed (a panic caught inside a destructor that
+/// runs during unwinding is allowed; only one that escapes it aborts).
+fn owed_in<E: Event>(mask: u64, events: &[E]) -> u64 {
+    events
+        .iter()
+        .filter(|event| {
+            panic::catch_unwind(AssertUnwindSafe(|| mask & event.topic().bit() != 0))
+                .unwrap_or(true)
+        })
+        .count() as u64
+}
