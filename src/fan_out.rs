@@ -306,7 +306,7 @@ impl<E> Offered<E> {
 
 /// Enqueues `event` for one subscriber, applying its overflow policy if the queue is full.
 #[inline]
-fn offer<E>(
+fn offer<E: Send + 'static>(
     entry: &Entry<E>,
     event: E,
     deadline: Option<Instant>,
@@ -326,7 +326,7 @@ fn offer<E>(
 /// [`offer`] for an async publish: a full `Overflow::Block` queue hands the event back (`Err`)
 /// instead of blocking the thread, and the caller waits for room asynchronously; every other
 /// policy applies as in `offer`.
-pub(crate) fn offer_or_return<E>(
+pub(crate) fn offer_or_return<E: Send + 'static>(
     entry: &Entry<E>,
     event: E,
     delivery: &mut Delivery,
@@ -355,7 +355,7 @@ pub(crate) fn enqueued<E>(entry: &Entry<E>, delivery: &mut Delivery) {
 
 #[cold]
 #[inline(never)]
-fn overflow<E>(
+fn overflow<E: Send + 'static>(
     entry: &Entry<E>,
     event: E,
     deadline: Option<Instant>,

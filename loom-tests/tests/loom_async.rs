@@ -18,7 +18,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use common::{model, Ev, Ledger};
-use fanout::{Bus, Overflow, PublishError, RecvError, Subscriber};
+use fanout::{Bus, Overflow, PublishError, RecvError, Subscriber, TryRecvError};
 use loom::future::block_on;
 use loom::thread;
 
@@ -39,6 +39,15 @@ impl<F: Future> Future for PollOnce<F> {
 
 fn key(item: Result<Ev, RecvError>) -> Result<(u8, u8), RecvError> {
     item.map(|ev| ev.key())
+}
+
+/// `try_recv` as a comparable item (`Empty` and the ends map to `Disconnected`).
+fn try_key(sub: &mut Subscriber<Ev>) -> Result<(u8, u8), RecvError> {
+    match sub.try_recv() {
+        Ok(ev) => Ok(ev.key()),
+        Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+        Err(_) => Err(RecvError::Disconnected),
+    }
 }
 
 fn block_subscriber(bus: &Bus<Ev>) -> Subscriber<Ev> {
@@ -162,5 +171,40 @@ fn close_wakes_pending_recv_async() {
         let consumer = thread::spawn(move || key(block_on(sub.recv_async())));
         drop(bus); // the last handle: closes the bus
         assert_eq!(consumer.join().unwrap(), Err(RecvError::Disconnected));
+    });
+}
+
+/// Invariant: a `publish_async` dropped while it waits for room counts the event as lost to
+/// every interested subscriber it had not served, and wakes one that waits asynchronously: `B`
+/// (full `Block` queue, served first) and `S` (empty, its task waiting in `recv_async`) both
+/// report `Lagged(1)`. The loss count is the only state change `S`'s task can see (nothing is
+/// enqueued for it), so this is also the wake-up handshake with no queue lock in between.
+#[test]
+fn cancelled_publish_async_counts_and_wakes() {
+    model(Some(3), || {
+        let ledger = Ledger::new();
+        let bus = Bus::<Ev>::new();
+        let mut b = block_subscriber(&bus);
+        let mut s = bus.subscriber().capacity(1).build().unwrap();
+        bus.publish(ledger.event(1, 0, 0)).unwrap(); // fills B; S takes it too
+        assert_eq!(try_key(&mut s), Ok((1, 0)));
+        let publisher = bus.publisher();
+        let event = ledger.event(1, 1, 0);
+        let publishing = thread::spawn(move || {
+            // Polled once: B is full, so it is pending; then dropped.
+            let outcome = block_on(PollOnce(Box::pin(publisher.publish_async(event))));
+            assert!(outcome.is_none(), "B's queue was full");
+        });
+        let waiting = thread::spawn(move || {
+            let item = key(block_on(s.recv_async()));
+            (s, item)
+        });
+        publishing.join().unwrap();
+        let (_s, item) = waiting.join().unwrap();
+        assert_eq!(item, Err(RecvError::Lagged(1)));
+        assert_eq!(try_key(&mut b), Err(RecvError::Lagged(1)));
+        assert_eq!(try_key(&mut b), Ok((1, 0)));
+        drop(bus);
+        ledger.assert_all_dropped();
     });
 }

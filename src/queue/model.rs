@@ -225,7 +225,7 @@ impl Drop for StopTrigger {
 
 /// The stand-in's `send_waiting` (see `crate::queue`): blocks on the channel's condition
 /// variable until there is room, every receiver is gone, or a stop fires. Nothing times out.
-pub(crate) fn send_waiting<T: 'static>(
+pub(crate) fn send_waiting<T: Send + 'static>(
     tx: &Sender<T>,
     item: T,
     _deadline: Option<Instant>,
