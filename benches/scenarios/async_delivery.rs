@@ -14,7 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use fanout::{Bus, Overflow, RecvError, Topics, WaitStrategy};
+use fanout::{Bus, Event, Overflow, RecvError, Topics, WaitStrategy};
 use tokio::runtime::Runtime;
 use tokio::sync::broadcast;
 
