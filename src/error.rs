@@ -68,7 +68,8 @@ pub enum RecvError {
     /// add up to everything the subscriber lost.
     Lagged(u64),
     /// The subscriber could not keep up and its [`Overflow::Disconnect`](crate::Overflow) policy
-    /// ended it. Everything queued before the cut has been received.
+    /// ended it. Everything queued before the cut (and everything the publishes under way at the
+    /// cut delivered) has been received; nothing comes after it.
     Overflowed,
     /// The bus is closed (or every `Bus` and `Publisher` handle is gone) and the queue is empty.
     Disconnected,

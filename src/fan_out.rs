@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 mod owed;
 
-use owed::{Owed, OwedBatch, OwedLast};
+use owed::{past, Owed, OwedBatch, OwedLast};
 
 use crate::queue::{self, TrySendError, WaitError};
 use crate::registry::{Entry, Registry};
@@ -58,7 +58,8 @@ impl Delivery {
     }
 
     /// Events thrown away by overflow policies during this publish: the oldest events evicted by
-    /// `DropOldest`, this event refused by `DropNewest`, `Disconnect` or a `Block` that timed out.
+    /// `DropOldest`, this event refused by `DropNewest`, `Disconnect`, or a `Block` queue that was
+    /// still full at the deadline or when the bus closed.
     /// Each is counted against, and reported to, the subscriber that lost it.
     pub fn dropped(&self) -> usize {
         self.dropped as usize
@@ -86,7 +87,9 @@ impl Delivery {
     pub(crate) fn lost_one(&mut self) {
         self.dropped += 1;
     }
+}
 
+impl Delivery {
     pub(crate) fn add(&mut self, other: Delivery) {
         self.delivered += other.delivered;
         self.dropped += other.dropped;
@@ -167,36 +170,40 @@ fn fan_out<E: Event>(
     let entries = &snapshot.entries[..];
     let mut delivery = Delivery::default();
     // What this publish owes, should user code (a filter, `Clone`, `Drop`) panic before the end:
-    // its `Drop` counts the event as lost for every subscriber not yet served. Plain stores to a
-    // local on the way; defused (forgotten) once every subscriber is served.
+    // every entry from `owed.from` on whose mask has the topic. One plain store per delivery;
+    // defused (forgotten) once every subscriber is served. See `owed`.
     let mut owed = Owed::new(entries, bit);
-    for (index, entry) in entries.iter().enumerate() {
+    // The interested entry found last, not yet served: it gets a clone if another interested entry
+    // follows, the original event if none does (so a single interested subscriber costs no clone).
+    let mut pending: Option<&Entry<E>> = None;
+    for entry in entries {
         // The mask is inline in the snapshot: a `set_topics` that returned before this publish
         // started published the snapshot we loaded (or an older one was replaced before it).
         if entry.mask & bit == 0 {
             continue;
         }
-        owed.next = index;
         if let Some(filter) = &entry.filter {
             if !filter(&event) {
                 continue;
             }
         }
-        owed.next = index + 1;
-        // The interested entry found before this one, not yet served, gets a clone; the last one
-        // gets the original event (so a single interested subscriber costs no clone at all).
-        if let Some(previous) = owed.pending.replace(index) {
-            owed.offering = Some(previous);
-            let offered = offer(&entries[previous], event.clone(), deadline, &mut delivery);
-            owed.offering = None;
-            offered.settle(registry, &entries[previous]);
+        if let Some(previous) = pending.replace(entry) {
+            let past = past(previous);
+            let served = Served::new(&mut owed.from, past);
+            offer(
+                registry,
+                previous,
+                event.clone(),
+                deadline,
+                &mut delivery,
+                served,
+            );
+            owed.from = past;
         }
     }
-    if let Some(last) = owed.pending.take() {
-        owed.offering = Some(last);
-        let offered = offer(&entries[last], event, deadline, &mut delivery);
-        owed.offering = None;
-        offered.settle(registry, &entries[last]);
+    if let Some(last) = pending {
+        let served = Served::new(&mut owed.from, past(last));
+        offer(registry, last, event, deadline, &mut delivery, served);
     }
     owed.defuse();
     Ok(delivery)
@@ -246,12 +253,12 @@ pub(crate) fn publish_batch<E: Event>(
             continue;
         }
         owed.entry = index;
+        owed.event = 0;
         for (position, event) in events.iter().enumerate() {
-            owed.event = position;
             if wants(entry, event) {
-                let offered = offer(entry, event.clone(), None, &mut delivery);
+                let served = Served::new(&mut owed.event, position + 1);
+                offer(registry, entry, event.clone(), None, &mut delivery, served);
                 owed.event = position + 1;
-                offered.settle(registry, entry);
             }
         }
     }
@@ -260,11 +267,12 @@ pub(crate) fn publish_batch<E: Event>(
     let mut owed = OwedLast::new(entry, events.drain(..));
     while let Some(event) = owed.take() {
         if wants(entry, &event) {
-            let offered = offer(entry, event, None, &mut delivery);
-            owed.served();
-            offered.settle(registry, entry);
+            let served = Served::new(&mut owed.taken, 0);
+            offer(registry, entry, event, None, &mut delivery, served);
+            owed.taken = 0;
         } else {
-            owed.served();
+            // Not wanted: nothing is owed, and only then may its `Drop` run.
+            owed.taken = 0;
             drop(event);
         }
     }
@@ -272,74 +280,75 @@ pub(crate) fn publish_batch<E: Event>(
     Ok(delivery)
 }
 
-/// What offering an event to one subscriber left to do once its outcome is recorded: user code
-/// (`Drop` of a refused or evicted event, the removal of a cut-off subscriber, which may drop the
-/// last copy of old events) runs only after the bookkeeping, so a panic in it cannot undo or
-/// skip a count.
-#[must_use = "a refused event must be dropped and a cut-off subscriber removed"]
-pub(crate) enum Offered<E> {
-    /// Queued, or counted as lost, with nothing left over.
-    Done,
-    /// Not queued: already counted as lost where it was owed; drop it.
-    Refused(E),
-    /// Refused by `Overflow::Disconnect`, which cut the subscriber off here: counted; drop it
-    /// and take the subscriber out of the table.
-    CutOff(E),
+/// Where a publish keeps count of what it has served (see `owed`), and the value that says "this
+/// subscriber is served". The cold overflow path sets it *before* it runs user code that follows
+/// the bookkeeping (the `Drop` of a refused or evicted event, the removal of a cut-off
+/// subscriber), so a panic there is not counted as a second loss; the hot path sets it after
+/// `offer` returns.
+pub(crate) struct Served<'a, T> {
+    cursor: &'a mut T,
+    value: T,
 }
 
-impl<E> Offered<E> {
+impl<'a, T> Served<'a, T> {
     #[inline]
-    pub(crate) fn settle(self, registry: &Registry<E>, entry: &Entry<E>) {
-        match self {
-            Offered::Done => {}
-            Offered::Refused(event) => drop(event),
-            Offered::CutOff(event) => {
-                // Once per subscriber, never in steady state: take it out of the table so its
-                // queue disconnects (waking a consumer parked in `recv` or `select!`) once the
-                // publishes under way are done, and it stops counting in the interest mask.
-                registry.remove(&entry.state);
-                drop(event);
-            }
-        }
+    pub(crate) fn new(cursor: &'a mut T, value: T) -> Self {
+        Served { cursor, value }
+    }
+
+    #[inline]
+    fn mark(self) {
+        *self.cursor = self.value;
     }
 }
 
 /// Enqueues `event` for one subscriber, applying its overflow policy if the queue is full.
 #[inline]
-fn offer<E: Send + 'static>(
+fn offer<E: Event, T>(
+    registry: &Registry<E>,
     entry: &Entry<E>,
     event: E,
     deadline: Option<Instant>,
     delivery: &mut Delivery,
-) -> Offered<E> {
+    served: Served<'_, T>,
+) {
     match entry.tx.try_send(event) {
-        Ok(()) => {
-            enqueued(entry, delivery);
-            Offered::Done
+        Ok(()) => enqueued(entry, delivery),
+        Err(TrySendError::Full(event)) => {
+            overflow(registry, entry, event, deadline, delivery, served)
         }
-        Err(TrySendError::Full(event)) => overflow(entry, event, deadline, delivery),
         // The subscriber dropped its receiver during this publish: it is leaving, nothing is owed.
-        Err(TrySendError::Disconnected(event)) => Offered::Refused(event),
+        Err(TrySendError::Disconnected(event)) => {
+            served.mark();
+            drop(event);
+        }
     }
 }
 
 /// [`offer`] for an async publish: a full `Overflow::Block` queue hands the event back (`Err`)
 /// instead of blocking the thread, and the caller waits for room asynchronously; every other
 /// policy applies as in `offer`.
-pub(crate) fn offer_or_return<E: Send + 'static>(
+pub(crate) fn offer_or_return<E: Event, T>(
+    registry: &Registry<E>,
     entry: &Entry<E>,
     event: E,
     delivery: &mut Delivery,
-) -> Result<Offered<E>, E> {
+    served: Served<'_, T>,
+) -> Result<(), E> {
     match entry.tx.try_send(event) {
-        Ok(()) => {
-            enqueued(entry, delivery);
-            Ok(Offered::Done)
+        Ok(()) => enqueued(entry, delivery),
+        Err(TrySendError::Full(event)) if entry.state.overflow == Overflow::Block => {
+            return Err(event)
         }
-        Err(TrySendError::Full(event)) if entry.state.overflow == Overflow::Block => Err(event),
-        Err(TrySendError::Full(event)) => Ok(overflow(entry, event, None, delivery)),
-        Err(TrySendError::Disconnected(event)) => Ok(Offered::Refused(event)),
+        Err(TrySendError::Full(event)) => {
+            overflow(registry, entry, event, None, delivery, served)
+        }
+        Err(TrySendError::Disconnected(event)) => {
+            served.mark();
+            drop(event);
+        }
     }
+    Ok(())
 }
 
 /// An event is in the subscriber's queue: count it, and wake the subscriber's task if it ever
@@ -355,18 +364,20 @@ pub(crate) fn enqueued<E>(entry: &Entry<E>, delivery: &mut Delivery) {
 
 #[cold]
 #[inline(never)]
-fn overflow<E: Send + 'static>(
+fn overflow<E: Event, T>(
+    registry: &Registry<E>,
     entry: &Entry<E>,
     event: E,
     deadline: Option<Instant>,
     delivery: &mut Delivery,
-) -> Offered<E> {
+    served: Served<'_, T>,
+) {
     let state = &entry.state;
-    match state.overflow {
+    let refused = match state.overflow {
         Overflow::DropNewest => {
             state.lost.record(1);
             delivery.dropped += 1;
-            Offered::Refused(event)
+            event
         }
         Overflow::DropOldest => {
             let Some(evictor) = &entry.evictor else {
@@ -380,7 +391,8 @@ fn overflow<E: Send + 'static>(
                 // until the count is in, so the gap is reported before the survivor, never after
                 // it. If the consumer emptied the queue first, nothing is evicted and nothing is
                 // counted. (Protocol and proof in `crate::loss`.) The evicted event is dropped
-                // only after it is counted: its `Drop` may panic.
+                // only after it is counted: its `Drop` may panic (the new event, not queued yet,
+                // is then still owed, and counted as lost by the publish's guard).
                 state.lost.begin_eviction();
                 let evicted = evictor.try_recv().ok();
                 state.lost.end_eviction(evicted.is_some());
@@ -389,11 +401,11 @@ fn overflow<E: Send + 'static>(
                 match entry.tx.try_send(event) {
                     Ok(()) => {
                         enqueued(entry, delivery);
-                        return Offered::Done;
+                        return;
                     }
                     // Another publisher took the freed slot: evict again.
                     Err(TrySendError::Full(back)) => event = back,
-                    Err(TrySendError::Disconnected(back)) => return Offered::Refused(back),
+                    Err(TrySendError::Disconnected(back)) => break back,
                 }
             }
         }
@@ -401,24 +413,24 @@ fn overflow<E: Send + 'static>(
             match queue::send_waiting(&entry.tx, event, deadline, [&entry.gone, &entry.closing]) {
                 Ok(()) => {
                     enqueued(entry, delivery);
-                    Offered::Done
+                    return;
                 }
                 Err(WaitError::Timeout(event)) => {
                     state.lost.record(1);
                     delivery.dropped += 1;
                     delivery.timed_out += 1;
-                    Offered::Refused(event)
+                    event
                 }
                 // The subscriber went away while we waited: nothing is owed.
-                Err(WaitError::Disconnected(event)) => Offered::Refused(event),
-                Err(WaitError::Stopped(event)) if entry.gone.is_fired() => Offered::Refused(event),
+                Err(WaitError::Disconnected(event)) => event,
+                Err(WaitError::Stopped(event)) if entry.gone.is_fired() => event,
                 // The bus was closed while we waited: the subscriber's stream ends now rather than
                 // when it reads again, and this event is counted as lost to it (reported as
                 // `Lagged` before `Disconnected`).
                 Err(WaitError::Stopped(event)) => {
                     state.lost.record(1);
                     delivery.dropped += 1;
-                    Offered::Refused(event)
+                    event
                 }
             }
         }
@@ -427,12 +439,21 @@ fn overflow<E: Send + 'static>(
             delivery.dropped += 1;
             // The flag before the removal: `Registry::set_topics` checks it under the lock the
             // removal takes, so it never puts a cut-off subscriber's topics back.
-            if state.overflowed.swap(true, Ordering::SeqCst) {
-                Offered::Refused(event)
-            } else {
+            if !state.overflowed.swap(true, Ordering::SeqCst) {
                 delivery.disconnected += 1;
-                Offered::CutOff(event)
+                served.mark();
+                // Once per subscriber, never in steady state: take it out of the table so its
+                // queue disconnects (waking a consumer parked in `recv` or `select!`) once the
+                // publishes under way are done, and it stops counting in the interest mask.
+                // (Removing may drop the last copy of old events: user code, after the count.)
+                registry.remove(state);
+                drop(event);
+                return;
             }
+            event
         }
-    }
+    };
+    // Counted (or not owed): only now may its `Drop` run.
+    served.mark();
+    drop(refused);
 }

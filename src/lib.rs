@@ -111,9 +111,39 @@
 //!
 //! [`Bus::close`] (or dropping the last `Bus` and `Publisher` handle) closes the bus. Later
 //! publishes hand their event back as [`PublishError::Closed`]; every subscriber first receives
-//! everything that was accepted before the close, then [`RecvError::Disconnected`]. A subscriber
-//! dropped at any time unsubscribes: it stops costing publishers anything, and a publish blocked
-//! on its full `Block` queue returns.
+//! everything that was accepted before the close, then [`RecvError::Disconnected`]. A publish
+//! racing the close is either delivered or handed back, never accepted by nobody.
+//!
+//! Close ends every stream promptly, even while a publish waits for room in the full queue of a
+//! [`Block`](Overflow::Block) subscriber that never reads: that wait ends at the close, the
+//! publish goes on to the subscribers that have room, and the event it could not queue is counted
+//! as lost for the stuck subscriber, which receives its queue, `Lagged(1)`, then `Disconnected`.
+//! (Without that, the waiting publish would keep every other subscriber's queue open.)
+//!
+//! A subscriber dropped at any time unsubscribes: it stops costing publishers anything, and a
+//! publish waiting on its full `Block` queue returns (even if a clone of its
+//! [`receiver`](Subscriber::receiver) lives on elsewhere). Every end of a stream is final:
+//! after `Disconnected` or `Overflowed` a subscriber never receives anything again.
+//!
+//! # Panics
+//!
+//! User code runs inside the bus: `Event::topic`, `Clone` and `Drop` of events, filters (on the
+//! publishing thread) and tap handlers (on the tap's thread). Any of it may panic, and the bus
+//! keeps its promise when it does:
+//!
+//! - The panic reaches the caller that ran the user code (the publisher, or the subscriber whose
+//!   receive dropped an event); a tap catches its handler's panics and goes on.
+//! - Nothing hangs and nothing is poisoned: the bus's bookkeeping for each subscriber is done
+//!   before the user code that follows it runs (a `DropOldest` eviction is counted before the
+//!   evicted event is dropped, a refused event before it is dropped), and the bus stays usable.
+//! - Nothing is lost silently: a publish interrupted by a panic counts the event as lost, once,
+//!   for every subscriber it had not served yet whose topics want it, and those subscribers get
+//!   `Lagged` for it. Filters are not run again for that (they may panic again), so a subscriber
+//!   whose filter would have rejected the event can be told of one loss too many, never of one
+//!   too few. Subscribers already served keep the event.
+//!
+//! The publish path pays nothing for this: no `catch_unwind`, no atomic; a guard on its stack is
+//! updated with plain stores and forgotten at the end.
 //!
 //! # Wait strategies
 //!

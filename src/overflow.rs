@@ -35,13 +35,17 @@ pub enum Overflow {
     /// (a sampler that wants the start of each burst). The publisher never blocks.
     DropNewest,
     /// Wait for room: lossless back-pressure (an audit log, persistence). A publish blocks until
-    /// the subscriber makes room, the subscriber goes away, or the deadline of
-    /// [`Publisher::publish_timeout`](crate::Publisher::publish_timeout) passes (then the event is
-    /// dropped for this subscriber and counted). The only policy under which `publish` can block.
+    /// the subscriber makes room, the subscriber goes away, the bus is closed, or the deadline of
+    /// [`Publisher::publish_timeout`](crate::Publisher::publish_timeout) passes (in the last two
+    /// cases the event is dropped for this subscriber and counted). The only policy under which
+    /// `publish` can block.
     Block,
     /// End the subscription: a consumer that cannot keep up is cut off, learns it through
     /// [`RecvError::Overflowed`](crate::RecvError::Overflowed) after draining what was queued,
     /// and stops costing the publisher anything (a remote client that should reconnect).
+    /// `Overflowed` is final: it comes once the publishes that were under way at the cut are done
+    /// (what they deliver is received before it);
+    /// [`Subscriber::is_overflowed`](crate::Subscriber::is_overflowed) says so at once.
     Disconnect,
 }
 

@@ -25,7 +25,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::fan_out::{self, enqueued, offer_or_return, Delivery};
+use crate::fan_out::{self, enqueued, offer_or_return, Delivery, Served};
 use crate::queue::TrySendError;
 use crate::registry::{Entry, Registry, Snapshot};
 use crate::shared::{Inner, PublishCounter};
@@ -148,13 +148,13 @@ impl<E: Event> Walk<E> {
                 None => return Poll::Ready(self.delivery),
             };
             let entry = &self.snapshot.entries[index];
-            let offered = offer_or_return(entry, value, &mut self.delivery);
+            // The overflow path marks the entry served before it runs user code (dropping a
+            // refused event, removing a cut-off subscriber), as in a synchronous publish.
+            let served = Served::new(&mut self.offering, None);
+            let offered = offer_or_return(registry, entry, value, &mut self.delivery, served);
             self.offering = None;
-            match offered {
-                // User code (dropping a refused event, removing a cut-off subscriber) runs after
-                // the outcome is recorded, as in a synchronous publish.
-                Ok(offered) => offered.settle(registry, entry),
-                Err(value) => self.blocked = Some((index, value)),
+            if let Err(value) = offered {
+                self.blocked = Some((index, value));
             }
         }
     }

@@ -23,6 +23,7 @@ pub use iter::Accepted;
 pub use iter::{IntoIter, Iter, TryIter};
 pub use recv_async::{Recv, RecvInto};
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -74,8 +75,10 @@ pub struct Subscriber<E> {
     /// Dropped with the handle: fires the stop that publishers waiting on this full `Block` queue
     /// watch (see `crate::queue`), whoever else still holds a clone of `rx`.
     _gone: StopTrigger,
-    /// An event dequeued while a loss was pending: handed out right after the `Lagged` report.
-    held: Option<E>,
+    /// Events taken from the queue but not handed out yet, oldest first: one dequeued while a loss
+    /// was pending (handed out right after the `Lagged` report), or one an [`Accepted`] was
+    /// dropped with. Empty almost always; it allocates once, the first time it holds an event.
+    held: VecDeque<E>,
     /// Lost events already reported (the loss counter's value at the last report).
     reported: u64,
     /// Events handed out.
@@ -103,7 +106,7 @@ impl<E> Subscriber<E> {
             rx,
             inner,
             _gone: gone,
-            held: None,
+            held: VecDeque::new(),
             reported: 0,
             received: 0,
             notify_on: false,
@@ -132,7 +135,7 @@ impl<E> Subscriber<E> {
     /// assert_eq!(sub.try_recv(), Ok(Ping));
     /// ```
     pub fn try_recv(&mut self) -> Result<E, TryRecvError> {
-        if let Some(event) = self.held.take() {
+        if let Some(event) = self.held.pop_front() {
             return self.dequeued(event).map_err(TryRecvError::from);
         }
         match self.rx.try_recv() {
@@ -370,7 +373,7 @@ impl<E> Subscriber<E> {
 
     /// How many events are waiting to be received (including one held back behind a `Lagged`).
     pub fn len(&self) -> usize {
-        self.rx.len() + usize::from(self.held.is_some())
+        self.rx.len() + self.held.len()
     }
 
     /// Whether no event is waiting.
@@ -540,7 +543,7 @@ impl<E> Subscriber<E> {
     fn dequeued(&mut self, event: E) -> Result<E, RecvError> {
         let lost = self.loss_count();
         if lost != self.reported {
-            self.held = Some(event);
+            self.held.push_front(event);
             return Err(RecvError::Lagged(self.report(lost)));
         }
         Ok(self.hand_out(event))
@@ -645,11 +648,16 @@ impl<'a, E> IntoIterator for &'a mut Subscriber<E> {
 /// For [`Accepted`]: the items a `select!`ed message turns into.
 #[cfg(not(loom))]
 impl<E> Subscriber<E> {
+    /// Keeps an event an [`Accepted`] was dropped with, for the next receive.
+    pub(crate) fn hold_back(&mut self, event: E) {
+        self.held.push_back(event);
+    }
+
     pub(crate) fn accept_next(
         &mut self,
         msg: &mut Option<Option<E>>,
     ) -> Option<Result<E, RecvError>> {
-        if let Some(event) = self.held.take() {
+        if let Some(event) = self.held.pop_front() {
             return Some(self.dequeued(event));
         }
         match msg.take()? {

@@ -291,6 +291,13 @@ where
     H: TapHandler<E>,
 {
     let name = subscriber.name().to_owned();
+    if name.contains('\0') {
+        // `std::thread::Builder::spawn` would panic on it.
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("a tap's thread name cannot contain a NUL byte: {name:?}"),
+        ));
+    }
     let counters = Arc::new(Counters::default());
     let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
     let thread_counters = Arc::clone(&counters);

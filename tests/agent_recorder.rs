@@ -88,7 +88,7 @@ fn a_lossy_recorder_writes_lag_lines_that_account_for_every_gap() {
     let (gate_tx, gate_rx) = crossbeam_channel::bounded::<()>(0);
     // A recorder that is held up on its first event, so that its small queue overflows.
     struct Slow(
-        JsonLinesRecorder<io::BufWriter<std::fs::File>>,
+        JsonLinesRecorder<std::fs::File>,
         Option<crossbeam_channel::Receiver<()>>,
     );
     impl TapHandler<AgentEvent> for Slow {
@@ -143,18 +143,21 @@ fn a_lossy_recorder_writes_lag_lines_that_account_for_every_gap() {
     std::fs::remove_file(&path).unwrap();
 }
 
-/// A writer that fails after `ok` writes.
+/// A writer that takes `room` bytes, then fails; `taken` is what it took.
 struct Failing {
-    ok: usize,
+    room: usize,
+    taken: Vec<u8>,
 }
 
 impl Write for Failing {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.ok == 0 {
+        if self.room == 0 {
             return Err(io::Error::other("disk full"));
         }
-        self.ok -= 1;
-        Ok(buf.len())
+        let n = buf.len().min(self.room);
+        self.room -= n;
+        self.taken.extend_from_slice(&buf[..n]);
+        Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
@@ -167,7 +170,10 @@ fn an_io_error_is_kept_and_later_items_are_skipped_not_panicked_on() {
     let tap = bus
         .tap()
         .overflow(Overflow::Block)
-        .spawn(JsonLinesRecorder::new(Failing { ok: 6 }))
+        .spawn(JsonLinesRecorder::new(Failing {
+            room: 300,
+            taken: Vec::new(),
+        }))
         .unwrap();
     for _ in 0..10 {
         bus.publish(AgentEvent::ConfigReloaded {
@@ -180,8 +186,44 @@ fn an_io_error_is_kept_and_later_items_are_skipped_not_panicked_on() {
     assert_eq!(report.stats.panics, 0);
     assert_eq!(report.stats.events, 10);
     assert_eq!(recorder.error().unwrap().to_string(), "disk full");
-    assert!(recorder.lines() < 10);
-    assert_eq!(recorder.lines() + recorder.skipped() + 1, 10);
+    // The counts say what the writer took: whole lines only; every item is accounted for.
+    assert_eq!(recorder.lines() + recorder.skipped(), 10);
+    let lines = recorder.lines();
+    let taken = recorder.into_inner().taken;
+    assert!(taken.len() <= 300);
+    assert_eq!(taken.iter().filter(|&&b| b == b'\n').count() as u64, lines);
+    assert!(lines > 0 && lines < 10, "{lines} lines");
+}
+
+#[test]
+fn on_a_full_disk_the_counts_say_nothing_was_written() {
+    // /dev/full takes nothing: every write fails with ENOSPC.
+    let bus = Bus::new();
+    let tap = bus
+        .tap()
+        .overflow(Overflow::Block)
+        .spawn(JsonLinesRecorder::create("/dev/full").unwrap())
+        .unwrap();
+    for _ in 0..10 {
+        bus.publish(AgentEvent::ConfigReloaded {
+            timestamp_ms: now_ms(),
+        })
+        .unwrap();
+    }
+    bus.close();
+    let (report, recorder) = tap.join_handler();
+    assert_eq!(report.stats.events, 10);
+    assert_eq!(
+        recorder.lines(),
+        0,
+        "lines counted that never reached the disk"
+    );
+    assert_eq!(recorder.skipped(), 10);
+    assert_eq!(
+        recorder.error().unwrap().raw_os_error(),
+        Some(28),
+        "ENOSPC expected"
+    );
 }
 
 #[test]

@@ -542,3 +542,32 @@ fn spinning_recv_timeout_still_times_out() {
         assert!(waited >= Duration::from_millis(20), "{wait}: {waited:?}");
     }
 }
+
+#[test]
+fn an_accepted_message_dropped_unread_is_received_next() {
+    let bus = Bus::new();
+    let mut sub = bus.subscribe(Topics::ALL);
+    bus.publish(Tick(1)).unwrap();
+    bus.publish(Tick(2)).unwrap();
+    let msg = sub.receiver().recv();
+    // Dropped without iterating (what `let _ = sub.accept(msg);` does): nothing is lost.
+    drop(sub.accept(msg));
+    assert_eq!(sub.len(), 2);
+    assert_eq!(sub.try_recv(), Ok(Tick(1)));
+    assert_eq!(sub.try_recv(), Ok(Tick(2)));
+    assert_eq!(sub.received(), 2);
+}
+
+#[test]
+fn an_accepted_message_dropped_after_a_lag_report_keeps_its_event() {
+    let bus = Bus::new();
+    let mut sub = bounded(&bus, 1, Overflow::DropNewest);
+    bus.publish(Tick(1)).unwrap();
+    bus.publish(Tick(2)).unwrap(); // refused: lost
+    let msg = sub.receiver().recv();
+    let mut accepted = sub.accept(msg);
+    assert_eq!(accepted.next(), Some(Err(RecvError::Lagged(1))));
+    drop(accepted); // the event behind the report was not taken yet
+    assert_eq!(sub.try_recv(), Ok(Tick(1)));
+    assert_eq!(sub.try_recv(), Err(TryRecvError::Empty));
+}

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 use fanout::{
-    spawn_tap, topic, Bus, Overflow, Received, TapEnd, TapHandle, TapHandler, Topics, WaitStrategy,
+    spawn_tap, topic, Bus, Overflow, Received, TapEnd, TapError, TapHandle, TapHandler, Topics,
+    WaitStrategy,
 };
 
 mod common;
@@ -355,4 +356,23 @@ fn spawn_tap_runs_a_subscriber_built_elsewhere_and_bad_settings_are_errors() {
         err,
         fanout::TapError::Build(fanout::BuildError::Closed)
     ));
+}
+
+#[test]
+fn a_thread_name_with_a_nul_byte_is_an_error_not_a_panic() {
+    let bus = Bus::<Tick>::new();
+    let err = bus
+        .tap()
+        .name("a\0b")
+        .spawn(|_item: Received<Tick>| {})
+        .unwrap_err();
+    match err {
+        TapError::Spawn(io) => {
+            assert_eq!(io.kind(), std::io::ErrorKind::InvalidInput);
+            assert!(io.to_string().contains("NUL"), "{io}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // The rejected tap's subscriber is gone again.
+    assert_eq!(bus.subscriber_count(), 0);
 }

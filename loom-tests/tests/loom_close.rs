@@ -66,3 +66,67 @@ fn close_racing_publish_and_receive() {
         ledger.assert_all_dropped();
     });
 }
+
+/// Invariant: close ends every stream even while a publish waits for room in the full queue of a
+/// `Block` subscriber that never reads. The waiting publish stops waiting (the bus's close signal
+/// wakes it), counts the event as lost for the stuck subscriber, still delivers to the
+/// subscriber after it, and releases its snapshot, so both queues disconnect: the other
+/// subscriber gets the event then `Disconnected`, the stuck one its queue, `Lagged(1)`, then
+/// `Disconnected`. If the wake-up were lost, loom reports a deadlock.
+///
+/// Threads: a publisher whose second event finds the stuck queue (capacity 1) full; a closer;
+/// the main thread receives the other subscriber's stream to its end, then the stuck one's.
+#[test]
+fn close_ends_a_publish_waiting_on_a_full_block_queue() {
+    model(Some(3), || {
+        let ledger = Ledger::new();
+        let bus = Bus::new();
+        let mut stuck = bus
+            .subscriber()
+            .capacity(1)
+            .overflow(fanout::Overflow::Block)
+            .build()
+            .unwrap();
+        let mut other = bus.subscriber().capacity(2).build().unwrap();
+        let publisher = bus.publisher();
+        let events = ledger.clone();
+        let publishing = thread::spawn(move || {
+            let mut accepted = 0;
+            for seq in 0..2 {
+                if publisher.publish(events.event(1, seq, 0)).is_ok() {
+                    accepted += 1;
+                }
+            }
+            accepted
+        });
+        let closing = thread::spawn(move || bus.close());
+
+        let mut got = Vec::new();
+        loop {
+            match other.recv() {
+                Ok(ev) => got.push(ev.seq),
+                Err(RecvError::Disconnected) => break,
+                Err(lag) => panic!("unexpected {lag:?} after {got:?}"),
+            }
+        }
+        let accepted = publishing.join().unwrap();
+        closing.join().unwrap();
+        assert_eq!(got, (0..accepted).collect::<Vec<_>>(), "other");
+
+        let mut stuck_got = Vec::new();
+        let mut lagged = 0;
+        loop {
+            match stuck.recv() {
+                Ok(ev) => stuck_got.push(ev.seq),
+                Err(RecvError::Lagged(n)) => lagged += n,
+                Err(RecvError::Disconnected) => break,
+                Err(end) => panic!("unexpected {end:?}"),
+            }
+        }
+        // Event 0 fills the stuck queue; event 1, if accepted, could only be lost at the close.
+        assert_eq!(stuck_got.len() as u64 + lagged, u64::from(accepted));
+        assert_eq!(stuck_got.first().copied(), (accepted > 0).then_some(0));
+        drop((stuck, other));
+        ledger.assert_all_dropped();
+    });
+}

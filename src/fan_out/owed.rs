@@ -4,7 +4,7 @@
 //! refused event) and `Event::topic`. Any of them may panic. The panic goes on to the publisher,
 //! which is fine; what must not happen is that the subscribers the publish had not served yet are
 //! never told. So the publish keeps a guard on its stack, updated with plain stores as it goes
-//! (no atomic, no `catch_unwind` on the publish path). On the normal path the guard is defused
+//! (one per delivery; no atomic, no `catch_unwind` on the publish path). On the normal path the guard is defused
 //! (forgotten) at the end; if a panic unwinds through it, its `Drop` counts the event as lost,
 //! once, for every subscriber the publish still owed it to. Those subscribers then receive
 //! `Lagged` for it like for any other loss.
@@ -13,11 +13,13 @@
 //! filter had not run yet, or whose filter itself panicked, is owed the event if its topic mask
 //! has the event's topic. It may therefore be told of an event its filter would have rejected:
 //! a conservative report, never a silent gap. Subscribers already served (the event queued, or
-//! its loss counted by the overflow policy) are never counted twice: the publish records each
-//! outcome before it runs the user code that follows it (see `Offered` in the parent module).
+//! its loss counted by the overflow policy) are never counted twice: the publish moves the guard
+//! past each subscriber before it runs the user code that follows its bookkeeping (see `Served`
+//! in the parent module).
 
 use std::mem;
 use std::panic::{self, AssertUnwindSafe};
+use std::ptr;
 use std::vec::Drain;
 
 use crate::registry::Entry;
@@ -27,13 +29,20 @@ use crate::Event;
 pub(super) struct Owed<'a, E> {
     entries: &'a [Entry<E>],
     bit: u64,
-    /// The first entry not looked at yet: every later entry whose mask has the topic is owed.
-    pub(super) next: usize,
-    /// An entry whose filter passed, waiting for the next interested entry (or the end) to know
-    /// whether it gets a clone or the original.
-    pub(super) pending: Option<usize>,
-    /// The entry being offered the event right now.
-    pub(super) offering: Option<usize>,
+    /// Every entry at or after this address whose mask has the topic may not be served yet. The
+    /// publish serves entries in table order (one step behind: an entry waits until the next
+    /// interested one is found, to know whether it gets a clone or the original) and moves this
+    /// [`past`] each entry it has served. An entry in between whose filter rejected the event is
+    /// counted too if a panic comes before the cursor moves past it: one report too many, never
+    /// one too few. A pointer rather than an index so that the publish loop walks references
+    /// with no index to keep; it is only ever compared, never dereferenced.
+    pub(super) from: *const Entry<E>,
+}
+
+/// The cursor value that marks `entry` (and everything before it) served.
+#[inline]
+pub(super) fn past<E>(entry: &Entry<E>) -> *const Entry<E> {
+    ptr::from_ref(entry).wrapping_add(1)
 }
 
 impl<'a, E> Owed<'a, E> {
@@ -42,9 +51,7 @@ impl<'a, E> Owed<'a, E> {
         Owed {
             entries,
             bit,
-            next: entries.len(),
-            pending: None,
-            offering: None,
+            from: entries.as_ptr(),
         }
     }
 
@@ -58,11 +65,10 @@ impl<'a, E> Owed<'a, E> {
 impl<E> Drop for Owed<'_, E> {
     fn drop(&mut self) {
         // Reached only by unwinding (the normal path defuses the guard).
-        let unserved = self.offering.into_iter().chain(self.pending);
-        let not_looked_at = (self.next..self.entries.len())
-            .filter(|&index| self.entries[index].mask & self.bit != 0);
-        for index in unserved.chain(not_looked_at) {
-            self.entries[index].state.lost.record(1);
+        for entry in self.entries {
+            if ptr::from_ref(entry) >= self.from && entry.mask & self.bit != 0 {
+                entry.state.lost.record(1);
+            }
         }
     }
 }
@@ -111,8 +117,8 @@ impl<E: Event> Drop for OwedBatch<'_, E> {
 pub(super) struct OwedLast<'a, 'v, E: Event> {
     entry: &'a Entry<E>,
     rest: Drain<'v, E>,
-    /// Whether the event last taken from `rest` is still owed to the entry.
-    taken: bool,
+    /// 1 while the event last taken from `rest` is still owed to the entry, else 0.
+    pub(super) taken: usize,
 }
 
 impl<'a, 'v, E: Event> OwedLast<'a, 'v, E> {
@@ -121,35 +127,29 @@ impl<'a, 'v, E: Event> OwedLast<'a, 'v, E> {
         OwedLast {
             entry,
             rest,
-            taken: false,
+            taken: 0,
         }
     }
 
-    /// The next event to serve; it stays owed until [`served`](Self::served).
+    /// The next event to serve; it stays owed until `taken` is set back to 0.
     #[inline]
     pub(super) fn take(&mut self) -> Option<E> {
         let event = self.rest.next();
-        self.taken = event.is_some();
+        self.taken = usize::from(event.is_some());
         event
-    }
-
-    /// The event last taken is queued, counted as lost, or not wanted.
-    #[inline]
-    pub(super) fn served(&mut self) {
-        self.taken = false;
     }
 
     /// Every event was served; the drain is exhausted, so dropping the guard counts nothing.
     #[inline]
     pub(super) fn finish(self) {
-        debug_assert!(!self.taken && self.rest.as_slice().is_empty());
+        debug_assert!(self.taken == 0 && self.rest.as_slice().is_empty());
     }
 }
 
 impl<E: Event> Drop for OwedLast<'_, '_, E> {
     fn drop(&mut self) {
         // Also the normal end of the batch (`finish`), where nothing is owed: no write then.
-        let owed = u64::from(self.taken) + owed_in(self.entry.mask, self.rest.as_slice());
+        let owed = self.taken as u64 + owed_in(self.entry.mask, self.rest.as_slice());
         if owed > 0 {
             self.entry.state.lost.record(owed);
         }

@@ -5,6 +5,7 @@ use std::fmt;
 use crate::{RecvError, Subscriber};
 
 /// The blocking iterator of [`Subscriber::iter`].
+#[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct Iter<'a, E> {
     subscriber: &'a mut Subscriber<E>,
     done: bool,
@@ -56,6 +57,7 @@ impl<E> fmt::Debug for Iter<'_, E> {
 }
 
 /// The non-blocking iterator of [`Subscriber::try_iter`].
+#[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct TryIter<'a, E> {
     subscriber: &'a mut Subscriber<E>,
     done: bool,
@@ -98,6 +100,7 @@ impl<E> fmt::Debug for TryIter<'_, E> {
 }
 
 /// The owning blocking iterator of `Subscriber::into_iter`; see [`Subscriber::iter`].
+#[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct IntoIter<E> {
     subscriber: Subscriber<E>,
     done: bool,
@@ -137,7 +140,11 @@ impl<E> fmt::Debug for IntoIter<E> {
 }
 
 /// What one `select!`ed message becomes: iterate it to the end. Made by [`Subscriber::accept`].
+///
+/// Dropped before the end, it loses nothing: an event it did not hand out goes back to the
+/// subscriber, whose next receive (of any form) returns it first.
 #[cfg(not(loom))]
+#[must_use = "the event taken from the queue is in here: iterate it to the end"]
 pub struct Accepted<'a, E> {
     subscriber: &'a mut Subscriber<E>,
     /// `Some(Some(event))`: a dequeued event; `Some(None)`: the queue disconnected; `None`: used.
@@ -160,6 +167,15 @@ impl<E> Iterator for Accepted<'_, E> {
 
     fn next(&mut self) -> Option<Self::Item> {
         self.subscriber.accept_next(&mut self.msg)
+    }
+}
+
+#[cfg(not(loom))]
+impl<E> Drop for Accepted<'_, E> {
+    fn drop(&mut self) {
+        if let Some(Some(event)) = self.msg.take() {
+            self.subscriber.hold_back(event);
+        }
     }
 }
 
