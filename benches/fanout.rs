@@ -69,7 +69,9 @@ fn main() {
     if filter().map_or(true, |f| "latency".contains(&f) || f.contains("latency")) {
         scenarios::latency::run(quick);
     }
-    if filter().map_or(true, |f| "async_latency".contains(&f) || f.contains("async_latency")) {
+    if filter().map_or(true, |f| {
+        "async_latency".contains(&f) || f.contains("async_latency")
+    }) {
         scenarios::async_delivery::run_latency(quick);
     }
     report_tallies();

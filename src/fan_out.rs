@@ -127,7 +127,10 @@ pub(crate) fn publish_timeout<E: Event>(
 
 /// A publish nobody's topic matched: nothing to do unless the bus is closed.
 #[cold]
-pub(crate) fn idle<E>(inner: &Inner<E>, make: impl FnOnce() -> E) -> Result<Delivery, PublishError<E>> {
+pub(crate) fn idle<E>(
+    inner: &Inner<E>,
+    make: impl FnOnce() -> E,
+) -> Result<Delivery, PublishError<E>> {
     // The caller's relaxed interest load may have read the empty interest `close` stores (with
     // release) after setting `closed`; this fence makes that read synchronise with the store, so
     // `closed` is seen and a publish racing a close is rejected, never silently accepted by nobody.
@@ -340,9 +343,7 @@ pub(crate) fn offer_or_return<E: Event, T>(
         Err(TrySendError::Full(event)) if entry.state.overflow == Overflow::Block => {
             return Err(event)
         }
-        Err(TrySendError::Full(event)) => {
-            overflow(registry, entry, event, None, delivery, served)
-        }
+        Err(TrySendError::Full(event)) => overflow(registry, entry, event, None, delivery, served),
         Err(TrySendError::Disconnected(event)) => {
             served.mark();
             drop(event);

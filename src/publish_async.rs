@@ -255,8 +255,8 @@ impl<E> Drop for Walk<E> {
         for entry in &self.snapshot.entries[self.cursor..] {
             // A filter that panics here (we may already be unwinding) counts as interested: an
             // over-reported loss is visible, a missed one would be silent.
-            let wanted = catch_unwind(AssertUnwindSafe(|| wants(entry, self.bit, &event)))
-                .unwrap_or(true);
+            let wanted =
+                catch_unwind(AssertUnwindSafe(|| wants(entry, self.bit, &event))).unwrap_or(true);
             if wanted {
                 lose(entry);
             }

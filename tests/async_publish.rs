@@ -110,7 +110,10 @@ fn receive_wakes_waiting_publisher() {
     assert!(fut.as_mut().poll(&mut Context::from_waker(&w)).is_pending());
     assert!(!waker.0.load(Ordering::SeqCst));
     assert_eq!(sub.try_recv(), Ok(Tick(0)));
-    assert!(waker.0.load(Ordering::SeqCst), "the dequeue did not wake the publisher");
+    assert!(
+        waker.0.load(Ordering::SeqCst),
+        "the dequeue did not wake the publisher"
+    );
     match fut.as_mut().poll(&mut Context::from_waker(&w)) {
         Poll::Ready(Ok(delivery)) => assert_eq!(delivery.delivered(), 1),
         other => panic!("not delivered: {other:?}"),

@@ -115,7 +115,9 @@ fn same_items_as_recv() {
             }
         };
         let sync_items = run(false);
-        assert!(sync_items.iter().any(|i| matches!(i, Err(RecvError::Lagged(_)))));
+        assert!(sync_items
+            .iter()
+            .any(|i| matches!(i, Err(RecvError::Lagged(_)))));
         assert_eq!(run(true), sync_items, "{overflow:?}");
     }
 }
@@ -316,7 +318,10 @@ fn recv_into_async_batches() {
         for i in 3..9 {
             bus.publish(Tick(i)).unwrap(); // 3, 4 evicted
         }
-        assert_eq!(sub.recv_into_async(&mut buf, 10).await, Err(RecvError::Lagged(2)));
+        assert_eq!(
+            sub.recv_into_async(&mut buf, 10).await,
+            Err(RecvError::Lagged(2))
+        );
         assert_eq!(sub.recv_into_async(&mut buf, 2).await, Ok(2));
         assert_eq!(sub.recv_into_async(&mut buf, 0).await, Ok(0));
     });

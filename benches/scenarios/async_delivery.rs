@@ -259,7 +259,10 @@ pub fn run_latency(quick: bool) {
     let mut first = true;
     for round in 0..3 {
         for (name, p50, p99, p999) in [fanout_latency(samples), tokio_latency(samples)] {
-            println!("{:<28} {p50:>10} {p99:>10} {p999:>10}", format!("{name} #{round}"));
+            println!(
+                "{:<28} {p50:>10} {p99:>10} {p999:>10}",
+                format!("{name} #{round}")
+            );
             json.push_str(&format!(
                 "{}  {{\"name\": \"{name}\", \"round\": {round}, \"p50_ns\": {p50}, \"p99_ns\": {p99}, \"p999_ns\": {p999}}}",
                 if first { "" } else { ",\n" }

@@ -138,13 +138,11 @@ fn close_resolves_pending_publish_async() {
         bus.publish(ledger.event(1, 0, 0)).unwrap(); // full
         let publisher = bus.publisher();
         let event = ledger.event(1, 1, 0);
-        let publishing = thread::spawn(move || {
-            match block_on(publisher.publish_async(event)) {
-                Ok(delivery) => Some((delivery.delivered(), delivery.dropped())),
-                Err(PublishError::Closed(event)) => {
-                    assert_eq!(event.key(), (1, 1));
-                    None
-                }
+        let publishing = thread::spawn(move || match block_on(publisher.publish_async(event)) {
+            Ok(delivery) => Some((delivery.delivered(), delivery.dropped())),
+            Err(PublishError::Closed(event)) => {
+                assert_eq!(event.key(), (1, 1));
+                None
             }
         });
         bus.close();
