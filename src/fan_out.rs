@@ -71,7 +71,7 @@ impl Delivery {
     }
 
     /// `Block` subscribers still full when the deadline of
-    /// [`publish_timeout`](Publisher::publish_timeout) passed (they are also in `dropped`).
+    /// [`publish_timeout`](crate::Publisher::publish_timeout) passed (they are also in `dropped`).
     pub fn timed_out(&self) -> usize {
         self.timed_out as usize
     }

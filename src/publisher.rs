@@ -50,7 +50,7 @@ impl<E: Event> Publisher<E> {
     /// Publishes `event` to every live subscriber whose topics contain `event.topic()` and whose
     /// filter accepts it.
     ///
-    /// Never blocks unless a subscriber's policy is [`Overflow::Block`] and its queue is full.
+    /// Never blocks unless a subscriber's policy is [`Overflow::Block`](crate::Overflow::Block) and its queue is full.
     /// Takes no lock, and allocates nothing beyond what cloning the event allocates. The event is
     /// moved into the last interested queue and cloned for the others.
     ///
@@ -156,7 +156,7 @@ impl<E: Event> Publisher<E> {
     }
 
     /// Like [`publish`](Self::publish), but spends at most `timeout` in total blocked on full
-    /// [`Overflow::Block`] subscribers. A `Block` subscriber still full at the deadline does not
+    /// [`Overflow::Block`](crate::Overflow::Block) subscribers. A `Block` subscriber still full at the deadline does not
     /// get the event: it is counted as lost for that subscriber (reported to it as `Lagged`) and
     /// in [`Delivery::timed_out`].
     ///

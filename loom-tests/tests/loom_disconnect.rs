@@ -74,11 +74,7 @@ fn nothing_follows_overflowed() {
             .map(|p| p.join().unwrap())
             .fold((1, 0), |(d, l), (d2, l2)| (d + d2, l + l2));
         if ended {
-            assert_eq!(
-                cut.try_recv().err(),
-                Some(TryRecvError::Overflowed),
-                "not final"
-            );
+            assert_eq!(cut.try_recv().err(), Some(TryRecvError::Overflowed), "not final");
         }
         assert_eq!((received, lagged), (delivered, dropped));
         drop((cut, bus));
