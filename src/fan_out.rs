@@ -13,6 +13,7 @@
 //!
 //! No step takes a lock or allocates (beyond what `E::clone` does). Only `Overflow::Block` waits.
 
+use std::ptr;
 use std::time::{Duration, Instant};
 
 mod owed;
@@ -187,12 +188,14 @@ fn fan_out<E: Event>(
         }
         if let Some(filter) = &entry.filter {
             if !filter(&event) {
+                owed.examined = past(entry);
                 continue;
             }
         }
         if let Some(previous) = pending.replace(entry) {
-            let past = past(previous);
-            let served = Served::new(&mut owed.from, past);
+            // `previous` is in `owed.pending`; `entry` is owed through `owed.examined`.
+            owed.examined = entry;
+            let served = Served::new(&mut owed.pending, ptr::null());
             offer(
                 registry,
                 previous,
@@ -201,11 +204,12 @@ fn fan_out<E: Event>(
                 &mut delivery,
                 served,
             );
-            owed.from = past;
         }
+        owed.pending = entry;
+        owed.examined = past(entry);
     }
     if let Some(last) = pending {
-        let served = Served::new(&mut owed.from, past(last));
+        let served = Served::new(&mut owed.pending, ptr::null());
         offer(registry, last, event, deadline, &mut delivery, served);
     }
     owed.defuse();

@@ -254,3 +254,37 @@ fn recv_ends_after_a_panicking_eviction() {
     // Event 0 was evicted (counted), event 1 never got in (the panic came first: owed, counted).
     assert_eq!(items, [Err(format!("{:?}", RecvError::Lagged(2)))]);
 }
+
+#[test]
+fn a_subscriber_whose_filter_rejected_the_event_is_owed_nothing() {
+    let bus = Bus::new();
+    // `a` is still waiting for its copy when `f`'s filter panics (the publish serves each
+    // subscriber once it knows whether a later one wants the event too); `r` rejected event 13
+    // before the panic: it is owed nothing and must not be told of a loss.
+    let a = bus.subscriber().build().unwrap();
+    let r = bus
+        .subscriber()
+        .filter(|event: &Touchy| event.seq != 13)
+        .build()
+        .unwrap();
+    let f = bus
+        .subscriber()
+        .filter(|event: &Touchy| {
+            assert!(event.seq != 13, "filter panics on 13");
+            true
+        })
+        .build()
+        .unwrap();
+    for seq in 0..20 {
+        if seq == 13 {
+            panics(|| drop(bus.publish(Touchy::plain(seq))));
+        } else {
+            bus.publish(Touchy::plain(seq)).unwrap();
+        }
+    }
+    let without_13: Vec<_> = (0..20).filter(|&seq| seq != 13).map(Ok).collect();
+    let told: Vec<_> = std::iter::once(Err(1)).chain(without_13.clone()).collect();
+    assert_eq!(drain(a), told);
+    assert_eq!(drain(r), without_13);
+    assert_eq!(drain(f), told);
+}

@@ -12,7 +12,8 @@
 //! "Owed" is decided without running user code again (it may panic again): a subscriber whose
 //! filter had not run yet, or whose filter itself panicked, is owed the event if its topic mask
 //! has the event's topic. It may therefore be told of an event its filter would have rejected:
-//! a conservative report, never a silent gap. Subscribers already served (the event queued, or
+//! a conservative report, never a silent gap. A subscriber whose filter ran and rejected the
+//! event is owed nothing. Subscribers already served (the event queued, or
 //! its loss counted by the overflow policy) are never counted twice: the publish moves the guard
 //! past each subscriber before it runs the user code that follows its bookkeeping (see `Served`
 //! in the parent module).
@@ -26,20 +27,25 @@ use crate::registry::Entry;
 use crate::Event;
 
 /// The guard of one publish (see the module docs).
+///
+/// The publish walks the table in order and serves each interested entry one step late (an
+/// entry waits until the next interested one is found, to know whether it gets a clone or the
+/// original). So at any moment at most one looked-at entry is not served yet, the `pending` one,
+/// plus, while it is being served, the entry just found after it, which `examined` still points
+/// at. The fields are raw pointers into `entries`, only ever compared, never dereferenced, so
+/// that the publish loop walks references and keeps no index.
 pub(super) struct Owed<'a, E> {
     entries: &'a [Entry<E>],
     bit: u64,
-    /// Every entry at or after this address whose mask has the topic may not be served yet. The
-    /// publish serves entries in table order (one step behind: an entry waits until the next
-    /// interested one is found, to know whether it gets a clone or the original) and moves this
-    /// [`past`] each entry it has served. An entry in between whose filter rejected the event is
-    /// counted too if a panic comes before the cursor moves past it: one report too many, never
-    /// one too few. A pointer rather than an index so that the publish loop walks references
-    /// with no index to keep; it is only ever compared, never dereferenced.
-    pub(super) from: *const Entry<E>,
+    /// Entries before this one were looked at: served, rejected by their filter, or `pending`.
+    /// Every entry from here on whose mask has the topic is owed.
+    pub(super) examined: *const Entry<E>,
+    /// The entry waiting to be served (null: none). The cold overflow path clears it before it
+    /// runs the user code that follows its bookkeeping.
+    pub(super) pending: *const Entry<E>,
 }
 
-/// The cursor value that marks `entry` (and everything before it) served.
+/// The `examined` value that says `entry` (and everything before it) was looked at.
 #[inline]
 pub(super) fn past<E>(entry: &Entry<E>) -> *const Entry<E> {
     ptr::from_ref(entry).wrapping_add(1)
@@ -51,7 +57,8 @@ impl<'a, E> Owed<'a, E> {
         Owed {
             entries,
             bit,
-            from: entries.as_ptr(),
+            examined: entries.as_ptr(),
+            pending: ptr::null(),
         }
     }
 
@@ -66,7 +73,9 @@ impl<E> Drop for Owed<'_, E> {
     fn drop(&mut self) {
         // Reached only by unwinding (the normal path defuses the guard).
         for entry in self.entries {
-            if ptr::from_ref(entry) >= self.from && entry.mask & self.bit != 0 {
+            let at = ptr::from_ref(entry);
+            let owed = at == self.pending || (at >= self.examined && entry.mask & self.bit != 0);
+            if owed {
                 entry.state.lost.record(1);
             }
         }

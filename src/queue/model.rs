@@ -174,10 +174,14 @@ impl<T> Drop for Receiver<T> {
 /// Wakes the senders waiting on one channel (a stop keeps one per sender that waits under it).
 type WakeSenders = Box<dyn Fn() + Send + Sync>;
 
+/// Tells waiters apart, so each can take its own registration back. Plain `std`: it is
+/// bookkeeping of the stand-in, not part of any protocol the models check.
+static NEXT_WAITER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 struct StopState {
     fired: bool,
-    /// Channels with a sender waiting under this stop, to wake when it fires.
-    waiters: Vec<WakeSenders>,
+    /// Senders waiting under this stop (with their ids), to wake when it fires.
+    waiters: Vec<(usize, WakeSenders)>,
 }
 
 /// The waiting side of a stop signal: fired when its [`StopTrigger`] is dropped.
@@ -205,6 +209,15 @@ impl Stop {
     pub(crate) fn is_fired(&self) -> bool {
         self.state.lock().unwrap().fired
     }
+
+    /// Takes back the registration of waiter `id`, if it is still there.
+    fn forget(&self, id: usize) {
+        self.state
+            .lock()
+            .unwrap()
+            .waiters
+            .retain(|(waiter, _)| *waiter != id);
+    }
 }
 
 impl Drop for StopTrigger {
@@ -217,7 +230,7 @@ impl Drop for StopTrigger {
         // Each waiter locks its channel before notifying: a sender that registered before `fired`
         // was set is either already waiting (and woken) or still holds its channel's lock and
         // will see `fired` when it looks (it registers and checks under the same stop lock).
-        for wake in waiters {
+        for (_, wake) in waiters {
             wake();
         }
     }
@@ -225,35 +238,47 @@ impl Drop for StopTrigger {
 
 /// The stand-in's `send_waiting` (see `crate::queue`): blocks on the channel's condition
 /// variable until there is room, every receiver is gone, or a stop fires. Nothing times out.
+/// A waiter registers with each stop before it checks it, under the channel's lock, and takes
+/// its registrations back whenever it stops waiting (so a stop never keeps a channel alive).
 pub(crate) fn send_waiting<T: Send + 'static>(
     tx: &Sender<T>,
     item: T,
     _deadline: Option<Instant>,
     stops: [&Stop; 2],
 ) -> Result<(), WaitError<T>> {
+    let id = NEXT_WAITER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let forget = || stops.iter().for_each(|stop| stop.forget(id));
     let channel = &tx.channel;
     let mut state = channel.state.lock().unwrap();
     loop {
         if state.receivers == 0 {
+            forget();
             return Err(WaitError::Disconnected(item));
         }
         if state.items.len() < state.capacity {
             state.items.push_back(item);
             drop(state);
+            forget();
             channel.not_empty.notify_one();
             return Ok(());
         }
         for stop in stops {
             let mut stop = stop.state.lock().unwrap();
             if stop.fired {
+                drop(stop);
+                forget();
                 return Err(WaitError::Stopped(item));
             }
             let waiting = Arc::clone(channel);
-            stop.waiters.push(Box::new(move || {
-                let _state = waiting.state.lock().unwrap();
-                waiting.not_full.notify_all();
-            }));
+            stop.waiters.push((
+                id,
+                Box::new(move || {
+                    let _state = waiting.state.lock().unwrap();
+                    waiting.not_full.notify_all();
+                }),
+            ));
         }
         state = channel.not_full.wait(state).unwrap();
+        forget();
     }
 }
