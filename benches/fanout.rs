@@ -58,6 +58,7 @@ fn main() {
     scenarios::policies::eviction(&mut c);
     scenarios::throughput::multi_publisher(&mut c);
     scenarios::throughput::payload(&mut c);
+    scenarios::async_delivery::selective(&mut c);
     c.final_summary();
 
     // `cargo test --benches` runs each benchmark once, without `--bench`: a smoke test. The
@@ -70,6 +71,11 @@ fn main() {
     }
     if filter().map_or(true, |f| "latency".contains(&f) || f.contains("latency")) {
         scenarios::latency::run(quick);
+    }
+    if filter().map_or(true, |f| {
+        "async_latency".contains(&f) || f.contains("async_latency")
+    }) {
+        scenarios::async_delivery::run_latency(quick);
     }
     report_tallies();
 }

@@ -10,7 +10,7 @@ use crate::shared::{check_capacity, Defaults, Inner, PublishCounter};
 use crate::stats::{BusStats, SubscriberStats};
 use crate::subscriber::{Subscriber, SubscriberBuilder};
 use crate::sync::{Arc, Ordering};
-use crate::{BuildError, Event, Overflow, PublishError, Topic, Topics, WaitStrategy};
+use crate::{BuildError, Event, Overflow, PublishAsync, PublishError, Topic, Topics, WaitStrategy};
 
 /// A fan-out event bus: every published event goes to every subscriber whose topics (and filter)
 /// want it, through that subscriber's own bounded queue.
@@ -157,6 +157,12 @@ impl<E: Event> Bus<E> {
     /// Publishes `event` to every interested subscriber; see [`Publisher::publish`].
     pub fn publish(&self, event: E) -> Result<Delivery, PublishError<E>> {
         fan_out::publish(&self.inner, &self.counter, event, None)
+    }
+
+    /// Publishes `event`, awaiting room in full [`Overflow::Block`] queues instead of blocking
+    /// the thread; see [`Publisher::publish_async`].
+    pub fn publish_async(&self, event: E) -> PublishAsync<'_, E> {
+        PublishAsync::new(&self.inner, &self.counter, event)
     }
 
     /// Publishes the event built by `make` if some subscriber wants `topic`, and never calls

@@ -84,6 +84,13 @@ impl Delivery {
 }
 
 impl Delivery {
+    /// Counts one event lost by a subscriber (an async publish that gave up on it).
+    pub(crate) fn lost_one(&mut self) {
+        self.dropped += 1;
+    }
+}
+
+impl Delivery {
     pub(crate) fn add(&mut self, other: Delivery) {
         self.delivered += other.delivered;
         self.dropped += other.dropped;
@@ -121,7 +128,10 @@ pub(crate) fn publish_timeout<E: Event>(
 
 /// A publish nobody's topic matched: nothing to do unless the bus is closed.
 #[cold]
-fn idle<E>(inner: &Inner<E>, make: impl FnOnce() -> E) -> Result<Delivery, PublishError<E>> {
+pub(crate) fn idle<E>(
+    inner: &Inner<E>,
+    make: impl FnOnce() -> E,
+) -> Result<Delivery, PublishError<E>> {
     // The caller's relaxed interest load may have read the empty interest `close` stores (with
     // release) after setting `closed`; this fence makes that read synchronise with the store, so
     // `closed` is seen and a publish racing a close is rejected, never silently accepted by nobody.
@@ -290,14 +300,14 @@ pub(crate) fn publish_batch<E: Event>(
 /// the bookkeeping (the `Drop` of a refused or evicted event, the removal of a cut-off
 /// subscriber), so a panic there is not counted as a second loss; the hot path sets it after
 /// `offer` returns.
-struct Served<'a, T> {
+pub(crate) struct Served<'a, T> {
     cursor: &'a mut T,
     value: T,
 }
 
 impl<'a, T> Served<'a, T> {
     #[inline]
-    fn new(cursor: &'a mut T, value: T) -> Self {
+    pub(crate) fn new(cursor: &'a mut T, value: T) -> Self {
         Served { cursor, value }
     }
 
@@ -318,7 +328,7 @@ fn offer<E: Event, T>(
     served: Served<'_, T>,
 ) {
     match entry.tx.try_send(event) {
-        Ok(()) => delivery.delivered += 1,
+        Ok(()) => enqueued(entry, delivery),
         Err(TrySendError::Full(event)) => {
             overflow(registry, entry, event, deadline, delivery, served)
         }
@@ -327,6 +337,41 @@ fn offer<E: Event, T>(
             served.mark();
             drop(event);
         }
+    }
+}
+
+/// [`offer`] for an async publish: a full `Overflow::Block` queue hands the event back (`Err`)
+/// instead of blocking the thread, and the caller waits for room asynchronously; every other
+/// policy applies as in `offer`.
+pub(crate) fn offer_or_return<E: Event, T>(
+    registry: &Registry<E>,
+    entry: &Entry<E>,
+    event: E,
+    delivery: &mut Delivery,
+    served: Served<'_, T>,
+) -> Result<(), E> {
+    match entry.tx.try_send(event) {
+        Ok(()) => enqueued(entry, delivery),
+        Err(TrySendError::Full(event)) if entry.state.overflow == Overflow::Block => {
+            return Err(event)
+        }
+        Err(TrySendError::Full(event)) => overflow(registry, entry, event, None, delivery, served),
+        Err(TrySendError::Disconnected(event)) => {
+            served.mark();
+            drop(event);
+        }
+    }
+    Ok(())
+}
+
+/// An event is in the subscriber's queue: count it, and wake the subscriber's task if it ever
+/// waited asynchronously. For every other subscriber `entry.notify` is an immutable byte of the
+/// snapshot the publish already reads: no atomic operation, no fence (see [`crate::notify`]).
+#[inline]
+pub(crate) fn enqueued<E>(entry: &Entry<E>, delivery: &mut Delivery) {
+    delivery.delivered += 1;
+    if entry.notify {
+        entry.state.event_waiter.notify();
     }
 }
 
@@ -368,7 +413,7 @@ fn overflow<E: Event, T>(
                 drop(evicted);
                 match entry.tx.try_send(event) {
                     Ok(()) => {
-                        delivery.delivered += 1;
+                        enqueued(entry, delivery);
                         return;
                     }
                     // Another publisher took the freed slot: evict again.
@@ -380,7 +425,7 @@ fn overflow<E: Event, T>(
         Overflow::Block => {
             match queue::send_waiting(&entry.tx, event, deadline, [&entry.gone, &entry.closing]) {
                 Ok(()) => {
-                    delivery.delivered += 1;
+                    enqueued(entry, delivery);
                     return;
                 }
                 Err(WaitError::Timeout(event)) => {

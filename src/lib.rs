@@ -4,7 +4,8 @@
 //! by topic *before* it is enqueued, with an overflow policy per subscriber, and with every lost
 //! event counted and reported to the subscriber that lost it. Built for hosts whose hot loop emits
 //! events from plain synchronous code (an AI agent loop streaming tokens and tool calls to a UI,
-//! telemetry, an audit log, persistence and a cost tracker) with no async runtime.
+//! telemetry, an audit log, persistence and a cost tracker) with no async runtime; its
+//! subscribers and publishers also work from async tasks, on any executor (see [Async](#async)).
 //!
 //! ```toml
 //! [dependencies]
@@ -213,6 +214,41 @@
 //! # drop(latency_sensitive);
 //! ```
 //!
+//! # Async
+//!
+//! A [`Subscriber`] is one type for threads and tasks, and can be handed from one to the other.
+//! [`recv_async`](Subscriber::recv_async) (and [`recv_into_async`](Subscriber::recv_into_async),
+//! and with the `stream` feature the `futures_core::Stream` impl, `Item = Result<E, RecvError>`)
+//! yields exactly what [`recv`](Subscriber::recv) yields, `Lagged(n)` in-stream included; all are
+//! built on [`poll_recv`](Subscriber::poll_recv) and are cancel-safe. [`Publisher::publish_async`]
+//! awaits room in full [`Block`](Overflow::Block) queues instead of blocking the thread; dropped
+//! mid-wait, it counts the event as lost to the subscribers it had not served yet.
+//! [`RunWaiter::wait_async`](crate::agent::RunWaiter::wait_async) awaits a run's end. A
+//! [tap](Bus::tap) stays a thread.
+//!
+//! Nothing here depends on a runtime: wake-ups go through `core::task::Waker`. Publishers wake a
+//! subscriber's task only once it has waited asynchronously (its entry in the table snapshot is
+//! switched to `notify` the first time; one atomic swap per event delivered to it from then on);
+//! a subscriber that never waits asynchronously costs a publish one test of an immutable byte. A
+//! `Block` subscriber pays one atomic swap per event it receives, to wake waiting async
+//! publishers.
+//!
+//! ```
+//! use fanout::{Bus, RecvError, Topics};
+//! # #[derive(Clone, Debug, PartialEq)] struct Tick(u32);
+//! # impl fanout::Event for Tick { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+//! let bus = Bus::new();
+//! let mut sub = bus.subscribe(Topics::ALL);
+//! let publisher = bus.publisher();
+//! drop(bus);
+//! let producer = std::thread::spawn(move || publisher.publish(Tick(1)).unwrap());
+//! futures_executor::block_on(async {
+//!     assert_eq!(sub.recv_async().await, Ok(Tick(1)));
+//!     assert_eq!(sub.recv_async().await, Err(RecvError::Disconnected));
+//! });
+//! # producer.join().unwrap();
+//! ```
+//!
 //! # Cost
 //!
 //! The publish path takes no lock and allocates nothing (beyond what `E::clone` does): it reads the
@@ -243,7 +279,9 @@ mod error;
 mod event;
 mod fan_out;
 mod loss;
+mod notify;
 mod overflow;
+mod publish_async;
 mod publisher;
 mod queue;
 mod registry;
@@ -263,13 +301,14 @@ pub use error::{BuildError, PublishError, RecvError, RecvTimeoutError, TryRecvEr
 pub use event::Event;
 pub use fan_out::Delivery;
 pub use overflow::Overflow;
+pub use publish_async::PublishAsync;
 pub use publisher::Publisher;
 pub use registry::SubscriberId;
 pub use sink::{EventSink, NullSink, RecordingSink};
 pub use stats::{BusStats, SubscriberStats};
 #[cfg(not(loom))]
 pub use subscriber::Accepted;
-pub use subscriber::{IntoIter, Iter, Subscriber, SubscriberBuilder, TryIter};
+pub use subscriber::{IntoIter, Iter, Recv, RecvInto, Subscriber, SubscriberBuilder, TryIter};
 #[cfg(not(loom))]
 pub use tap::{
     spawn_tap, Received, TapBuilder, TapEnd, TapError, TapHandle, TapHandler, TapReport, TapStats,

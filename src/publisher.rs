@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::fan_out::{publish, publish_batch, publish_timeout, publish_with, Delivery};
 use crate::shared::{Inner, PublishCounter};
 use crate::sync::{Arc, Ordering};
-use crate::{Event, PublishError, Topic};
+use crate::{Event, PublishAsync, PublishError, Topic};
 
 /// A publishing handle for one thread: `Clone + Send`, cheap to clone.
 ///
@@ -73,6 +73,55 @@ impl<E: Event> Publisher<E> {
     #[inline]
     pub fn publish(&self, event: E) -> Result<Delivery, PublishError<E>> {
         publish(&self.inner, &self.counter, event, None)
+    }
+
+    /// Publishes `event` like [`publish`](Self::publish), but where a subscriber's policy is
+    /// [`Overflow::Block`](crate::Overflow::Block) and its queue is full, awaits room instead of
+    /// blocking the thread: for publishing from async tasks, on any executor. Every other policy
+    /// applies at once, as in `publish`; a publish nobody wants resolves at the first poll.
+    ///
+    /// Subscribers are served one after the other, so events published by one handle, each
+    /// awaited before the next, reach every subscriber in order (FIFO per publisher). The
+    /// consumer's receive wakes the waiting task (a `Block` subscriber pays one atomic swap per
+    /// event received for this).
+    ///
+    /// If the bus is closed while the future waits, it stops waiting: a `Block` queue still full
+    /// gets the event counted as lost (the subscriber reports it as `Lagged`), and the future
+    /// resolves `Ok`, since the publish was accepted before the close.
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError::Closed`] with the event, if the bus was closed when the future was first
+    /// polled.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it resolves: subscribers already served keep the event; every
+    /// interested subscriber not yet served gets it counted as lost and reports it as
+    /// `Lagged`, so for every subscriber received + reported lost still equals published.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::{Bus, Overflow};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = Bus::new();
+    /// let mut audit = bus.subscriber().capacity(1).overflow(Overflow::Block).build().unwrap();
+    /// let publisher = bus.publisher();
+    /// let consumer = std::thread::spawn(move || {
+    ///     (0..3).map(|_| audit.recv().unwrap()).collect::<Vec<_>>()
+    /// });
+    /// futures_executor::block_on(async {
+    ///     for i in 0..3 {
+    ///         // The queue holds one event: the task awaits room, the thread stays free.
+    ///         publisher.publish_async(Ping(i)).await.unwrap();
+    ///     }
+    /// });
+    /// assert_eq!(consumer.join().unwrap(), [Ping(0), Ping(1), Ping(2)]);
+    /// ```
+    pub fn publish_async(&self, event: E) -> PublishAsync<'_, E> {
+        PublishAsync::new(&self.inner, &self.counter, event)
     }
 
     /// Builds and publishes an event only if some live subscriber wants `topic`; otherwise

@@ -22,6 +22,7 @@ use std::fmt;
 use crossbeam_utils::CachePadded;
 
 use crate::loss::LossCounter;
+use crate::notify::{WakerList, WakerSlot};
 use crate::queue::{self, Receiver, Sender, Stop, StopTrigger};
 use crate::sync::{Arc, AtomicBool, AtomicU64, Mutex, Ordering, SnapshotCell, SnapshotGuard};
 use crate::{Overflow, Topics, WaitStrategy};
@@ -96,6 +97,12 @@ pub(crate) struct SubscriberState {
     /// `DropOldest` (whose losses are otherwise evictions): counted by a publish interrupted by a
     /// panic. Written only then; read by stats.
     pub(crate) lost_unqueued: AtomicU64,
+    /// The task receiving asynchronously, woken after enqueues (only once the table entry says
+    /// `notify`) and when an entry is dropped (protocol in [`crate::notify`]).
+    pub(crate) event_waiter: WakerSlot,
+    /// Publishers' tasks waiting for room in this (full, `Overflow::Block`) queue, woken by the
+    /// consumer after each dequeue and when the subscriber or an entry is dropped.
+    pub(crate) room_waiters: WakerList,
 }
 
 impl SubscriberState {
@@ -127,6 +134,53 @@ pub(crate) struct Entry<E> {
     /// The bus's close signal: a publisher waiting for room in a full `Block` queue stops waiting
     /// when the bus closes, so close ends every stream promptly.
     pub(crate) closing: Stop,
+    /// Whether a publish wakes the subscriber's async waiter after enqueuing. Off until the
+    /// subscriber is first polled asynchronously (`Registry::enable_notify`), so a subscriber
+    /// that only ever receives on threads costs a publish a test of this byte and nothing more.
+    pub(crate) notify: bool,
+    /// Declared after `tx`, so it runs after the sender is dropped (fields drop in declaration
+    /// order): see [`WakeOnDrop`].
+    wake_on_drop: WakeOnDrop,
+}
+
+impl<E> Entry<E> {
+    /// A new subscriber's entry (`notify` off).
+    pub(crate) fn new(
+        mask: u64,
+        state: Arc<SubscriberState>,
+        tx: Sender<E>,
+        evictor: Option<Receiver<E>>,
+        filter: Option<std::sync::Arc<Filter<E>>>,
+        gone: Stop,
+        closing: Stop,
+    ) -> Self {
+        Entry {
+            mask,
+            wake_on_drop: WakeOnDrop(Arc::clone(&state)),
+            state,
+            tx,
+            evictor,
+            filter,
+            gone,
+            closing,
+            notify: false,
+        }
+    }
+}
+
+/// Wakes a subscriber's async waiters when a table entry (a holder of its queue's sender) is
+/// dropped, after the sender. This is what tells a waiting task that its queue disconnected
+/// (close, removal), that a waiting publisher should look again (close), and what covers the
+/// publishes that loaded a snapshot from before `enable_notify`: they enqueue without waking, but
+/// the old snapshot's entries are dropped, and wake, only after the last of them is done. Control
+/// plane only: one swap per flag per entry dropped, never on the publish path.
+pub(crate) struct WakeOnDrop(pub(crate) Arc<SubscriberState>);
+
+impl Drop for WakeOnDrop {
+    fn drop(&mut self) {
+        self.0.event_waiter.notify();
+        self.0.room_waiters.notify();
+    }
 }
 
 impl<E> Clone for Entry<E> {
@@ -139,6 +193,8 @@ impl<E> Clone for Entry<E> {
             filter: self.filter.clone(),
             gone: self.gone.clone(),
             closing: self.closing.clone(),
+            notify: self.notify,
+            wake_on_drop: WakeOnDrop(Arc::clone(&self.wake_on_drop.0)),
         }
     }
 }
@@ -210,6 +266,11 @@ impl<E> Registry<E> {
         self.snapshot.load()
     }
 
+    /// The current snapshot, owned (an async publish holds it across `.await`s).
+    pub(crate) fn load_full(&self) -> Arc<Snapshot<E>> {
+        self.snapshot.load_full()
+    }
+
     /// Adds a subscriber; `Err` hands the entry back if the bus is closed.
     pub(crate) fn insert(&self, entry: Entry<E>) -> Result<(), Entry<E>> {
         let mut table = self.table.lock();
@@ -243,6 +304,27 @@ impl<E> Registry<E> {
         // Dropped outside the lock: if they were the last handles on the queue, dropping them drops
         // the queued events, and an event's `Drop` must not run under the registry lock.
         drop((removed, old));
+    }
+
+    /// Turns on the wake-up after enqueue for this subscriber, once, the first time it is polled
+    /// asynchronously: publishes that load the snapshot published here wake its task. Those that
+    /// loaded an older one are covered by that snapshot's drop ([`WakeOnDrop`]).
+    pub(crate) fn enable_notify(&self, state: &SubscriberState) {
+        let mut table = self.table.lock();
+        let Some(entry) = table
+            .entries
+            .iter_mut()
+            .find(|entry| entry.state.id == state.id)
+        else {
+            return; // closed or removed: its queue disconnects when the last snapshot goes
+        };
+        if entry.notify {
+            return;
+        }
+        entry.notify = true;
+        let old = self.publish(&table);
+        drop(table);
+        drop(old);
     }
 
     /// Changes a subscriber's topics; a publish that starts after this returns obeys them (it loads

@@ -15,18 +15,20 @@
 
 mod builder;
 mod iter;
+mod recv_async;
 
 pub use builder::SubscriberBuilder;
 #[cfg(not(loom))]
 pub use iter::Accepted;
 pub use iter::{IntoIter, Iter, TryIter};
+pub use recv_async::{Recv, RecvInto};
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::queue::{self, Receiver, StopTrigger};
-use crate::registry::{SubscriberId, SubscriberState};
+use crate::registry::{SubscriberId, SubscriberState, WakeOnDrop};
 use crate::shared::Inner;
 use crate::sync::{Arc, Ordering};
 use crate::wait::{self, WaitStrategy};
@@ -81,12 +83,25 @@ pub struct Subscriber<E> {
     reported: u64,
     /// Events handed out.
     received: u64,
+    /// Whether the table entry already says `notify` (set the first time this subscriber is
+    /// polled asynchronously; see [`crate::notify`]).
+    notify_on: bool,
+    /// The `Stream` has yielded its last item (`Overflowed`, or ended at `Disconnected`).
+    #[cfg_attr(not(feature = "stream"), allow(dead_code))]
+    stream_done: bool,
+    /// Declared after `rx` and `_gone`, so it runs after both are dropped: a publisher's task
+    /// waiting for room is woken and finds the queue disconnected or the subscriber gone.
+    _wake_on_drop: WakeOnDrop,
 }
+
+// A subscriber never pins anything: its event type sits in an `Option` it moves out of.
+impl<E> Unpin for Subscriber<E> {}
 
 impl<E> Subscriber<E> {
     pub(crate) fn new(parts: SubscriberParts<E>, inner: Arc<Inner<E>>) -> Self {
         let SubscriberParts { state, rx, gone } = parts;
         Subscriber {
+            _wake_on_drop: WakeOnDrop(Arc::clone(&state)),
             state,
             rx,
             inner,
@@ -94,6 +109,8 @@ impl<E> Subscriber<E> {
             held: VecDeque::new(),
             reported: 0,
             received: 0,
+            notify_on: false,
+            stream_done: false,
         }
     }
 
@@ -123,7 +140,10 @@ impl<E> Subscriber<E> {
             return self.dequeued(event).map_err(TryRecvError::from);
         }
         match self.rx.try_recv() {
-            Ok(event) => self.dequeued(event).map_err(TryRecvError::from),
+            Ok(event) => {
+                self.freed_slot();
+                self.dequeued(event).map_err(TryRecvError::from)
+            }
             Err(queue::TryRecvError::Empty) => Err(match self.ended_or_lagged(false) {
                 Some(err) => err.into(),
                 None => TryRecvError::Empty,
@@ -277,8 +297,14 @@ impl<E> Subscriber<E> {
             return Ok(0);
         }
         let first = self.recv()?;
+        Ok(self.top_up(buf, first, max))
+    }
+
+    /// Pushes `first` and then up to `max - 1` more queued events into `buf` without waiting;
+    /// returns how many it pushed (the tail of [`recv_into`](Self::recv_into) and its async form).
+    fn top_up(&mut self, buf: &mut Vec<E>, first: E, max: usize) -> usize {
         buf.push(first);
-        let more = match self.drain_into(buf, max - 1) {
+        let more = match self.drain_into(buf, max.saturating_sub(1)) {
             Ok(more) => more,
             // A loss found while topping up the batch: give the report back so that the next call
             // returns it (dropping it here would lose those events silently).
@@ -289,7 +315,7 @@ impl<E> Subscriber<E> {
             // An end is found again by the next call.
             Err(_) => 0,
         };
-        Ok(1 + more)
+        1 + more
     }
 
     /// A blocking iterator, the way to consume a subscription: yields `Ok(event)` and
@@ -538,12 +564,25 @@ impl<E> Subscriber<E> {
                 Some(deadline) => wait::spin(Some(deadline), poll),
             },
         };
-        if let Some(outcome) = spun {
-            return outcome;
+        let outcome = match spun {
+            Some(outcome) => outcome,
+            None => match deadline {
+                None => rx.recv().ok(),
+                Some(deadline) => rx.recv_deadline(deadline).ok(),
+            },
+        };
+        if outcome.is_some() {
+            self.freed_slot();
         }
-        match deadline {
-            None => rx.recv().ok(),
-            Some(deadline) => rx.recv_deadline(deadline).ok(),
+        outcome
+    }
+
+    /// Called after every dequeue from the queue: a `Block` subscriber wakes the publishers'
+    /// tasks waiting for room (one swap; nothing for any other policy). See [`crate::notify`].
+    #[inline]
+    fn freed_slot(&self) {
+        if self.state.overflow == Overflow::Block {
+            self.state.room_waiters.notify();
         }
     }
 
@@ -679,7 +718,10 @@ impl<E> Subscriber<E> {
             return Some(self.dequeued(event));
         }
         match msg.take()? {
-            Some(event) => Some(self.dequeued(event)),
+            Some(event) => {
+                self.freed_slot();
+                Some(self.dequeued(event))
+            }
             None => Some(Err(self.disconnected())),
         }
     }

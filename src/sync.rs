@@ -96,6 +96,21 @@ impl<T> SnapshotCell<T> {
         }
     }
 
+    /// Loads the current value as an owned `Arc` (one reference count more than [`load`]), for a
+    /// holder that keeps it across `.await`s.
+    ///
+    /// [`load`]: SnapshotCell::load
+    pub(crate) fn load_full(&self) -> Arc<T> {
+        #[cfg(not(loom))]
+        {
+            self.inner.load_full()
+        }
+        #[cfg(loom)]
+        {
+            Arc::clone(&self.inner.lock().unwrap())
+        }
+    }
+
     /// Replaces the value and returns the previous one (whose drop the caller may postpone, e.g.
     /// until it has released a lock).
     pub(crate) fn swap(&self, value: Arc<T>) -> Arc<T> {

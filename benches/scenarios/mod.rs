@@ -1,5 +1,6 @@
 //! The scenarios of issue 4, each generic over [`Strategy`] where peers can take part.
 
+pub mod async_delivery;
 pub mod latency;
 pub mod policies;
 pub mod throughput;

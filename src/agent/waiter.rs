@@ -137,6 +137,42 @@ where
         }
     }
 
+    /// Waits, without blocking the thread, for the run's terminal event: the async form of
+    /// [`wait`](Self::wait), on any executor. It has no timeout of its own: wrap it in your
+    /// runtime's (`tokio::time::timeout(d, waiter.wait_async())`); dropping it is harmless, and
+    /// the waiter can wait again (cancel-safe, like [`Subscriber::recv_async`]).
+    ///
+    /// # Errors
+    ///
+    /// [`WaitError::Closed`] if the bus closed before the run ended.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::agent::{now_ms, AgentEvent, RunId, RunWaiter, SessionId};
+    /// use fanout::Bus;
+    ///
+    /// let bus = Bus::new();
+    /// let (session, run) = (SessionId::new(), RunId::new());
+    /// let mut waiter = RunWaiter::new(&bus, run).unwrap();
+    /// let publisher = bus.publisher();
+    /// std::thread::spawn(move || {
+    ///     publisher.publish(AgentEvent::RunCompleted { session, run, iterations: 2, timestamp_ms: now_ms() }).unwrap();
+    /// });
+    /// let done = futures_executor::block_on(waiter.wait_async()).unwrap();
+    /// assert!(matches!(done, AgentEvent::RunCompleted { iterations: 2, .. }));
+    /// ```
+    pub async fn wait_async(&mut self) -> Result<E, WaitError> {
+        loop {
+            match self.subscriber.recv_async().await {
+                Ok(event) => return Ok(event),
+                // As in `wait_deadline`: only surplus terminal events of this run can be dropped.
+                Err(crate::RecvError::Lagged(_)) => continue,
+                Err(_) => return Err(WaitError::Closed),
+            }
+        }
+    }
+
     fn wait_forever(&mut self) -> Result<E, WaitError> {
         loop {
             match self.subscriber.recv() {

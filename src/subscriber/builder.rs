@@ -5,6 +5,7 @@ use std::fmt;
 use crossbeam_utils::CachePadded;
 
 use crate::loss::LossCounter;
+use crate::notify::{WakerList, WakerSlot};
 use crate::queue;
 use crate::registry::{Entry, Filter, SubscriberId, SubscriberState};
 use crate::shared::{check_capacity, Inner};
@@ -141,19 +142,21 @@ impl<E: Event> SubscriberBuilder<E> {
             lag_reported: AtomicU64::new(0),
             held: AtomicU64::new(0),
             lost_unqueued: AtomicU64::new(0),
+            event_waiter: WakerSlot::new(),
+            room_waiters: WakerList::new(),
         });
         let (tx, rx) = queue::bounded(self.capacity);
         let evictor = (self.overflow == Overflow::DropOldest).then(|| rx.clone());
         let (gone_trigger, gone) = queue::stop();
-        let entry = Entry {
-            mask: self.topics.bits(),
-            state: Arc::clone(&state),
+        let entry = Entry::new(
+            self.topics.bits(),
+            Arc::clone(&state),
             tx,
             evictor,
-            filter: self.filter,
+            self.filter,
             gone,
-            closing: self.inner.registry.closing().clone(),
-        };
+            self.inner.registry.closing().clone(),
+        );
         let parts = SubscriberParts {
             state,
             rx,
