@@ -586,6 +586,13 @@ impl<E> Subscriber<E> {
         }
     }
 
+    /// Publishes how many events are held back, for stats (only when that changes: rarely).
+    fn held_changed(&self) {
+        self.state
+            .held
+            .store(self.held.len() as u64, Ordering::Relaxed);
+    }
+
     /// Called with every event taken from the queue: reports a pending loss first.
     fn dequeued(&mut self, event: E) -> Result<E, RecvError> {
         let lost = self.loss_count();
@@ -696,13 +703,6 @@ impl<'a, E> IntoIterator for &'a mut Subscriber<E> {
 /// For [`Accepted`]: the items a `select!`ed message turns into.
 #[cfg(not(loom))]
 impl<E> Subscriber<E> {
-    /// Publishes how many events are held back, for stats (only when that changes: rarely).
-    fn held_changed(&self) {
-        self.state
-            .held
-            .store(self.held.len() as u64, Ordering::Relaxed);
-    }
-
     /// Keeps an event an [`Accepted`] was dropped with, for the next receive.
     pub(crate) fn hold_back(&mut self, event: E) {
         self.held.push_back(event);
