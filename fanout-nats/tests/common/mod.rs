@@ -1,6 +1,7 @@
 //! Shared by the bridge's tests: a real server, a report collector, bounded waits, a small event.
 #![allow(dead_code)]
 
+#[path = "../../../tests/common/agent_variants.rs"]
 pub mod variants;
 
 use std::sync::{Arc, Mutex};

@@ -1,5 +1,6 @@
-//! One `AgentEvent` of every variant (the same list as the core crate's
-//! `tests/agent_vocabulary.rs`, which checks it covers all 28 kinds).
+//! One `AgentEvent` of every variant, with the topic each must map to: shared by the core's
+//! `tests/agent_vocabulary.rs` (which checks it covers every kind) and the NATS bridge's tests
+//! (`#[path]` includes, so the list is written once).
 
 use fanout::agent::topics;
 use fanout::agent::{AgentEvent, AgentId, MessageRole, RunId, SessionId, SessionStatus};
