@@ -32,7 +32,7 @@ fn assert_has(bus: &Bus<common::Ev>, topics: impl Into<Topics>, after: &str) {
 /// unsubscribing; a subscriber to topic 3 lives throughout.
 #[test]
 fn interest_never_misses_a_live_subscriber() {
-    model(Some(4), || {
+    model(Some(3), || {
         let bus = Bus::<common::Ev>::new();
         let stays = bus.subscribe(STAYS);
 
