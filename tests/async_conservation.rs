@@ -4,6 +4,8 @@
 //! reported as lag == the events published to it, exactly; each publisher's events arrive in
 //! order, without duplicates; lossless subscribers get every one of them.
 
+mod common;
+use common::Stamped as Ev;
 use std::thread;
 
 use fanout::{Bus, Event, Overflow, RecvError, Subscriber, Topic, Topics};
@@ -11,23 +13,6 @@ use fanout::{Bus, Event, Overflow, RecvError, Subscriber, Topic, Topics};
 const PUBLISHERS: usize = 4;
 const PER_PUBLISHER: u32 = 10_000;
 const SUBSCRIBERS: usize = 16;
-const TOPICS: u8 = 4;
-
-#[derive(Clone, Debug, PartialEq)]
-struct Ev {
-    publisher: usize,
-    seq: u32,
-}
-
-fn topic_index(publisher: usize, seq: u32) -> u8 {
-    ((seq.wrapping_mul(2_654_435_761) >> 13) as u8).wrapping_add(publisher as u8) % TOPICS
-}
-
-impl Event for Ev {
-    fn topic(&self) -> Topic {
-        Topic::new(topic_index(self.publisher, self.seq)).unwrap()
-    }
-}
 
 struct Plan {
     overflow: Overflow,

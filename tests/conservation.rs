@@ -9,6 +9,8 @@
 //! publish that started after the subscribe returned and finished before the final drain must be
 //! accounted for (lower bound), and nothing outside the window can be (upper bound).
 
+mod common;
+use common::{stamped_topic as topic_index, Stamped as Ev};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{mpsc, Arc, Barrier};
 use std::thread;
@@ -19,25 +21,7 @@ use fanout::{
 };
 
 const PUBLISHERS: usize = 4;
-const TOPICS: u8 = 4;
-
-#[derive(Clone, Debug, PartialEq)]
-struct Ev {
-    publisher: usize,
-    seq: u32,
-}
-
-/// Each event's topic is a fixed function of who published it and its number, so expected counts
-/// can be recomputed.
-fn topic_index(publisher: usize, seq: u32) -> u8 {
-    ((seq.wrapping_mul(2_654_435_761) >> 13) as u8).wrapping_add(publisher as u8) % TOPICS
-}
-
-impl Event for Ev {
-    fn topic(&self) -> Topic {
-        Topic::new(topic_index(self.publisher, self.seq)).unwrap()
-    }
-}
+const TOPICS: u8 = common::STAMPED_TOPICS;
 
 fn passes(filtered: bool, seq: u32) -> bool {
     !filtered || seq % 3 != 0

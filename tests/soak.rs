@@ -19,6 +19,8 @@
 //!
 //! Runs about 6 s by default; `FANOUT_SOAK_SECS=600 cargo test --release --test soak` runs longer.
 
+mod common;
+use common::{stamped_topic as topic_index, Stamped as Ev};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Barrier};
 use std::thread;
@@ -30,27 +32,11 @@ use fanout::{
 };
 
 const PUBLISHERS: usize = 3;
-const TOPICS: u8 = 4;
+const TOPICS: u8 = common::STAMPED_TOPICS;
 /// Events each publisher tries to publish in one round.
 const PER_ROUND: u32 = 3_000;
 /// How long any thread may take to report back before the test calls it hung.
 const HUNG: Duration = Duration::from_secs(20);
-
-#[derive(Clone, Debug, PartialEq)]
-struct Ev {
-    publisher: usize,
-    seq: u32,
-}
-
-fn topic_index(publisher: usize, seq: u32) -> u8 {
-    ((seq.wrapping_mul(2_654_435_761) >> 13) as u8).wrapping_add(publisher as u8) % TOPICS
-}
-
-impl Event for Ev {
-    fn topic(&self) -> Topic {
-        Topic::new(topic_index(self.publisher, self.seq)).unwrap()
-    }
-}
 
 fn passes(filtered: bool, seq: u32) -> bool {
     !filtered || seq % 5 != 0

@@ -46,3 +46,25 @@ pub fn bounded<E: Event>(bus: &Bus<E>, capacity: usize, overflow: Overflow) -> S
         .build()
         .unwrap()
 }
+
+/// The number of topics a [`Stamped`] event can have.
+pub const STAMPED_TOPICS: u8 = 4;
+
+/// An event stamped with who published it and its number. Its topic is a fixed function of both
+/// ([`stamped_topic`]), so a test can recompute what every subscriber was owed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stamped {
+    pub publisher: usize,
+    pub seq: u32,
+}
+
+/// The topic index (below [`STAMPED_TOPICS`]) of publisher `publisher`'s `seq`-th event.
+pub fn stamped_topic(publisher: usize, seq: u32) -> u8 {
+    ((seq.wrapping_mul(2_654_435_761) >> 13) as u8).wrapping_add(publisher as u8) % STAMPED_TOPICS
+}
+
+impl Event for Stamped {
+    fn topic(&self) -> Topic {
+        Topic::new(stamped_topic(self.publisher, self.seq)).unwrap()
+    }
+}
