@@ -279,6 +279,9 @@ fn malformed_and_oversized_messages_are_counted_and_reported_never_fatal() {
         raw.flush().await.unwrap();
     });
     assert_eq!(view.recv_timeout(WAIT).unwrap(), good);
+    // The importer counts a publish after the bus took it, so the dashboard can see the event a
+    // moment before the count: wait (bounded) for the counts to settle.
+    assert!(wait_until(WAIT, || importer.stats().published == 1));
     let stats = importer.stats();
     assert_eq!(
         (
