@@ -10,7 +10,7 @@
 //! accounted for (lower bound), and nothing outside the window can be (upper bound).
 
 mod common;
-use common::{stamped_topic as topic_index, Stamped as Ev};
+use common::{stamped_topic as topic_index, Rng, Stamped as Ev};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{mpsc, Arc, Barrier};
 use std::thread;
@@ -21,7 +21,6 @@ use fanout::{
 };
 
 const PUBLISHERS: usize = 4;
-const TOPICS: u8 = common::STAMPED_TOPICS;
 
 fn passes(filtered: bool, seq: u32) -> bool {
     !filtered || seq % 3 != 0
@@ -39,26 +38,6 @@ fn matching(
             mask.contains(Topic::new(topic_index(publisher, seq)).unwrap()) && passes(filtered, seq)
         })
         .count() as u64
-}
-
-/// A tiny deterministic xorshift generator (no dependency needed for test randomness).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn mask(&mut self) -> Topics {
-        Topics::from_bits(self.below((1 << TOPICS) - 1) + 1)
-    }
 }
 
 /// What one subscriber saw, checked as it arrives.

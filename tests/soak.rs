@@ -20,7 +20,7 @@
 //! Runs about 6 s by default; `FANOUT_SOAK_SECS=600 cargo test --release --test soak` runs longer.
 
 mod common;
-use common::{stamped_topic as topic_index, Stamped as Ev};
+use common::{stamped_topic as topic_index, Rng, Stamped as Ev};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Barrier};
 use std::thread;
@@ -32,7 +32,6 @@ use fanout::{
 };
 
 const PUBLISHERS: usize = 3;
-const TOPICS: u8 = common::STAMPED_TOPICS;
 /// Events each publisher tries to publish in one round.
 const PER_ROUND: u32 = 3_000;
 /// How long any thread may take to report back before the test calls it hung.
@@ -40,25 +39,6 @@ const HUNG: Duration = Duration::from_secs(20);
 
 fn passes(filtered: bool, seq: u32) -> bool {
     !filtered || seq % 5 != 0
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn mask(&mut self) -> Topics {
-        Topics::from_bits(self.below((1 << TOPICS) - 1) + 1)
-    }
 }
 
 /// The events the bus offered one subscriber: one bitset per publisher, set by its filter.

@@ -66,6 +66,17 @@ impl Event for Touchy {
     }
 }
 
+/// A subscriber whose filter panics on event `seq` (and passes every other).
+fn panicking_filter_on(bus: &Bus<Touchy>, seq: u32) -> Subscriber<Touchy> {
+    bus.subscriber()
+        .filter(move |event: &Touchy| {
+            assert!(event.seq != seq, "filter panics on {seq}");
+            true
+        })
+        .build()
+        .unwrap()
+}
+
 /// Runs `f`, expecting it to panic.
 fn panics(f: impl FnOnce()) {
     let outcome = panic::catch_unwind(AssertUnwindSafe(f));
@@ -138,14 +149,7 @@ fn a_panicking_filter_tells_every_subscriber_not_yet_served() {
     let bus = Bus::new();
     let a = bus.subscriber().build().unwrap();
     let c = bus.subscriber().build().unwrap();
-    let f = bus
-        .subscriber()
-        .filter(|event: &Touchy| {
-            assert!(event.seq != 13, "filter panics on 13");
-            true
-        })
-        .build()
-        .unwrap();
+    let f = panicking_filter_on(&bus, 13);
     let d = bus.subscriber().build().unwrap();
     for seq in 0..20 {
         if seq == 13 {
@@ -214,14 +218,7 @@ fn a_panicking_clone_in_a_batch_tells_every_subscriber_what_it_missed() {
 fn a_panicking_filter_in_the_last_subscriber_of_a_batch_is_counted() {
     let bus = Bus::new();
     let first = bus.subscriber().build().unwrap();
-    let last = bus
-        .subscriber()
-        .filter(|event: &Touchy| {
-            assert!(event.seq != 1, "filter panics on 1");
-            true
-        })
-        .build()
-        .unwrap();
+    let last = panicking_filter_on(&bus, 1);
     let mut batch: Vec<Touchy> = (0..4).map(Touchy::plain).collect();
     panics(|| drop(bus.publisher().publish_batch(&mut batch)));
     assert_eq!(drain(first), [Ok(0), Ok(1), Ok(2), Ok(3)]);
@@ -267,14 +264,7 @@ fn a_subscriber_whose_filter_rejected_the_event_is_owed_nothing() {
         .filter(|event: &Touchy| event.seq != 13)
         .build()
         .unwrap();
-    let f = bus
-        .subscriber()
-        .filter(|event: &Touchy| {
-            assert!(event.seq != 13, "filter panics on 13");
-            true
-        })
-        .build()
-        .unwrap();
+    let f = panicking_filter_on(&bus, 13);
     for seq in 0..20 {
         if seq == 13 {
             panics(|| drop(bus.publish(Touchy::plain(seq))));

@@ -68,3 +68,25 @@ impl Event for Stamped {
         Topic::new(stamped_topic(self.publisher, self.seq)).unwrap()
     }
 }
+
+/// A tiny deterministic xorshift generator (no dependency needed for test randomness).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// A non-empty mask of [`Stamped`] topics.
+    pub fn mask(&mut self) -> fanout::Topics {
+        fanout::Topics::from_bits(self.below((1 << STAMPED_TOPICS) - 1) + 1)
+    }
+}
