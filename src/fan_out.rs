@@ -21,7 +21,7 @@ mod owed;
 use owed::{past, Owed, OwedBatch, OwedLast};
 
 use crate::queue::{self, TrySendError, WaitError};
-use crate::registry::{Entry, Registry};
+use crate::registry::{Entry, Registry, Snapshot};
 use crate::shared::{Inner, PublishCounter};
 use crate::sync::{fence, Ordering};
 use crate::{Event, Overflow, PublishError, Topic};
@@ -166,6 +166,21 @@ fn fan_out<E: Event>(
     deadline: Option<Instant>,
 ) -> Result<Delivery, PublishError<E>> {
     let snapshot = inner.registry.load();
+    fan_out_to(&snapshot, inner, counter, event, bit, deadline)
+}
+
+/// Steps 3 and 4 of the publish path, through a snapshot the caller has already loaded: a bus
+/// with history loads it under its ring lock (see [`crate::history`]). Inlined into `fan_out`,
+/// so the plain path compiles to what it was.
+#[inline(always)]
+pub(crate) fn fan_out_to<E: Event>(
+    snapshot: &Snapshot<E>,
+    inner: &Inner<E>,
+    counter: &PublishCounter,
+    event: E,
+    bit: u64,
+    deadline: Option<Instant>,
+) -> Result<Delivery, PublishError<E>> {
     if snapshot.closed {
         return Err(PublishError::Closed(event));
     }

@@ -278,6 +278,7 @@ mod capacity;
 mod error;
 mod event;
 mod fan_out;
+mod history;
 mod loss;
 mod notify;
 mod overflow;
@@ -300,6 +301,9 @@ pub use capacity::{DEFAULT_CAPACITY, MAX_CAPACITY};
 pub use error::{BuildError, PublishError, RecvError, RecvTimeoutError, TryRecvError};
 pub use event::Event;
 pub use fan_out::Delivery;
+pub use history::{
+    HistoryBus, HistoryBusBuilder, HistoryPublisher, HistorySubscriberBuilder, Replay, Sequenced,
+};
 pub use overflow::Overflow;
 pub use publish_async::PublishAsync;
 pub use publisher::Publisher;

@@ -1,0 +1,190 @@
+//! [`History`]: a bus's two locks, its ring of recent events and its last event per topic.
+
+use std::collections::VecDeque;
+
+use super::{Replay, Sequenced};
+use crate::registry::Filter;
+use crate::sync::Mutex;
+use crate::{BuildError, TOPIC_COUNT};
+
+/// One slot per topic.
+const SLOTS: usize = TOPIC_COUNT as usize;
+
+/// What a bus with history adds to the core: the order lock and the ring lock (protocol in
+/// [`crate::history`]).
+pub(crate) struct History<E> {
+    /// Held by a publish for its whole fan-out, so that sequence order, history order and every
+    /// queue's order are one order. Publishes of one history bus are serialised by it;
+    /// subscribes never take it.
+    pub(crate) order: Mutex<()>,
+    /// Held briefly: by a publish to take its number, keep its copy and load the subscriber
+    /// snapshot; by a subscribe with replay to copy the replay and register.
+    pub(crate) ring: Mutex<Ring<E>>,
+    /// The topics whose events the history keeps.
+    pub(crate) topics: u64,
+    /// The most events the ring holds.
+    pub(crate) capacity: usize,
+}
+
+impl<E> History<E> {
+    pub(crate) fn new(capacity: usize, topics: u64) -> Self {
+        History {
+            order: Mutex::new(()),
+            ring: Mutex::new(Ring {
+                next: 1,
+                dropped_through: 0,
+                events: VecDeque::with_capacity(capacity),
+                last_of: [0; SLOTS],
+                retained: (0..SLOTS).map(|_| None).collect(),
+            }),
+            topics,
+            capacity,
+        }
+    }
+}
+
+/// One kept event and its topic's index (stored, so that evicting it runs no user code).
+pub(crate) struct Kept<E> {
+    topic: u8,
+    item: Sequenced<E>,
+}
+
+/// Events a publish displaced from the history, for it to drop once it no longer holds the ring
+/// lock (their `Drop` is user code).
+#[must_use = "dropped after the ring lock is released"]
+pub(crate) struct Displaced<E> {
+    _evicted: Option<Kept<E>>,
+    _stale: Option<Kept<E>>,
+}
+
+pub(crate) struct Ring<E> {
+    /// The sequence number of the next publish.
+    next: u64,
+    /// The sequence number of the newest event that fell out of `events` (0: none yet).
+    dropped_through: u64,
+    /// Kept events, oldest first, at most `History::capacity` (allocated up front).
+    events: VecDeque<Kept<E>>,
+    /// Per topic, the number of the newest event of that topic the history kept (0: none).
+    last_of: [u64; SLOTS],
+    /// Per topic, that newest event once it has fallen out of `events` (moved, not cloned): what
+    /// `Replay::LastPerTopic` returns for a topic the ring no longer holds.
+    retained: Box<[Option<Kept<E>>]>,
+}
+
+/// What a replay asked of the ring: the events to copy, and the sequence numbers it lost.
+pub(crate) struct Selection<'a, E> {
+    pub(crate) events: Vec<&'a Sequenced<E>>,
+    pub(crate) lagged: u64,
+}
+
+impl<E> Ring<E> {
+    /// The last sequence number given (0 before the first publish).
+    pub(crate) fn last_seq(&self) -> u64 {
+        self.next - 1
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Takes the next sequence number and keeps `copy` (the event and its topic's index, if the
+    /// history keeps that topic) under it. Runs no user code: what it displaces is handed back.
+    pub(crate) fn stamp(&mut self, copy: Option<(u8, E)>, capacity: usize) -> (u64, Displaced<E>) {
+        let seq = self.next;
+        self.next += 1;
+        let mut displaced = Displaced {
+            _evicted: None,
+            _stale: None,
+        };
+        let Some((topic, event)) = copy else {
+            return (seq, displaced);
+        };
+        let t = usize::from(topic);
+        // A newer event of this topic: the retained one is stale.
+        displaced._stale = self.retained[t].take();
+        self.last_of[t] = seq;
+        if self.events.len() == capacity {
+            if let Some(oldest) = self.events.pop_front() {
+                self.dropped_through = oldest.item.seq();
+                let o = usize::from(oldest.topic);
+                if self.last_of[o] == oldest.item.seq() {
+                    // The newest of its topic: keep it for `LastPerTopic` (the slot is empty:
+                    // it was emptied when this event came in).
+                    self.retained[o] = Some(oldest);
+                } else {
+                    displaced._evicted = Some(oldest);
+                }
+            }
+        }
+        self.events.push_back(Kept {
+            topic,
+            item: Sequenced::new(seq, event),
+        });
+        (seq, displaced)
+    }
+
+    /// The events `replay` asks for that `mask` and `filter` want, oldest first. Runs the filter
+    /// (user code) on candidates.
+    pub(crate) fn select(
+        &self,
+        replay: Replay,
+        mask: u64,
+        filter: Option<&Filter<Sequenced<E>>>,
+    ) -> Result<Selection<'_, E>, BuildError> {
+        let wants = |kept: &Kept<E>| {
+            mask & (1u64 << kept.topic) != 0 && filter.map_or(true, |f| f(&kept.item))
+        };
+        let mut selection = Selection {
+            events: Vec::new(),
+            lagged: 0,
+        };
+        match replay {
+            Replay::None => {}
+            Replay::Tail(k) => {
+                for kept in self.events.iter().rev() {
+                    if selection.events.len() == k {
+                        break;
+                    }
+                    if wants(kept) {
+                        selection.events.push(&kept.item);
+                    }
+                }
+                selection.events.reverse();
+            }
+            Replay::Since(seq) => {
+                if seq > self.last_seq() {
+                    return Err(BuildError::ReplayFromFuture {
+                        requested: seq,
+                        last: self.last_seq(),
+                    });
+                }
+                selection.lagged = self.dropped_through.saturating_sub(seq);
+                let start = self.events.partition_point(|kept| kept.item.seq() <= seq);
+                selection.events.extend(
+                    self.events
+                        .range(start..)
+                        .filter(|kept| wants(kept))
+                        .map(|kept| &kept.item),
+                );
+            }
+            Replay::LastPerTopic => {
+                for (t, &last) in self.last_of.iter().enumerate() {
+                    if last == 0 || mask & (1u64 << t) == 0 {
+                        continue;
+                    }
+                    let kept = if last > self.dropped_through {
+                        let at = self.events.partition_point(|kept| kept.item.seq() < last);
+                        self.events.get(at)
+                    } else {
+                        self.retained[t].as_ref()
+                    };
+                    if let Some(kept) = kept.filter(|kept| wants(kept)) {
+                        selection.events.push(&kept.item);
+                    }
+                }
+                selection.events.sort_unstable_by_key(|item| item.seq());
+            }
+        }
+        Ok(selection)
+    }
+}
