@@ -83,6 +83,13 @@ impl<E: Event> HistoryBus<E> {
             .build_or_disconnected()
     }
 
+    /// A builder for a tap (a subscriber consumed by a handler on a thread of its own; see
+    /// [`TapBuilder`](crate::TapBuilder)) of the live, numbered stream. A tap takes no replay.
+    #[cfg(not(loom))]
+    pub fn tap(&self) -> crate::TapBuilder<Sequenced<E>> {
+        crate::TapBuilder::new(SubscriberBuilder::new(Arc::clone(&self.inner)))
+    }
+
     /// A new publishing handle (`Clone + Send + Sync`) for another thread.
     pub fn publisher(&self) -> HistoryPublisher<E> {
         let (inner, counter) = Inner::acquire_handle(&self.inner);
