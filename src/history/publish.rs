@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use super::ring::Displaced;
 use super::{History, Sequenced};
 use crate::fan_out::{self, Delivery};
 use crate::shared::{Inner, PublishCounter};
@@ -53,7 +54,12 @@ pub(crate) fn publish<E: Event>(
         drop(copy);
         return Err(PublishError::Closed(event));
     }
-    let (seq, displaced) = ring.stamp(copy.map(|copy| (topic.index(), copy)), history.capacity);
+    let mut displaced = Displaced::new();
+    let seq = ring.stamp(
+        copy.map(|copy| (topic.index(), copy)),
+        history.capacity,
+        &mut displaced,
+    );
     drop(ring);
     let delivered = fan_out::fan_out_to(
         &snapshot,

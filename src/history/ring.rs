@@ -1,7 +1,5 @@
 //! [`History`]: a bus's two locks, its ring of recent events and its last event per topic.
 
-use std::collections::VecDeque;
-
 use super::{Replay, Sequenced};
 use crate::registry::Filter;
 use crate::sync::Mutex;
@@ -33,9 +31,11 @@ impl<E> History<E> {
             ring: Mutex::new(Ring {
                 next: 1,
                 dropped_through: 0,
-                events: VecDeque::with_capacity(capacity),
+                slots: Vec::with_capacity(capacity),
+                head: 0,
                 last_of: [0; SLOTS],
                 retained: (0..SLOTS).map(|_| None).collect(),
+                retained_mask: 0,
             }),
             topics,
             capacity,
@@ -50,25 +50,37 @@ pub(crate) struct Kept<E> {
 }
 
 /// Events a publish displaced from the history, for it to drop once it no longer holds the ring
-/// lock (their `Drop` is user code).
-#[must_use = "dropped after the ring lock is released"]
+/// lock (their `Drop` is user code). Filled in place by [`Ring::stamp`] (no large return value).
 pub(crate) struct Displaced<E> {
-    _evicted: Option<Kept<E>>,
-    _stale: Option<Kept<E>>,
+    evicted: Option<Kept<E>>,
+    stale: Option<Kept<E>>,
+}
+
+impl<E> Displaced<E> {
+    pub(crate) fn new() -> Self {
+        Displaced {
+            evicted: None,
+            stale: None,
+        }
+    }
 }
 
 pub(crate) struct Ring<E> {
     /// The sequence number of the next publish.
     next: u64,
-    /// The sequence number of the newest event that fell out of `events` (0: none yet).
+    /// The sequence number of the newest event that fell out of the ring (0: none yet).
     dropped_through: u64,
-    /// Kept events, oldest first, at most `History::capacity` (allocated up front).
-    events: VecDeque<Kept<E>>,
+    /// Kept events: up to `History::capacity` (allocated up front). Until it is full they are
+    /// in order; from then on `head` is the oldest, and a new event takes its slot.
+    slots: Vec<Kept<E>>,
+    head: usize,
     /// Per topic, the number of the newest event of that topic the history kept (0: none).
     last_of: [u64; SLOTS],
-    /// Per topic, that newest event once it has fallen out of `events` (moved, not cloned): what
+    /// Per topic, that newest event once it has fallen out of the ring (moved, not cloned): what
     /// `Replay::LastPerTopic` returns for a topic the ring no longer holds.
     retained: Box<[Option<Kept<E>>]>,
+    /// The topics whose `retained` slot is full (so a publish tests a bit, not the slot).
+    retained_mask: u64,
 }
 
 /// What a replay asked of the ring: the events to copy, and the sequence numbers it lost.
@@ -84,43 +96,85 @@ impl<E> Ring<E> {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.events.len()
+        self.slots.len()
+    }
+
+    /// The kept events, oldest first.
+    fn ordered(&self) -> impl DoubleEndedIterator<Item = &Kept<E>> {
+        let (newer, older) = self.slots.split_at(self.head);
+        older.iter().chain(newer)
+    }
+
+    /// The `i`-th oldest kept event.
+    fn at(&self, i: usize) -> &Kept<E> {
+        let j = self.head + i;
+        if j < self.slots.len() {
+            &self.slots[j]
+        } else {
+            &self.slots[j - self.slots.len()]
+        }
+    }
+
+    /// How many kept events have a sequence number `<= seq`.
+    fn count_up_to(&self, seq: u64) -> usize {
+        let (mut low, mut high) = (0, self.slots.len());
+        while low < high {
+            let mid = low + (high - low) / 2;
+            if self.at(mid).item.seq() <= seq {
+                low = mid + 1;
+            } else {
+                high = mid;
+            }
+        }
+        low
     }
 
     /// Takes the next sequence number and keeps `copy` (the event and its topic's index, if the
-    /// history keeps that topic) under it. Runs no user code: what it displaces is handed back.
-    pub(crate) fn stamp(&mut self, copy: Option<(u8, E)>, capacity: usize) -> (u64, Displaced<E>) {
+    /// history keeps that topic) under it. Runs no user code: what it displaces goes to
+    /// `displaced`, for the caller to drop after unlocking.
+    #[inline]
+    pub(crate) fn stamp(
+        &mut self,
+        copy: Option<(u8, E)>,
+        capacity: usize,
+        displaced: &mut Displaced<E>,
+    ) -> u64 {
         let seq = self.next;
         self.next += 1;
-        let mut displaced = Displaced {
-            _evicted: None,
-            _stale: None,
-        };
         let Some((topic, event)) = copy else {
-            return (seq, displaced);
+            return seq;
         };
         let t = usize::from(topic);
-        // A newer event of this topic: the retained one is stale.
-        displaced._stale = self.retained[t].take();
-        self.last_of[t] = seq;
-        if self.events.len() == capacity {
-            if let Some(oldest) = self.events.pop_front() {
-                self.dropped_through = oldest.item.seq();
-                let o = usize::from(oldest.topic);
-                if self.last_of[o] == oldest.item.seq() {
-                    // The newest of its topic: keep it for `LastPerTopic` (the slot is empty:
-                    // it was emptied when this event came in).
-                    self.retained[o] = Some(oldest);
-                } else {
-                    displaced._evicted = Some(oldest);
-                }
-            }
+        if self.retained_mask & (1u64 << t) != 0 {
+            // A newer event of this topic: the retained one is stale.
+            self.retained_mask &= !(1u64 << t);
+            displaced.stale = self.retained[t].take();
         }
-        self.events.push_back(Kept {
+        self.last_of[t] = seq;
+        let kept = Kept {
             topic,
             item: Sequenced::new(seq, event),
-        });
-        (seq, displaced)
+        };
+        if self.slots.len() < capacity {
+            self.slots.push(kept);
+            return seq;
+        }
+        let oldest = std::mem::replace(&mut self.slots[self.head], kept);
+        self.head += 1;
+        if self.head == capacity {
+            self.head = 0;
+        }
+        self.dropped_through = oldest.item.seq();
+        let o = usize::from(oldest.topic);
+        if self.last_of[o] == oldest.item.seq() {
+            // The newest of its topic: keep it for `LastPerTopic` (its slot is empty: it was
+            // emptied when this event came in).
+            self.retained_mask |= 1u64 << o;
+            self.retained[o] = Some(oldest);
+        } else {
+            displaced.evicted = Some(oldest);
+        }
+        seq
     }
 
     /// The events `replay` asks for that `mask` and `filter` want, oldest first. Runs the filter
@@ -141,7 +195,7 @@ impl<E> Ring<E> {
         match replay {
             Replay::None => {}
             Replay::Tail(k) => {
-                for kept in self.events.iter().rev() {
+                for kept in self.ordered().rev() {
                     if selection.events.len() == k {
                         break;
                     }
@@ -159,10 +213,10 @@ impl<E> Ring<E> {
                     });
                 }
                 selection.lagged = self.dropped_through.saturating_sub(seq);
-                let start = self.events.partition_point(|kept| kept.item.seq() <= seq);
+                let start = self.count_up_to(seq);
                 selection.events.extend(
-                    self.events
-                        .range(start..)
+                    self.ordered()
+                        .skip(start)
                         .filter(|kept| wants(kept))
                         .map(|kept| &kept.item),
                 );
@@ -173,8 +227,8 @@ impl<E> Ring<E> {
                         continue;
                     }
                     let kept = if last > self.dropped_through {
-                        let at = self.events.partition_point(|kept| kept.item.seq() < last);
-                        self.events.get(at)
+                        // In the ring: the last one numbered at most `last` is it.
+                        self.count_up_to(last).checked_sub(1).map(|i| self.at(i))
                     } else {
                         self.retained[t].as_ref()
                     };
