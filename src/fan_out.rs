@@ -471,8 +471,8 @@ fn overflow<E: Event, T>(
     drop(refused);
 }
 
-/// [`fan_out`] through a snapshot the caller has already loaded: a bus with history loads it
-/// under its ring lock (see [`crate::history`]). The loop is a copy of `fan_out`'s, kept apart so
+/// [`fan_out`] through a snapshot the caller has already loaded and found open: a bus with
+/// history loads it under its ring lock (see [`crate::history`]). The loop is a copy of `fan_out`'s, kept apart so
 /// that the plain path's machine code stays exactly what it was: sharing one body (an
 /// `#[inline(always)]` helper, a snapshot argument, a loader closure) was measured with
 /// callgrind at +1 to +7 instructions per plain publish (BENCHMARKS.md, issue 12). Keep the two
@@ -484,10 +484,8 @@ pub(crate) fn fan_out_to<E: Event>(
     event: E,
     bit: u64,
     deadline: Option<Instant>,
-) -> Result<Delivery, PublishError<E>> {
-    if snapshot.closed {
-        return Err(PublishError::Closed(event));
-    }
+) -> Delivery {
+    // The caller found the snapshot open.
     counter.add(1);
     let registry = &inner.registry;
     let entries = &snapshot.entries[..];
@@ -532,5 +530,5 @@ pub(crate) fn fan_out_to<E: Event>(
         offer(registry, last, event, deadline, &mut delivery, served);
     }
     owed.defuse();
-    Ok(delivery)
+    delivery
 }

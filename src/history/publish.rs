@@ -29,6 +29,7 @@ pub(crate) fn is_interested<E>(
 }
 
 /// Publishes on a bus with history (protocol and proof in [`crate::history`]).
+#[inline]
 pub(crate) fn publish<E: Event>(
     inner: &Inner<Sequenced<E>>,
     counter: &PublishCounter,
@@ -55,11 +56,10 @@ pub(crate) fn publish<E: Event>(
         return Err(PublishError::Closed(event));
     }
     let mut displaced = Displaced::new();
-    let seq = ring.stamp(
-        copy.map(|copy| (topic.index(), copy)),
-        history.capacity,
-        &mut displaced,
-    );
+    let seq = match copy {
+        Some(copy) => ring.keep(topic.index(), copy, history.capacity, &mut displaced),
+        None => ring.number(),
+    };
     drop(ring);
     let delivered = fan_out::fan_out_to(
         &snapshot,
@@ -72,7 +72,7 @@ pub(crate) fn publish<E: Event>(
     // User code (Drop) after the ring lock, and after the fan-out: a panicking `Drop` of an old
     // event must not keep a numbered event from its subscribers.
     drop(displaced);
-    delivered.map_err(unwrap_closed)
+    Ok(delivered)
 }
 
 pub(crate) fn publish_timeout<E: Event>(

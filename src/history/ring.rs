@@ -129,21 +129,26 @@ impl<E> Ring<E> {
         low
     }
 
-    /// Takes the next sequence number and keeps `copy` (the event and its topic's index, if the
-    /// history keeps that topic) under it. Runs no user code: what it displaces goes to
-    /// `displaced`, for the caller to drop after unlocking.
+    /// Takes the next sequence number, for an event the history does not keep.
     #[inline]
-    pub(crate) fn stamp(
+    pub(crate) fn number(&mut self) -> u64 {
+        let seq = self.next;
+        self.next += 1;
+        seq
+    }
+
+    /// Takes the next sequence number and keeps `event` (of topic index `topic`) under it. Runs
+    /// no user code: what it displaces goes to `displaced`, for the caller to drop after
+    /// unlocking.
+    #[inline]
+    pub(crate) fn keep(
         &mut self,
-        copy: Option<(u8, E)>,
+        topic: u8,
+        event: E,
         capacity: usize,
         displaced: &mut Displaced<E>,
     ) -> u64 {
-        let seq = self.next;
-        self.next += 1;
-        let Some((topic, event)) = copy else {
-            return seq;
-        };
+        let seq = self.number();
         let t = usize::from(topic);
         if self.retained_mask & (1u64 << t) != 0 {
             // A newer event of this topic: the retained one is stale.
@@ -159,20 +164,24 @@ impl<E> Ring<E> {
             self.slots.push(kept);
             return seq;
         }
-        let oldest = std::mem::replace(&mut self.slots[self.head], kept);
+        let slot = &mut self.slots[self.head];
         self.head += 1;
         if self.head == capacity {
             self.head = 0;
         }
-        self.dropped_through = oldest.item.seq();
-        let o = usize::from(oldest.topic);
-        if self.last_of[o] == oldest.item.seq() {
+        let (old_seq, o) = (slot.item.seq(), usize::from(slot.topic));
+        self.dropped_through = old_seq;
+        if self.last_of[o] == old_seq {
             // The newest of its topic: keep it for `LastPerTopic` (its slot is empty: it was
             // emptied when this event came in).
             self.retained_mask |= 1u64 << o;
-            self.retained[o] = Some(oldest);
+            self.retained[o] = Some(std::mem::replace(slot, kept));
+        } else if std::mem::needs_drop::<E>() {
+            // Its `Drop` is user code: the caller drops it after unlocking.
+            displaced.evicted = Some(std::mem::replace(slot, kept));
         } else {
-            displaced.evicted = Some(oldest);
+            // Nothing runs when it goes: overwrite it in place.
+            *slot = kept;
         }
         seq
     }
