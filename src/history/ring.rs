@@ -204,6 +204,7 @@ impl<E> Ring<E> {
         match replay {
             Replay::None => {}
             Replay::Tail(k) => {
+                selection.events.reserve_exact(k.min(self.slots.len()));
                 for kept in self.ordered().rev() {
                     if selection.events.len() == k {
                         break;
@@ -223,6 +224,7 @@ impl<E> Ring<E> {
                 }
                 selection.lagged = self.dropped_through.saturating_sub(seq);
                 let start = self.count_up_to(seq);
+                selection.events.reserve_exact(self.slots.len() - start);
                 selection.events.extend(
                     self.ordered()
                         .skip(start)
