@@ -99,7 +99,8 @@ impl<E: Event> HistorySubscriberBuilder<E> {
 
     /// Creates the subscriber: its queue first holds the replayed events (those its topics and
     /// filter want, oldest first), and it receives every matching event published after them,
-    /// with no gap and no duplicate in between (see [`crate::history`] for why).
+    /// with no gap and no duplicate in between (see the crate docs,
+    /// [History and replay](crate#history-and-replay)).
     ///
     /// The replay meets the subscriber's overflow policy as a burst of live events would, before
     /// any live event: `DropOldest` keeps the newest `capacity` and reports the rest as
