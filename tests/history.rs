@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{ev, Ev, Tick};
 use fanout::{
@@ -453,20 +453,18 @@ fn subscribe_with_replay_does_not_wait_for_a_publish_blocked_on_its_own_consumer
         .build()
         .unwrap();
     let publisher = bus.publisher();
-    let done = Arc::new(AtomicBool::new(false));
-    let publishing = {
-        let done = Arc::clone(&done);
-        thread::spawn(move || {
-            publisher.publish(Tick(1)).unwrap(); // fills the queue
-            publisher.publish(Tick(2)).unwrap(); // blocks until `stuck` receives
-            done.store(true, Ordering::SeqCst);
-        })
-    };
-    // Wait until the first event is queued, then give the second publish time to block.
-    while bus.stats().subscribers[0].queued == 0 {
+    let publishing = thread::spawn(move || {
+        publisher.publish(Tick(1)).unwrap(); // fills the queue
+        publisher.publish(Tick(2)).unwrap(); // blocks until `stuck` receives
+    });
+    // Number 2 is taken in the publish's ring section, before its fan-out: once it is, that
+    // publish is in its fan-out, holding the order lock and waiting on the full queue (which
+    // only this thread, not receiving yet, can empty).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while bus.last_seq() < 2 {
+        assert!(Instant::now() < deadline, "the publisher never started");
         thread::yield_now();
     }
-    thread::sleep(Duration::from_millis(50));
     // The consumer of `stuck` subscribes with replay on another thread, so that a regression
     // shows as a bounded wait here rather than a hung test.
     let (tx, rx) = mpsc::channel();
@@ -483,10 +481,6 @@ fn subscribe_with_replay_does_not_wait_for_a_publish_blocked_on_its_own_consumer
     let mut late = rx
         .recv_timeout(Duration::from_secs(10))
         .expect("subscribe with replay waited for a blocked publish (deadlock)");
-    assert!(
-        !done.load(Ordering::SeqCst),
-        "the publish was not blocked: the test proved nothing"
-    );
     // The blocked publish's event was numbered and kept before it blocked; whether the replay
     // got it or the live stream did, the late subscriber gets it once.
     assert_eq!(stuck.recv().unwrap().seq(), 1);
