@@ -2,23 +2,22 @@
 //! (a bus with history too), and a replay allocates a fixed number of times, whatever its length.
 //!
 //! A counting global allocator counts the allocations (and bytes) made on the test's own thread
-//! while a flag is set; tests on other threads are not counted. The global allocator is per test
-//! binary: keep unrelated tests out of this file.
+//! while a flag is set, in counters of that thread, so tests running in parallel do not count each
+//! other's. The global allocator is per test binary: keep unrelated tests out of this file.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use fanout::{topic, Bus, Event, EventSink, Overflow, Subscriber, Topic};
 
 struct Counting;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-static BYTES: AtomicUsize = AtomicUsize::new(0);
-
 thread_local! {
     static COUNTING: Cell<bool> = const { Cell::new(false) };
+    // Per thread, so that tests running in parallel do not count each other's allocations.
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+    static BYTES: Cell<usize> = const { Cell::new(0) };
 }
 
 fn counting_here() -> bool {
@@ -26,11 +25,16 @@ fn counting_here() -> bool {
     COUNTING.try_with(Cell::get).unwrap_or(false)
 }
 
+/// Counts one allocation of `bytes` on this thread.
+fn count(bytes: usize) {
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+    let _ = BYTES.try_with(|n| n.set(n.get() + bytes));
+}
+
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if counting_here() {
-            ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-            BYTES.fetch_add(layout.size(), Ordering::SeqCst);
+            count(layout.size());
         }
         // SAFETY: forwarded unchanged to the system allocator, with the caller's guarantees.
         unsafe { System.alloc(layout) }
@@ -38,8 +42,7 @@ unsafe impl GlobalAlloc for Counting {
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if counting_here() {
-            ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-            BYTES.fetch_add(layout.size(), Ordering::SeqCst);
+            count(layout.size());
         }
         // SAFETY: as in `alloc`.
         unsafe { System.alloc_zeroed(layout) }
@@ -47,8 +50,7 @@ unsafe impl GlobalAlloc for Counting {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if counting_here() {
-            ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-            BYTES.fetch_add(new_size, Ordering::SeqCst);
+            count(new_size);
         }
         // SAFETY: as in `alloc`; `ptr` and `layout` come from this allocator, i.e. from System.
         unsafe { System.realloc(ptr, layout, new_size) }
@@ -70,16 +72,13 @@ fn allocations_in(f: impl FnOnce()) -> usize {
 
 /// Allocations and bytes allocated on this thread while `f` runs.
 fn allocated_in(f: impl FnOnce()) -> (usize, usize) {
-    let (before, bytes) = (
-        ALLOCATIONS.load(Ordering::SeqCst),
-        BYTES.load(Ordering::SeqCst),
-    );
+    let (before, bytes) = (ALLOCATIONS.with(Cell::get), BYTES.with(Cell::get));
     COUNTING.with(|c| c.set(true));
     f();
     COUNTING.with(|c| c.set(false));
     (
-        ALLOCATIONS.load(Ordering::SeqCst) - before,
-        BYTES.load(Ordering::SeqCst) - bytes,
+        ALLOCATIONS.with(Cell::get) - before,
+        BYTES.with(Cell::get) - bytes,
     )
 }
 
