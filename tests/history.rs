@@ -269,6 +269,27 @@ fn history_topics_limits_what_is_kept_not_what_is_numbered() {
     assert_eq!(built, 1);
     // The unwanted, unkept event took no number: nobody could ever see it.
     assert_eq!(bus.last_seq(), 6);
+
+    // `Since` on a topic-limited history: `Lagged` counts the numbers up to the newest one the
+    // ring dropped, whatever their topic (an upper bound for this subscriber, as documented).
+    let small = Bus::builder()
+        .history(2)
+        .history_topics(topic!(0))
+        .build()
+        .unwrap();
+    let _everything = small.subscribe(Topics::ALL); // so that topic 1 events take numbers
+    for (i, topic) in [0u8, 1, 0, 1, 0, 0].into_iter().enumerate() {
+        small.publish(ev(topic, i as u64)).unwrap(); // numbers 1..=6; kept: 1, 3, 5, 6
+    }
+    // The ring holds 5 and 6; it dropped 1 and 3: numbers 1..=3 are reported lost to a
+    // `Since(0)` (the subscriber of topic 0 lost only two events: 1 and 3).
+    let mut resumed = small
+        .subscriber()
+        .topics(topic!(0))
+        .replay(Replay::Since(0))
+        .build()
+        .unwrap();
+    assert_eq!(drain_seqs(&mut resumed), [Err(3), Ok(5), Ok(6)]);
 }
 
 #[test]
