@@ -100,3 +100,45 @@ fn replay_racing_publish_into_a_full_queue_conserves() {
         ledger.assert_all_dropped();
     });
 }
+
+/// Invariant: a subscribe with replay never waits for a publish blocked on a full `Block` queue
+/// (it takes only the ring lock; the blocked publish holds the order lock). Here the thread that
+/// subscribes is the very consumer of that queue: were the subscribe to wait, nobody would ever
+/// receive and loom would report a deadlock.
+///
+/// Threads: a publisher whose second event finds the capacity-1 `Block` queue full; the main
+/// thread subscribes with `Replay::Since(0)`, then receives from the full queue.
+#[test]
+fn subscribe_with_replay_never_waits_for_a_blocked_publish() {
+    model(None, || {
+        let ledger = Ledger::new();
+        let bus = HistoryBus::builder(3).build().unwrap();
+        let mut stuck = bus
+            .subscriber()
+            .capacity(1)
+            .overflow(Overflow::Block)
+            .build()
+            .unwrap();
+        bus.publish(ledger.event(1, 0, 0)).unwrap(); // fills `stuck`
+
+        let publisher = bus.publisher();
+        let events = ledger.clone();
+        let publishing = thread::spawn(move || {
+            publisher.publish(events.event(1, 1, 0)).unwrap();
+        });
+        let mut late = bus
+            .subscriber()
+            .capacity(3)
+            .replay(Replay::Since(0))
+            .build()
+            .unwrap();
+        assert_eq!(stuck.recv().unwrap().seq(), 1);
+        publishing.join().unwrap();
+        drop(bus);
+        assert_eq!(stuck.recv().unwrap().seq(), 2);
+        let got = drain(&mut late);
+        assert_eq!(got, [Ok((1, (1, 0))), Ok((2, (1, 1)))]);
+        drop((late, stuck));
+        ledger.assert_all_dropped();
+    });
+}
