@@ -14,11 +14,10 @@
 //! a loss is never left unreported at the end of a stream.
 
 mod builder;
-
-pub(crate) use builder::Prepared;
 mod iter;
 mod recv_async;
 
+pub(crate) use builder::Prepared;
 pub use builder::SubscriberBuilder;
 #[cfg(not(loom))]
 pub use iter::Accepted;
