@@ -477,6 +477,7 @@ fn overflow<E: Event, T>(
 /// `#[inline(always)]` helper, a snapshot argument, a loader closure) was measured with
 /// callgrind at +1 to +7 instructions per plain publish (BENCHMARKS.md, issue 12). Keep the two
 /// loops in step.
+#[inline]
 pub(crate) fn fan_out_to<E: Event>(
     snapshot: &Snapshot<E>,
     inner: &Inner<E>,
