@@ -139,6 +139,21 @@ def markdown(results, tallies):
                 loss = lost.get(f"{group}/{function}/{p}")
                 loss = f"{loss:.1f}%" if loss is not None else "-"
                 out.append(f"| {function} | {p} | {fmt_time(ns)} | {thr} | {ratio} | {loss} |")
+    per = results.get("per_delivery")
+    if per:
+        out.append("\n#### per_delivery: ns per delivery (lower is better)\n")
+        names = sorted({f for f, _ in per})
+        ns_params = sorted({p for _, p in per}, key=lambda p: int(p) if p.isdigit() else 0)
+        out.append("| subscribers | " + " | ".join(names) + " | fanout-block-park ÷ floor (time: < 1 is faster) |")
+        out.append("|---:|" + "---:|" * len(names) + "---:|")
+        for p in ns_params:
+            cells = []
+            for f in names:
+                v = per.get((f, p))
+                cells.append(f"{v[0] / v[1]:.1f}" if v else "-")
+            fan, floor = per.get(("fanout-block-park", p)), per.get(("floor-vec-crossbeam", p))
+            ratio = f"{(fan[0] / fan[1]) / (floor[0] / floor[1]):.2f}x" if fan and floor else "-"
+            out.append(f"| {p} | " + " | ".join(cells) + f" | {ratio} |")
     return "\n".join(out)
 
 
@@ -218,6 +233,11 @@ def chart(results, latency, out, runs):
         ]
         rows.sort(key=lambda r: -r[1])
         bars(svg, f"{title}: M publishes/s (longer is better)", rows, " M/s", lambda v: f"{v:.2f}")
+    per = results.get("per_delivery", {})
+    if per:
+        rows = sorted(((f"{f} N={p}", ns / elements) for (f, p), (ns, elements) in per.items()),
+                      key=lambda r: (r[0].split(" N=")[0], int(r[0].split("=")[1])))
+        bars(svg, "10. cost per delivery, 1 publisher, N subs: ns per delivery (shorter is better)", rows, " ns", lambda v: f"{v:.1f}")
     if latency:
         rows = sorted(((r["name"], r["p50_ns"] / 1e3) for r in latency), key=lambda r: r[1])
         bars(svg, "6. latency p50 at 1 event / 50 µs: µs (shorter is better, log)", rows, " µs", lambda v: f"{v:.2f}", log=True)

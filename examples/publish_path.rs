@@ -9,7 +9,9 @@
 //!
 //! Scenarios: `idle` (16 subscribers, none wants the topic), `selective` (16 subscribers on 8
 //! topics, one topic each: 2 deliveries per publish), `broadcast4`, `broadcast16`, and `setup`
-//! (the 16 subscribers and nothing published: subtract it). The subscribers are drained on the
+//! (the 16 subscribers and nothing published: subtract it). `floor-selective`, `floor-broadcast4`
+//! and `floor-broadcast16` run the same on the design's floor, a hand-rolled
+//! `Vec<(mask, crossbeam Sender)>`. The subscribers are drained on the
 //! same thread every 512 publishes, so the count includes the receiving side. Events are 48
 //! bytes, queues `Block` with room for 1024.
 //!
@@ -84,6 +86,41 @@ fn run_history(subscribers: usize, topics: impl Fn(usize) -> Topics, publishes: 
     }
 }
 
+/// The floor of this design: a hand-rolled `Vec<(mask, Sender)>`, same events, same draining.
+fn floor(subscribers: usize, topics: impl Fn(usize) -> Topics, publishes: u64) {
+    use fanout::crossbeam_channel::{bounded, Receiver, Sender};
+    let mut senders: Vec<(u64, Sender<Payload>)> = Vec::new();
+    let mut receivers: Vec<Receiver<Payload>> = Vec::new();
+    for i in 0..subscribers {
+        let (tx, rx) = bounded(1024);
+        senders.push((topics(i).bits(), tx));
+        receivers.push(rx);
+    }
+    for i in 0..publishes {
+        let event = Payload {
+            topic: (i % 8) as u8,
+            _data: [i; 5],
+        };
+        let bit = event.topic().bit();
+        let mut pending: Option<&Sender<Payload>> = None;
+        for (mask, tx) in &senders {
+            if mask & bit != 0 {
+                if let Some(previous) = pending.replace(tx) {
+                    let _ = previous.send(event);
+                }
+            }
+        }
+        if let Some(last) = pending {
+            let _ = std::hint::black_box(last.send(event));
+        }
+        if i % 512 == 511 {
+            for rx in &receivers {
+                while rx.try_recv().is_ok() {}
+            }
+        }
+    }
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let scenario = args.next().unwrap_or_else(|| "selective".into());
@@ -102,6 +139,9 @@ fn main() {
         "selective" => run(16, |i| Topics::from_bits(1 << (i % 8)), publishes),
         "broadcast4" => run(4, |_| Topics::ALL, publishes),
         "broadcast16" => run(16, |_| Topics::ALL, publishes),
+        "floor-selective" => floor(16, |i| Topics::from_bits(1 << (i % 8)), publishes),
+        "floor-broadcast4" => floor(4, |_| Topics::ALL, publishes),
+        "floor-broadcast16" => floor(16, |_| Topics::ALL, publishes),
         "history-setup" => run_history(16, |_| unwanted, 0),
         "history-idle" => run_history(16, |_| unwanted, publishes),
         "history-selective" => run_history(16, |i| Topics::from_bits(1 << (i % 8)), publishes),
@@ -109,7 +149,8 @@ fn main() {
         other => {
             eprintln!(
                 "publish_path: unknown scenario {other:?} (setup, idle, selective, broadcast4, \
-                 broadcast16, or history-setup, -idle, -selective, -broadcast4)"
+                 broadcast16, floor-selective, floor-broadcast4, floor-broadcast16, \
+                 history-setup, history-idle, history-selective, history-broadcast4)"
             );
             std::process::exit(2);
         }

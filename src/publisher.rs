@@ -192,7 +192,11 @@ impl<E: Event> Publisher<E> {
     ///
     /// # Errors
     ///
-    /// [`PublishError::Closed`] with the first event that could not be published.
+    /// [`PublishError::Closed`] with the first event that could not be published. An empty
+    /// `events` has no event to hand back, so it returns `Ok` with an empty [`Delivery`] even on
+    /// a closed bus; [`publish_batch`](Self::publish_batch), which owns a vector it can hand
+    /// back, reports a closed bus even for an empty batch. Check
+    /// [`is_closed`](Self::is_closed) if that matters.
     pub fn publish_all(
         &self,
         events: impl IntoIterator<Item = E>,

@@ -142,6 +142,30 @@ pub fn broadcast(c: &mut Criterion) {
     group.finish();
 }
 
+/// Scenario 10: cost per delivery. One publisher, N = 1, 4, 16, 64 subscribers that want every
+/// event and keep up (`Block` queues, so the publisher waits for the slowest): the throughput
+/// criterion reports is deliveries per second (`Throughput::Elements(1000 * N)`), so its inverse
+/// is the time per delivery, the curve a user reads to size a bus. 64 subscriber threads on 2
+/// cores: this measures scheduling as much as queues.
+pub fn per_delivery(c: &mut Criterion) {
+    let mut group = c.benchmark_group("per_delivery");
+    fn run<S: Strategy>(
+        s: &S,
+        group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+        n: usize,
+    ) {
+        group.throughput(Throughput::Elements(BATCH * n as u64));
+        let key = format!("per_delivery/{}/{n}", s.name());
+        cross_thread::<S, Small>(group, s, BenchmarkId::new(s.name(), n), key, &all(n), 1, 8);
+    }
+    for n in [1, 4, 16, 64] {
+        run(&Fanout::BLOCK_PARK, &mut group, n);
+        run(&Fanout::BLOCK_PARK.publishing_batches(64), &mut group, n);
+        run(&Floor, &mut group, n);
+    }
+    group.finish();
+}
+
 /// Scenario 7: 2 and 4 publishers into 8 subscribers that want everything.
 pub fn multi_publisher(c: &mut Criterion) {
     let mut group = c.benchmark_group("multi_publisher");
