@@ -60,6 +60,8 @@ fn main() {
     scenarios::throughput::multi_publisher(&mut c);
     scenarios::throughput::payload(&mut c);
     scenarios::async_delivery::selective(&mut c);
+    scenarios::history::publish_only(&mut c);
+    scenarios::history::replay(&mut c);
     c.final_summary();
 
     // `cargo test --benches` runs each benchmark once, without `--bench`: a smoke test. The

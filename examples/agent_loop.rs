@@ -12,7 +12,11 @@
 //!   (`--audit PATH` keeps it; by default a file in the temp directory, removed once checked);
 //! - `cost`: a cost tracker that publishes `BudgetExhausted` when a session crosses its budget;
 //! - a run waiter for every run, which must see every run's terminal event whatever the UI lost;
-//! - `--subscribers N` extra fast consumers of everything.
+//! - `--subscribers N` extra fast consumers of everything;
+//! - with `--late-ui`, a `history-feed` subscriber (lossless, the UI topics) forwards into a
+//!   `HistoryBus`, the way a UI gateway would, and a second UI joins that bus halfway through:
+//!   it replays the backlog from the history, then follows the live stream, and checks that every
+//!   sequence number came exactly once (no gap and no duplicate at the hand-off).
 //!
 //! Every latency and cost printed is measured: events carry the `Instant` they were published at
 //! (the example's own event type wraps `Arc<AgentEvent>`), consumers time their arrival, and each
@@ -45,7 +49,10 @@ use fanout::agent::{
     now_ms, topics, AgentEvent, AgentId, JsonLinesRecorder, MessageRole, RunId, RunWaiter,
     SessionId,
 };
-use fanout::{Bus, Event, Overflow, Publisher, Received, RecvError, TapEnd, TapHandler, Topic};
+use fanout::{
+    Bus, Event, HistoryBus, Overflow, Publisher, Received, RecvError, Replay, TapEnd, TapHandler,
+    Topic,
+};
 
 /// The example's event: an agent event plus the instant it was published, for measuring
 /// publish→receive latency. `Arc` so that a fan-out clones a pointer, not the strings.
@@ -99,6 +106,8 @@ struct Config {
     budget_usd: f64,
     /// Where to keep the audit log; `None`: a temp file, removed after the check.
     audit: Option<std::path::PathBuf>,
+    /// A history bus fed with the UI topics, and a UI that joins it halfway.
+    late_ui: bool,
 }
 
 impl Default for Config {
@@ -112,6 +121,7 @@ impl Default for Config {
             subscribers: 2,
             budget_usd: 0.10,
             audit: None,
+            late_ui: false,
         }
     }
 }
@@ -179,6 +189,16 @@ const FLAGS: &[Flag] = &[
                 return Err("is empty, not a path".into());
             }
             c.audit = Some(v.into());
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--late-ui",
+        value: None,
+        help: "a second UI joins halfway through, on a history bus: it\n\
+               replays the backlog, then goes live, and checks no gap",
+        set: |c, _| {
+            c.late_ui = true;
             Ok(())
         },
     },
@@ -911,6 +931,11 @@ fn main() -> ExitCode {
         })
         .collect();
 
+    let late_ui = config.late_ui.then(|| {
+        let join_at = started + Duration::from_secs_f64(config.seconds / 2.0);
+        spawn_late_ui(&bus, join_at)
+    });
+
     // ---- runs ----
     let (waiter_tx, waiter_rx) = mpsc::channel();
     let runs_done = Arc::new(AtomicU64::new(0));
@@ -1199,6 +1224,19 @@ fn main() -> ExitCode {
         .filter(|(t, _)| topics::AUDIT.contains(*t))
         .map(|(t, _)| published[usize::from(t.index())])
         .sum();
+    let ui_published: u64 = TOPIC_NAMES
+        .iter()
+        .filter(|(t, _)| topics::UI.contains(*t))
+        .map(|(t, _)| published[usize::from(t.index())])
+        .sum();
+    let late_ui_ok = match late_ui {
+        Some(late_ui) => {
+            let report = late_ui.join().expect("late ui thread panicked");
+            report.print(&mut out, ui_published);
+            report.is_exact(ui_published)
+        }
+        None => true,
+    };
     let waiters_ok = waiters.missed == 0 && waiters.runs == runs;
     let audit_ok = audit.inner.lines() == audit_expected && lines as u64 == audit_expected;
     let yes = |ok: bool| if ok { "yes" } else { "NO" };
@@ -1220,6 +1258,13 @@ fn main() -> ExitCode {
         "  every dropped event reported in its subscriber's stream: {}",
         yes(every_loss_reported)
     );
+    if config.late_ui {
+        say!(
+            out,
+            "  late UI got the backlog, then live, no gap, no duplicate: {}",
+            yes(late_ui_ok)
+        );
+    }
     if config.audit.is_none() {
         // Checked above; a default run leaves nothing behind (`--audit PATH` keeps the log).
         if let Err(err) = std::fs::remove_file(&audit_path) {
@@ -1227,11 +1272,143 @@ fn main() -> ExitCode {
         }
     }
     let _ = std::io::stdout().write_all(out.as_bytes());
-    if waiters_ok && audit_ok && every_loss_reported && audit_report.end == TapEnd::Closed {
+    if waiters_ok
+        && audit_ok
+        && every_loss_reported
+        && late_ui_ok
+        && audit_report.end == TapEnd::Closed
+    {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// The history bus's size and the late UI's queue: a default run's UI events fit, so the late
+/// UI loses nothing (a longer run would see the history's oldest reported as `Lagged`).
+const LATE_UI_HISTORY: usize = 1 << 16;
+
+/// What the late UI saw.
+struct LateUiReport {
+    /// The history bus's last sequence number just before the UI subscribed.
+    joined_after: u64,
+    /// Events received with a number up to `joined_after`: from the history.
+    backlog: u64,
+    /// Events received with a later number: live.
+    live: u64,
+    /// Numbers reported lost (`Lagged`: the history had dropped them).
+    lagged: u64,
+    /// Numbers that were not the one expected (a gap or a duplicate not covered by a `Lagged`).
+    breaks: u64,
+    /// The last number received.
+    last: u64,
+}
+
+impl LateUiReport {
+    /// Every number from 1 to the last, each once or reported lost, and as many as the main bus
+    /// published on the UI topics (the feed is lossless).
+    fn is_exact(&self, ui_published: u64) -> bool {
+        self.breaks == 0
+            && self.last == ui_published
+            && self.backlog + self.live + self.lagged == self.last
+    }
+
+    fn print(&self, out: &mut String, ui_published: u64) {
+        say!(out);
+        say!(
+            out,
+            "late ui (joined a history bus fed with the {ui_published} UI-topic events)"
+        );
+        say!(
+            out,
+            "  joined after seq {}: {} backlog events replayed, then {} live",
+            self.joined_after,
+            self.backlog,
+            self.live
+        );
+        say!(
+            out,
+            "  lagged {}, sequence breaks {}, last seq {}",
+            self.lagged,
+            self.breaks,
+            self.last
+        );
+    }
+}
+
+/// The `--late-ui` pieces: a lossless subscriber of the UI topics on the main bus that forwards
+/// into a [`HistoryBus`] (a UI gateway's job), and a UI that joins that bus at `join_at`, asks
+/// for everything the history holds (`Replay::Since(0)`), then follows the live stream,
+/// checking the sequence numbers as it goes.
+fn spawn_late_ui(bus: &Bus<Stamped>, join_at: Instant) -> thread::JoinHandle<LateUiReport> {
+    let history: HistoryBus<Stamped> = HistoryBus::builder(LATE_UI_HISTORY)
+        .build()
+        .expect("history bus");
+    let mut feed = bus
+        .subscriber()
+        .name("history-feed")
+        .topics(topics::UI)
+        .capacity(1024)
+        .overflow(Overflow::Block)
+        .build()
+        .expect("history feed");
+    let gateway = history.clone();
+    thread::Builder::new()
+        .name("history-feed".into())
+        .spawn(move || {
+            // `Block`: nothing is lost, so every item is an event (were one lost, the late UI's
+            // count would not match what the main bus published, and the run would say so).
+            for stamped in feed.iter().flatten() {
+                let _ = gateway.publish(stamped);
+            }
+            // The main bus closed: dropping the last handle closes the history bus too.
+        })
+        .expect("history feed thread");
+    thread::Builder::new()
+        .name("late-ui".into())
+        .spawn(move || {
+            thread::sleep(join_at.saturating_duration_since(Instant::now()));
+            let joined_after = history.last_seq();
+            let mut ui = history
+                .subscriber()
+                .name("late-ui")
+                .capacity(LATE_UI_HISTORY)
+                .replay(Replay::Since(0))
+                .build()
+                .expect("late ui subscriber");
+            drop(history); // the feed holds the bus; this thread only receives
+            let mut report = LateUiReport {
+                joined_after,
+                backlog: 0,
+                live: 0,
+                lagged: 0,
+                breaks: 0,
+                last: 0,
+            };
+            let mut expected = 1;
+            for item in ui.iter() {
+                match item {
+                    Ok(item) => {
+                        let seq = item.seq();
+                        report.breaks += u64::from(seq != expected);
+                        if seq <= joined_after {
+                            report.backlog += 1;
+                        } else {
+                            report.live += 1;
+                        }
+                        report.last = seq;
+                        expected = seq + 1;
+                    }
+                    Err(RecvError::Lagged(n)) => {
+                        report.lagged += n;
+                        expected += n;
+                    }
+                    Err(_) => break,
+                }
+            }
+            report
+        })
+        .expect("late ui thread")
 }
 
 #[cfg(test)]
@@ -1243,6 +1420,15 @@ mod tests {
             Command::Run(config) => Ok(config),
             Command::Help => Err("help".into()),
         }
+    }
+
+    #[test]
+    fn late_ui_is_a_switch() {
+        assert!(!parse(&[]).unwrap().late_ui);
+        assert!(parse(&["--late-ui", "--runs", "2"]).unwrap().late_ui);
+        assert!(parse(&["--late-ui=yes"])
+            .unwrap_err()
+            .contains("--late-ui takes no value"));
     }
 
     #[test]

@@ -14,8 +14,12 @@
 //! `Vec<(mask, crossbeam Sender)>`. The subscribers are drained on the
 //! same thread every 512 publishes, so the count includes the receiving side. Events are 48
 //! bytes, queues `Block` with room for 1024.
+//!
+//! `history-SCENARIO` (for `setup`, `idle`, `selective`, `broadcast4`) runs the same on a
+//! `HistoryBus` keeping the last 1024 events of every topic (full after 1024 publishes, so the
+//! steady state, an eviction per publish, is what is counted).
 
-use fanout::{Bus, Event, Overflow, Subscriber, Topic, Topics};
+use fanout::{Bus, Event, HistoryBus, Overflow, Sequenced, Subscriber, Topic, Topics};
 
 #[derive(Clone, Copy)]
 struct Payload {
@@ -32,6 +36,33 @@ impl Event for Payload {
 fn run(subscribers: usize, topics: impl Fn(usize) -> Topics, publishes: u64) {
     let bus = Bus::new();
     let mut subs: Vec<Subscriber<Payload>> = (0..subscribers)
+        .map(|i| {
+            bus.subscriber()
+                .topics(topics(i))
+                .capacity(1024)
+                .overflow(Overflow::Block)
+                .build()
+                .expect("valid settings")
+        })
+        .collect();
+    for i in 0..publishes {
+        let event = Payload {
+            topic: (i % 8) as u8,
+            _data: [i; 5],
+        };
+        std::hint::black_box(bus.publish(event).expect("open bus"));
+        if i % 512 == 511 {
+            for sub in &mut subs {
+                while sub.try_recv().is_ok() {}
+            }
+        }
+    }
+}
+
+/// `run` on a bus with history.
+fn run_history(subscribers: usize, topics: impl Fn(usize) -> Topics, publishes: u64) {
+    let bus = HistoryBus::builder(1024).build().expect("valid settings");
+    let mut subs: Vec<Subscriber<Sequenced<Payload>>> = (0..subscribers)
         .map(|i| {
             bus.subscriber()
                 .topics(topics(i))
@@ -111,9 +142,15 @@ fn main() {
         "floor-selective" => floor(16, |i| Topics::from_bits(1 << (i % 8)), publishes),
         "floor-broadcast4" => floor(4, |_| Topics::ALL, publishes),
         "floor-broadcast16" => floor(16, |_| Topics::ALL, publishes),
+        "history-setup" => run_history(16, |_| unwanted, 0),
+        "history-idle" => run_history(16, |_| unwanted, publishes),
+        "history-selective" => run_history(16, |i| Topics::from_bits(1 << (i % 8)), publishes),
+        "history-broadcast4" => run_history(4, |_| Topics::ALL, publishes),
         other => {
             eprintln!(
-                "publish_path: unknown scenario {other:?} (setup, idle, selective, broadcast4, broadcast16, floor-selective, floor-broadcast4, floor-broadcast16)"
+                "publish_path: unknown scenario {other:?} (setup, idle, selective, broadcast4, \
+                 broadcast16, floor-selective, floor-broadcast4, floor-broadcast16, \
+                 history-setup, history-idle, history-selective, history-broadcast4)"
             );
             std::process::exit(2);
         }

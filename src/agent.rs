@@ -7,7 +7,8 @@
 //!   [`topics`], and round-trips through serde.
 //! - [`summarize_error`]: a bounded, UTF-8-safe error summary for content-free telemetry.
 //! - [`JsonLinesRecorder`]: a [tap](crate::Bus::tap) handler that writes an audit log.
-//! - [`RunWaiter`]: wait for a run's terminal event, immune to the loss of deltas.
+//! - [`RunWaiter`]: wait for a run's terminal event, immune to the loss of deltas (and, on a
+//!   [`HistoryBus`](crate::HistoryBus), answered from history for a run that already ended).
 //!
 //! # Targeting
 //!
@@ -47,6 +48,56 @@
 //!
 //! The same shape targets a run (`e.run_id() == Some(run)`, what a per-run stream forwarder
 //! wants; stop it at [`AgentEvent::is_terminal`]) or an agent (`e.agent_id()`).
+//!
+//! # A UI that joins mid-run: the current state of a session
+//!
+//! Build a [`HistoryBus`](crate::HistoryBus) (its history kept to the topics worth replaying,
+//! typically not every [`topics::DELTA`]), and a UI that opens late asks for what it missed with
+//! a [`Replay`](crate::Replay):
+//!
+//! - [`Replay::LastPerTopic`](crate::Replay::LastPerTopic) with the session's filter: the latest
+//!   event of each topic, if it is the session's (run lifecycle, the last tool call, a pending
+//!   approval, the session status), enough to draw the current state, then live. With several
+//!   sessions on one bus the last event of a topic may be another session's: use `Since(0)`
+//!   with the session's filter when the history is large enough, and keep the last event per
+//!   topic of each session yourself.
+//! - [`Replay::Since`](crate::Replay::Since)`(0)` with a run's filter: every kept event of the
+//!   run, from its start if the history still reaches it (else a `Lagged(n)` first).
+//! - [`Replay::Since`](crate::Replay::Since)`(last_seen)` after a reconnect (the client's
+//!   `Last-Event-ID`, the [`seq`](crate::Sequenced::seq) of the last event it got): exactly
+//!   what it missed, then live, with no gap and no duplicate.
+//!
+//! [`RunWaiter::from_history`] answers at once for a run that already ended.
+//!
+//! ```
+//! use fanout::agent::{now_ms, topics, AgentEvent, AgentId, RunId, SessionId};
+//! use fanout::{Bus, Replay};
+//!
+//! let bus = Bus::builder()
+//!     .history(4096)
+//!     .history_topics(topics::UI - topics::DELTA)
+//!     .build()
+//!     .unwrap();
+//! let (session, run) = (SessionId::new(), RunId::new());
+//! let (agent, model) = (AgentId::new(), "m".to_string());
+//! bus.publish(AgentEvent::RunStarted { session, run, agent, model, timestamp_ms: now_ms() }).unwrap();
+//! // Not kept, and nobody listens yet: it does not even take a number.
+//! bus.publish(AgentEvent::text_delta(session, run, "not kept")).unwrap();
+//!
+//! // The tab opens now: the run's start from the history, then the live stream.
+//! let mut tab = bus
+//!     .subscriber()
+//!     .topics(topics::UI)
+//!     .filter(move |e: &AgentEvent| e.session_id() == Some(session))
+//!     .replay(Replay::LastPerTopic)
+//!     .build()
+//!     .unwrap();
+//! bus.publish(AgentEvent::run_completed(session, run, 1)).unwrap();
+//! let first = tab.try_recv().unwrap();
+//! assert!(matches!(*first, AgentEvent::RunStarted { .. }) && first.seq() == 1);
+//! let next = tab.try_recv().unwrap();
+//! assert!(matches!(*next, AgentEvent::RunCompleted { .. }) && next.seq() == 2);
+//! ```
 //!
 //! # Large events
 //!

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::capacity::DEFAULT_CAPACITY;
 use crate::fan_out::{self, Delivery};
+use crate::history::HistoryBusBuilder;
 use crate::publisher::Publisher;
 use crate::shared::{check_capacity, Defaults, Inner, PublishCounter};
 use crate::stats::{BusStats, SubscriberStats};
@@ -348,6 +349,26 @@ impl<E: Event> BusBuilder<E> {
     pub fn wait(mut self, wait: WaitStrategy) -> Self {
         self.defaults.wait = wait;
         self
+    }
+
+    /// Gives the bus a history of the last `events` events, with sequence numbers and replay
+    /// for late subscribers: the builder of a [`HistoryBus`](crate::HistoryBus) (see
+    /// [History and replay](crate#history-and-replay)). A plain `Bus` pays nothing for this.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::{Bus, Replay};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = Bus::builder().capacity(64).history(100).build().unwrap();
+    /// bus.publish(Ping(1)).unwrap();
+    /// let mut late = bus.subscriber().replay(Replay::Tail(10)).build().unwrap();
+    /// let first = late.try_recv().unwrap();
+    /// assert_eq!((first.seq(), first.event()), (1, &Ping(1)));
+    /// ```
+    pub fn history(self, events: usize) -> HistoryBusBuilder<E> {
+        HistoryBusBuilder::new(self.defaults, events)
     }
 
     /// Builds the bus, or says which setting is nonsense.

@@ -209,6 +209,22 @@ pub enum BuildError {
     },
     /// The bus was closed before the subscriber was built.
     Closed,
+    /// A history of 0 events was asked for (build a plain [`Bus`](crate::Bus) for none).
+    ZeroHistory,
+    /// The history size is above [`MAX_CAPACITY`](crate::MAX_CAPACITY) (it is allocated up
+    /// front).
+    HistoryTooLarge {
+        /// The history size asked for.
+        requested: usize,
+    },
+    /// [`Replay::Since`](crate::Replay::Since) named a sequence number the bus has not given
+    /// yet: a cursor from another bus (a server that restarted, say), not from this one.
+    ReplayFromFuture {
+        /// The sequence number asked for.
+        requested: u64,
+        /// The last sequence number the bus gave (0 before the first publish).
+        last: u64,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -221,6 +237,16 @@ impl fmt::Display for BuildError {
                 crate::capacity::MAX_CAPACITY
             ),
             BuildError::Closed => f.write_str("the bus is closed"),
+            BuildError::ZeroHistory => f.write_str("a history must hold at least 1 event"),
+            BuildError::HistoryTooLarge { requested } => write!(
+                f,
+                "history size {requested} is above the maximum of {}",
+                crate::capacity::MAX_CAPACITY
+            ),
+            BuildError::ReplayFromFuture { requested, last } => write!(
+                f,
+                "replay since sequence number {requested}, but the bus's last is {last}"
+            ),
         }
     }
 }

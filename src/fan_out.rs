@@ -21,7 +21,7 @@ mod owed;
 use owed::{past, Owed, OwedBatch, OwedLast};
 
 use crate::queue::{self, TrySendError, WaitError};
-use crate::registry::{Entry, Registry};
+use crate::registry::{Entry, Registry, Snapshot};
 use crate::shared::{Inner, PublishCounter};
 use crate::sync::{fence, Ordering};
 use crate::{Event, Overflow, PublishError, Topic};
@@ -469,4 +469,67 @@ fn overflow<E: Event, T>(
     // Counted (or not owed): only now may its `Drop` run.
     served.mark();
     drop(refused);
+}
+
+/// [`fan_out`] through a snapshot the caller has already loaded and found open: a bus with
+/// history loads it under its ring lock (see [`crate::history`]). The loop is a copy of `fan_out`'s, kept apart so
+/// that the plain path's machine code stays exactly what it was: sharing one body (an
+/// `#[inline(always)]` helper, a snapshot argument, a loader closure) was measured with
+/// callgrind at +1 to +7 instructions per plain publish (BENCHMARKS.md, issue 12). Keep the two
+/// loops in step.
+#[inline]
+pub(crate) fn fan_out_to<E: Event>(
+    snapshot: &Snapshot<E>,
+    inner: &Inner<E>,
+    counter: &PublishCounter,
+    event: E,
+    bit: u64,
+    deadline: Option<Instant>,
+) -> Delivery {
+    // The caller found the snapshot open.
+    counter.add(1);
+    let registry = &inner.registry;
+    let entries = &snapshot.entries[..];
+    let mut delivery = Delivery::default();
+    // What this publish owes, should user code (a filter, `Clone`, `Drop`) panic before the end:
+    // every entry from `owed.from` on whose mask has the topic. One plain store per delivery;
+    // defused (forgotten) once every subscriber is served. See `owed`.
+    let mut owed = Owed::new(entries, bit);
+    // The interested entry found last, not yet served: it gets a clone if another interested entry
+    // follows, the original event if none does (so a single interested subscriber costs no clone).
+    let mut pending: Option<&Entry<E>> = None;
+    for entry in entries {
+        // The mask is inline in the snapshot: a `set_topics` that returned before this publish
+        // started published the snapshot we loaded (or an older one was replaced before it).
+        if entry.mask & bit == 0 {
+            continue;
+        }
+        if let Some(filter) = &entry.filter {
+            if !filter(&event) {
+                owed.examined = past(entry);
+                continue;
+            }
+        }
+        if let Some(previous) = pending.replace(entry) {
+            // `previous` is in `owed.pending`; `entry` is owed through `owed.examined`.
+            owed.examined = entry;
+            let served = Served::new(&mut owed.pending, ptr::null());
+            offer(
+                registry,
+                previous,
+                event.clone(),
+                deadline,
+                &mut delivery,
+                served,
+            );
+        }
+        owed.pending = entry;
+        owed.examined = past(entry);
+    }
+    if let Some(last) = pending {
+        let served = Served::new(&mut owed.pending, ptr::null());
+        offer(registry, last, event, deadline, &mut delivery, served);
+    }
+    owed.defuse();
+    delivery
 }

@@ -150,7 +150,71 @@
 //! Events from one publishing handle ([`Bus`] or [`Publisher`]) reach each subscriber in the order
 //! they were published (FIFO per publisher, per subscriber). Events from different publishers
 //! have no order relative to each other; two subscribers may see two concurrent publishers'
-//! events interleaved differently. No thread or task is spawned per event.
+//! events interleaved differently (on a [`HistoryBus`] one sequence orders them all; see below).
+//! No thread or task is spawned per event.
+//!
+//! # History and replay
+//!
+//! A subscriber normally starts at "now". A UI rarely does: a tab opened mid-run, a WebSocket
+//! that reconnects, a dashboard attached to a long session. A [`HistoryBus`] (built by
+//! [`BusBuilder::history`] or [`HistoryBus::builder`]) numbers every event it publishes with a
+//! bus-wide sequence number, from 1, which is also the order of every subscriber's queue, and
+//! keeps the last `n` events (optionally of some topics only, [`HistoryBusBuilder::history_topics`]).
+//! A new subscriber asks for the recent past with [`HistorySubscriberBuilder::replay`]:
+//! [`Replay::Tail`]`(k)` (the last `k` events it wants), [`Replay::Since`]`(seq)` (every event
+//! after `seq`: resume from the last number a client saw, an SSE `Last-Event-ID`) or
+//! [`Replay::LastPerTopic`] (the last event of each topic it follows: the current state). It
+//! receives the replayed events its topics and filter want, then the live stream, **with no gap
+//! and no duplicate between them** however many threads publish meanwhile; if `Since` reaches
+//! further back than the history, a `Lagged(n)` first.
+//!
+//! Its subscribers are plain [`Subscriber<Sequenced<E>>`](Subscriber)s: every receive form
+//! (`recv`, `iter`, `recv_into`, `recv_async`, the `Stream`, `receiver()` in a `select!`) hands
+//! out a [`Sequenced`] envelope, which dereferences to the event.
+//!
+//! ```
+//! use fanout::{HistoryBus, RecvError, Replay};
+//! # #[derive(Clone, Debug, PartialEq)] struct Tick(u32);
+//! # impl fanout::Event for Tick { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+//! let bus = HistoryBus::builder(100).build().unwrap();
+//! for i in 0..150 {
+//!     bus.publish(Tick(i)).unwrap(); // numbers 1..=150; the history keeps 51..=150
+//! }
+//! let mut late = bus.subscriber().replay(Replay::Since(10)).build().unwrap();
+//! bus.publish(Tick(150)).unwrap(); // live: number 151
+//! assert_eq!(late.recv(), Err(RecvError::Lagged(40))); // 11..=50 are gone: exactly 40
+//! let first = late.recv().unwrap();
+//! assert_eq!((first.seq(), &*first), (51, &Tick(50)));
+//! assert_eq!(late.try_iter().count(), 100); // 52..=150 replayed, then 151 live
+//! ```
+//!
+//! Decisions worth knowing:
+//!
+//! - **Plain buses pay nothing.** A history bus is its own type over the same core; a [`Bus`]'s
+//!   publish path is unchanged (instruction counts in `BENCHMARKS.md`, issue 12).
+//! - **Publishes of a history bus are serialised**, each for its whole fan-out (that is what
+//!   makes sequence order every queue's order). One publisher blocked on a full
+//!   [`Block`](Overflow::Block) queue holds up the others, never a subscribe: a subscribe with
+//!   replay takes only the history's short ring lock, so the consumer of that very queue can
+//!   subscribe again (no deadlock). Each kept event is cloned once more, into the history.
+//! - **Replay meets the overflow policy** as a burst of live events would, before any live
+//!   event: `DropOldest` keeps the newest and reports the rest exactly, `DropNewest` keeps the
+//!   oldest and reports the rest, `Disconnect` cuts off a subscriber whose replay does not fit.
+//!   `Block` stays lossless: what does not fit its queue is held by the subscriber and handed
+//!   out first (memory bounded by the history's size).
+//! - **The replay is copied under the history's ring lock** (`Clone` and the filter, user
+//!   code): a slow `Clone` delays publishers; a panicking one leaves nothing registered.
+//! - **Numbers**: an event nobody wants and the history does not keep takes no number (nobody
+//!   could see it); a publish refused because the bus is closed takes none either.
+//!   `Since(n)` for a number not given yet is an error ([`BuildError::ReplayFromFuture`]), as
+//!   are `history(0)` and a history above [`MAX_CAPACITY`].
+//! - **LastPerTopic** keeps the last event of every topic even after it left the ring (one slot
+//!   per topic, moved there on eviction, never cloned).
+//! - The `agent` module's [`RunWaiter::from_history`](crate::agent::RunWaiter::from_history)
+//!   answers for a run that already ended; its docs describe a session's state for a late UI.
+//!
+//! Not on a history bus (yet): `publish_batch`, `publish_async`, and a tap with replay (a
+//! [`tap`](HistoryBus::tap) gets the live, numbered stream).
 //!
 //! # Closing
 //!
@@ -278,6 +342,7 @@ mod capacity;
 mod error;
 mod event;
 mod fan_out;
+mod history;
 mod loss;
 mod notify;
 mod overflow;
@@ -300,6 +365,9 @@ pub use capacity::{DEFAULT_CAPACITY, MAX_CAPACITY};
 pub use error::{BuildError, PublishError, RecvError, RecvTimeoutError, TryRecvError};
 pub use event::Event;
 pub use fan_out::Delivery;
+pub use history::{
+    HistoryBus, HistoryBusBuilder, HistoryPublisher, HistorySubscriberBuilder, Replay, Sequenced,
+};
 pub use overflow::Overflow;
 pub use publish_async::PublishAsync;
 pub use publisher::Publisher;

@@ -17,6 +17,7 @@ mod builder;
 mod iter;
 mod recv_async;
 
+pub(crate) use builder::Prepared;
 pub use builder::SubscriberBuilder;
 #[cfg(not(loom))]
 pub use iter::Accepted;
@@ -112,6 +113,16 @@ impl<E> Subscriber<E> {
             notify_on: false,
             stream_done: false,
         }
+    }
+
+    /// Starts the stream with `backlog`, events handed out before anything in the queue (a
+    /// history replay that did not fit a `Block` queue; see [`crate::history`]).
+    pub(crate) fn with_backlog(mut self, backlog: VecDeque<E>) -> Self {
+        if !backlog.is_empty() {
+            self.held = backlog;
+            self.held_changed();
+        }
+        self
     }
 
     /// Takes the next event without waiting.

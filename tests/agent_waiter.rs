@@ -182,3 +182,41 @@ fn waiters_work_on_a_bus_of_arc_events() {
         Some(run)
     );
 }
+
+#[test]
+fn a_waiter_made_after_the_run_ended_answers_from_history() {
+    let bus = fanout::HistoryBus::<AgentEvent>::builder(64)
+        .build()
+        .unwrap();
+    let (session, run, other) = (SessionId::new(), RunId::new(), RunId::new());
+    bus.publish(AgentEvent::run_completed(session, other, 9))
+        .unwrap();
+    bus.publish(AgentEvent::run_completed(session, run, 2))
+        .unwrap();
+    bus.publish(AgentEvent::text_delta(session, run, "late delta"))
+        .unwrap();
+    let mut waiter = RunWaiter::from_history(&bus, run).unwrap();
+    let done = waiter.wait(Duration::ZERO).unwrap();
+    assert!(matches!(
+        *done,
+        AgentEvent::RunCompleted { iterations: 2, .. }
+    ));
+    assert_eq!(done.seq(), 2);
+    // A run that has not ended yet still waits for the live event.
+    let pending = RunId::new();
+    let mut live = RunWaiter::from_history(&bus, pending).unwrap();
+    assert_eq!(live.wait(Duration::ZERO), Err(WaitError::Timeout));
+    bus.publish(AgentEvent::run_completed(session, pending, 1))
+        .unwrap();
+    assert_eq!(live.wait(Duration::from_secs(5)).unwrap().seq(), 4);
+    // A history that does not keep run lifecycle cannot answer: the waiter waits.
+    let deltas_only = fanout::HistoryBus::<AgentEvent>::builder(64)
+        .history_topics(topics::DELTA)
+        .build()
+        .unwrap();
+    deltas_only
+        .publish(AgentEvent::run_completed(session, run, 2))
+        .unwrap();
+    let mut blind = RunWaiter::from_history(&deltas_only, run).unwrap();
+    assert_eq!(blind.wait(Duration::ZERO), Err(WaitError::Timeout));
+}

@@ -1,21 +1,23 @@
-//! The publish hot path makes no heap allocation in steady state, from every publishing handle.
+//! The publish hot path makes no heap allocation in steady state, from every publishing handle
+//! (a bus with history too), and a replay allocates a fixed number of times, whatever its length.
 //!
-//! A counting global allocator counts the allocations made on the test's own thread while a flag
-//! is set. This file holds only this test: the global allocator is per test binary.
+//! A counting global allocator counts the allocations (and bytes) made on the test's own thread
+//! while a flag is set, in counters of that thread, so tests running in parallel do not count each
+//! other's. The global allocator is per test binary: keep unrelated tests out of this file.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use fanout::{topic, Bus, Event, EventSink, Overflow, Subscriber, Topic};
 
 struct Counting;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
 thread_local! {
     static COUNTING: Cell<bool> = const { Cell::new(false) };
+    // Per thread, so that tests running in parallel do not count each other's allocations.
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+    static BYTES: Cell<usize> = const { Cell::new(0) };
 }
 
 fn counting_here() -> bool {
@@ -23,10 +25,16 @@ fn counting_here() -> bool {
     COUNTING.try_with(Cell::get).unwrap_or(false)
 }
 
+/// Counts one allocation of `bytes` on this thread.
+fn count(bytes: usize) {
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+    let _ = BYTES.try_with(|n| n.set(n.get() + bytes));
+}
+
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if counting_here() {
-            ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+            count(layout.size());
         }
         // SAFETY: forwarded unchanged to the system allocator, with the caller's guarantees.
         unsafe { System.alloc(layout) }
@@ -34,7 +42,7 @@ unsafe impl GlobalAlloc for Counting {
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if counting_here() {
-            ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+            count(layout.size());
         }
         // SAFETY: as in `alloc`.
         unsafe { System.alloc_zeroed(layout) }
@@ -42,7 +50,7 @@ unsafe impl GlobalAlloc for Counting {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if counting_here() {
-            ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+            count(new_size);
         }
         // SAFETY: as in `alloc`; `ptr` and `layout` come from this allocator, i.e. from System.
         unsafe { System.realloc(ptr, layout, new_size) }
@@ -59,11 +67,19 @@ static GLOBAL: Counting = Counting;
 
 /// Allocations made on this thread while `f` runs.
 fn allocations_in(f: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    allocated_in(f).0
+}
+
+/// Allocations and bytes allocated on this thread while `f` runs.
+fn allocated_in(f: impl FnOnce()) -> (usize, usize) {
+    let (before, bytes) = (ALLOCATIONS.with(Cell::get), BYTES.with(Cell::get));
     COUNTING.with(|c| c.set(true));
     f();
     COUNTING.with(|c| c.set(false));
-    ALLOCATIONS.load(Ordering::SeqCst) - before
+    (
+        ALLOCATIONS.with(Cell::get) - before,
+        BYTES.with(Cell::get) - bytes,
+    )
 }
 
 /// An event whose `Clone` does not allocate.
@@ -192,4 +208,54 @@ fn publishing_allocates_nothing_in_steady_state() {
     // The counter itself works: an allocation on this thread is seen.
     let seen = allocations_in(|| drop(std::hint::black_box(vec![1u8; 16])));
     assert!(seen >= 1, "the counting allocator counts nothing");
+}
+
+#[test]
+fn history_publish_allocates_nothing_in_steady_state_and_replay_a_fixed_number_of_times() {
+    let bus: fanout::HistoryBus<Tick> = fanout::HistoryBus::builder(10_000).build().unwrap();
+    let mut sub = bus.subscriber().capacity(64).build().unwrap();
+    let publisher = bus.publisher();
+    // Fill the ring (it is allocated up front) and warm the queue up.
+    for seq in 0..10_000 {
+        bus.publish(Tick {
+            topic: (seq % 8) as u8,
+            seq,
+        })
+        .unwrap();
+        while sub.try_recv().is_ok() {}
+    }
+    let publishing = allocations_in(|| {
+        for seq in 0..1_000 {
+            bus.publish(Tick {
+                topic: (seq % 8) as u8,
+                seq,
+            })
+            .unwrap();
+            publisher.publish(Tick { topic: 0, seq }).unwrap();
+            while sub.try_recv().is_ok() {}
+        }
+    });
+    assert_eq!(publishing, 0, "a publish on a full history allocated");
+    // A replay of the whole history allocates what a subscribe does plus the list of what to
+    // copy: a fixed number of allocations, whatever the replay's length (the queue's slots are
+    // one allocation).
+    for replayed in [10, 10_000] {
+        let mut late = None;
+        let (allocations, bytes) = allocated_in(|| {
+            late = Some(
+                bus.subscriber()
+                    .capacity(10_000)
+                    .replay(fanout::Replay::Tail(replayed))
+                    .build()
+                    .unwrap(),
+            );
+        });
+        // Dropped (and its queue freed) outside the count.
+        assert_eq!(late.take().map(|late| late.len()), Some(replayed));
+        println!("replay of {replayed}: {allocations} allocations, {bytes} bytes");
+        assert!(
+            allocations <= 16,
+            "replay of {replayed}: {allocations} allocations"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! The scenarios of issue 4, each generic over [`Strategy`] where peers can take part.
 
 pub mod async_delivery;
+pub mod history;
 pub mod latency;
 pub mod policies;
 pub mod throughput;

@@ -5,7 +5,9 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::{topics, AgentEvent, RunId};
-use crate::{BuildError, Bus, Event, Overflow, RecvTimeoutError, Subscriber};
+use crate::{
+    BuildError, Bus, Event, HistoryBus, Overflow, RecvTimeoutError, Replay, Sequenced, Subscriber,
+};
 
 /// Waits for one run's terminal event (`RunCompleted`, `RunFailed` or `RunCancelled`).
 ///
@@ -16,8 +18,12 @@ use crate::{BuildError, Bus, Event, Overflow, RecvTimeoutError, Subscriber};
 /// `DropNewest`, so it never blocks the agent loop, and the first terminal event of the run,
 /// the one that matters, is always kept.
 ///
-/// Create it **before** the run can end (before publishing `RunStarted` is simplest): like every
-/// subscriber it sees only events published after it subscribed.
+/// On a plain [`Bus`], create it **before** the run can end (before publishing `RunStarted` is
+/// simplest): like every subscriber it sees only events published after it subscribed. On a
+/// [`HistoryBus`] whose history keeps [`topics::RUN`], [`RunWaiter::from_history`] may come at any
+/// time: for a run that already ended it answers at once from the history (while the history
+/// still holds the terminal event), and for one still running it gets the terminal event live,
+/// with no gap between the two.
 ///
 /// Works on a `Bus<AgentEvent>`, a `Bus<Arc<AgentEvent>>`, or a bus of any event type that
 /// borrows as an [`AgentEvent`].
@@ -45,6 +51,23 @@ use crate::{BuildError, Bus, Event, Overflow, RecvTimeoutError, Subscriber};
 /// let done = waiter.wait(Duration::from_secs(5)).unwrap();
 /// assert!(matches!(done, AgentEvent::RunCompleted { iterations: 1, .. }));
 /// agent_loop.join().unwrap();
+/// ```
+///
+/// Too late, on a bus with history:
+///
+/// ```
+/// use std::time::Duration;
+/// use fanout::agent::{now_ms, AgentEvent, RunId, RunWaiter, SessionId};
+/// use fanout::HistoryBus;
+///
+/// let bus = HistoryBus::builder(1024).build().unwrap();
+/// let (session, run) = (SessionId::new(), RunId::new());
+/// // The run ends while nobody is waiting.
+/// bus.publish(AgentEvent::RunCompleted { session, run, iterations: 3, timestamp_ms: now_ms() }).unwrap();
+/// let mut waiter = RunWaiter::from_history(&bus, run).unwrap();
+/// let done = waiter.wait(Duration::ZERO).unwrap(); // answered from the history, no waiting
+/// assert!(matches!(*done, AgentEvent::RunCompleted { iterations: 3, .. }));
+/// assert_eq!(done.seq(), 1);
 /// ```
 pub struct RunWaiter<E = AgentEvent> {
     run: RunId,
@@ -91,10 +114,7 @@ where
             .capacity(WAITER_CAPACITY)
             .overflow(Overflow::DropNewest)
             .name(format!("run-waiter-{run}"))
-            .filter(move |event: &E| {
-                let event: &AgentEvent = event.borrow();
-                event.is_terminal() && event.run_id() == Some(run)
-            })
+            .filter(move |event: &E| is_end_of(event.borrow(), run))
             .build()?;
         Ok(RunWaiter { run, subscriber })
     }
@@ -181,6 +201,45 @@ where
                 Err(_) => return Err(WaitError::Closed),
             }
         }
+    }
+}
+
+/// Whether `event` is a terminal event of `run`.
+fn is_end_of(event: &AgentEvent, run: RunId) -> bool {
+    event.is_terminal() && event.run_id() == Some(run)
+}
+
+impl<E> RunWaiter<Sequenced<E>>
+where
+    E: Event + Borrow<AgentEvent>,
+{
+    /// Subscribes a waiter for `run`'s terminal event on a bus with history, replaying the
+    /// terminal events of `run` the history holds ([`Replay::Since`]`(0)`, filtered), so that a
+    /// run that already ended is answered at once. It waits (and times out) like any waiter if
+    /// the history does not keep [`topics::RUN`] or no longer holds the run's end.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Closed`] if the bus is closed.
+    pub fn from_history(bus: &HistoryBus<E>, run: RunId) -> Result<Self, BuildError> {
+        let subscriber = bus
+            .subscriber()
+            .topics(topics::RUN)
+            .capacity(WAITER_CAPACITY)
+            .overflow(Overflow::DropNewest)
+            .name(format!("run-waiter-{run}"))
+            .filter(move |event: &E| is_end_of(event.borrow(), run))
+            .replay(Replay::Since(0))
+            .build()?;
+        Ok(RunWaiter { run, subscriber })
+    }
+}
+
+/// A history bus's events are [`Sequenced`]: they borrow as the [`AgentEvent`] inside, so a
+/// [`RunWaiter`] (and any code generic over `Borrow<AgentEvent>`) takes them as they come.
+impl<E: Borrow<AgentEvent>> Borrow<AgentEvent> for Sequenced<E> {
+    fn borrow(&self) -> &AgentEvent {
+        self.event().borrow()
     }
 }
 

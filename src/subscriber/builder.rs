@@ -110,7 +110,7 @@ impl<E: Event> SubscriberBuilder<E> {
     /// [`BuildError::ZeroCapacity`], [`BuildError::CapacityTooLarge`], or [`BuildError::Closed`]
     /// if the bus is closed.
     pub fn build(self) -> Result<Subscriber<E>, BuildError> {
-        check_capacity(self.capacity)?;
+        self.check()?;
         self.register().map_err(|_| BuildError::Closed)
     }
 
@@ -127,6 +127,38 @@ impl<E: Event> SubscriberBuilder<E> {
     /// Registers the subscriber; on a closed bus hands back its parts, with the queue's only
     /// sender dropped so that it is disconnected.
     fn register(self) -> Result<Subscriber<E>, SubscriberParts<E>> {
+        let Prepared {
+            entry,
+            parts,
+            inner,
+        } = self.prepare();
+        match inner.registry.insert(entry) {
+            Ok(()) => Ok(Subscriber::new(parts, inner)),
+            Err(entry) => {
+                drop(entry);
+                Err(parts)
+            }
+        }
+    }
+}
+
+/// A subscriber made but not registered yet: its table entry (with the queue's sender) and its
+/// handle's parts. A bus with history fills the queue with the replay before it registers the
+/// entry (see [`crate::history`]).
+pub(crate) struct Prepared<E> {
+    pub(crate) entry: Entry<E>,
+    pub(crate) parts: SubscriberParts<E>,
+    pub(crate) inner: Arc<Inner<E>>,
+}
+
+impl<E> SubscriberBuilder<E> {
+    /// Checks the settings [`build`](Self::build) checks before it registers anything.
+    pub(crate) fn check(&self) -> Result<(), BuildError> {
+        check_capacity(self.capacity)
+    }
+
+    /// Makes the subscriber's state, queue and table entry, without registering them.
+    pub(crate) fn prepare(self) -> Prepared<E> {
         let id = self.inner.next_id();
         let name = self.name.unwrap_or_else(|| format!("subscriber-{id}"));
         let state = Arc::new(SubscriberState {
@@ -162,12 +194,10 @@ impl<E: Event> SubscriberBuilder<E> {
             rx,
             gone: gone_trigger,
         };
-        match self.inner.registry.insert(entry) {
-            Ok(()) => Ok(Subscriber::new(parts, self.inner)),
-            Err(entry) => {
-                drop(entry);
-                Err(parts)
-            }
+        Prepared {
+            entry,
+            parts,
+            inner: self.inner,
         }
     }
 }

@@ -1,0 +1,218 @@
+//! The publish path of a bus with history, and [`HistoryPublisher`].
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use super::ring::Displaced;
+use super::{History, Sequenced};
+use crate::fan_out::{self, Delivery};
+use crate::shared::{Inner, PublishCounter};
+use crate::sync::{Arc, Ordering};
+use crate::{Event, EventSink, PublishError, Topic};
+
+/// What a history publish hands back: the caller's event, not the envelope it never saw.
+fn unwrap_closed<E>(err: PublishError<Sequenced<E>>) -> PublishError<E> {
+    match err {
+        PublishError::Closed(item) => PublishError::Closed(item.into_inner()),
+    }
+}
+
+/// Whether a publish of `topic` has anything to do: a subscriber wants it, or the history
+/// keeps it (a late subscriber may want it).
+#[inline]
+pub(crate) fn is_interested<E>(
+    inner: &Inner<Sequenced<E>>,
+    history: &History<E>,
+    topic: Topic,
+) -> bool {
+    (inner.registry.interest() | history.topics) & topic.bit() != 0
+}
+
+/// Publishes on a bus with history (protocol and proof in [`crate::history`]).
+#[inline]
+pub(crate) fn publish<E: Event>(
+    inner: &Inner<Sequenced<E>>,
+    counter: &PublishCounter,
+    history: &History<E>,
+    event: E,
+    deadline: Option<Instant>,
+) -> Result<Delivery, PublishError<E>> {
+    let topic = event.topic();
+    let bit = topic.bit();
+    let kept = history.topics & bit != 0;
+    if !kept && inner.registry.interest() & bit == 0 {
+        // Nobody wants it and the history does not keep it: like the plain idle path, it takes
+        // no number (nobody could ever see one) and no lock.
+        return fan_out::idle(inner, || Sequenced::new(0, event)).map_err(unwrap_closed);
+    }
+    let _order = history.order.lock();
+    // User code (Clone) before the ring lock.
+    let copy = if kept { Some(event.clone()) } else { None };
+    let mut ring = history.ring.lock();
+    let snapshot = inner.registry.load();
+    if snapshot.closed {
+        drop(ring);
+        drop(copy);
+        return Err(PublishError::Closed(event));
+    }
+    let mut displaced = Displaced::new();
+    let seq = match copy {
+        Some(copy) => ring.keep(topic.index(), copy, history.capacity, &mut displaced),
+        None => ring.number(),
+    };
+    drop(ring);
+    let delivered = fan_out::fan_out_to(
+        &snapshot,
+        inner,
+        counter,
+        Sequenced::new(seq, event),
+        bit,
+        deadline,
+    );
+    // User code (Drop) after the ring lock, and after the fan-out: a panicking `Drop` of an old
+    // event must not keep a numbered event from its subscribers.
+    drop(displaced);
+    Ok(delivered)
+}
+
+pub(crate) fn publish_timeout<E: Event>(
+    inner: &Inner<Sequenced<E>>,
+    counter: &PublishCounter,
+    history: &History<E>,
+    event: E,
+    timeout: Duration,
+) -> Result<Delivery, PublishError<E>> {
+    // A timeout too large to add is no bound at all.
+    let deadline = Instant::now().checked_add(timeout);
+    publish(inner, counter, history, event, deadline)
+}
+
+pub(crate) fn publish_with<E: Event>(
+    inner: &Inner<Sequenced<E>>,
+    counter: &PublishCounter,
+    history: &History<E>,
+    topic: Topic,
+    make: impl FnOnce() -> E,
+) -> Result<Delivery, PublishError<E>> {
+    if !is_interested(inner, history, topic) {
+        return fan_out::idle(inner, || Sequenced::new(0, make())).map_err(unwrap_closed);
+    }
+    publish(inner, counter, history, make(), None)
+}
+
+/// A publishing handle of a [`HistoryBus`](crate::HistoryBus): `Send + Sync + Clone`, move one
+/// to each thread that publishes. Each publish gets the bus's next sequence number.
+///
+/// Publishes of one history bus are serialised (one at a time, for the whole fan-out), so that
+/// sequence order is every queue's order; a publish that waits on a full
+/// [`Block`](crate::Overflow::Block) queue holds up the bus's other publishers (never its
+/// subscribes). The bus closes when its last `HistoryBus` and `HistoryPublisher` handle goes.
+///
+/// # Examples
+///
+/// ```
+/// use fanout::{HistoryBus, Replay};
+/// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
+/// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+/// let bus = HistoryBus::builder(8).build().unwrap();
+/// let publisher = bus.publisher();
+/// std::thread::spawn(move || publisher.publish(Ping(1)).unwrap()).join().unwrap();
+/// let mut late = bus.subscriber().replay(Replay::Since(0)).build().unwrap();
+/// assert_eq!(late.try_recv().unwrap().into_parts(), (1, Ping(1)));
+/// ```
+pub struct HistoryPublisher<E> {
+    pub(crate) inner: Arc<Inner<Sequenced<E>>>,
+    pub(crate) counter: Arc<PublishCounter>,
+    pub(crate) history: std::sync::Arc<History<E>>,
+}
+
+impl<E: Event> HistoryPublisher<E> {
+    /// Publishes `event` with the next sequence number: keeps a copy in the history if it keeps
+    /// the event's topic, and delivers it to every subscriber whose topics and filter want it.
+    ///
+    /// Takes the bus's publish lock for the whole fan-out; allocates nothing in steady state
+    /// beyond what cloning the event does (one clone more than a plain bus when the history
+    /// keeps the topic).
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError::Closed`] with the event, if the bus was closed (it takes no number).
+    pub fn publish(&self, event: E) -> Result<Delivery, PublishError<E>> {
+        publish(&self.inner, &self.counter, &self.history, event, None)
+    }
+
+    /// Publishes, bounding the time spent blocked on [`Block`](crate::Overflow::Block)
+    /// subscribers; see [`Publisher::publish_timeout`](crate::Publisher::publish_timeout).
+    ///
+    /// # Errors
+    ///
+    /// As [`publish`](Self::publish).
+    pub fn publish_timeout(
+        &self,
+        event: E,
+        timeout: Duration,
+    ) -> Result<Delivery, PublishError<E>> {
+        publish_timeout(&self.inner, &self.counter, &self.history, event, timeout)
+    }
+
+    /// Publishes the event built by `make` if a subscriber wants `topic` or the history keeps
+    /// it, and never calls `make` otherwise.
+    ///
+    /// # Errors
+    ///
+    /// As [`publish`](Self::publish).
+    pub fn publish_with(
+        &self,
+        topic: Topic,
+        make: impl FnOnce() -> E,
+    ) -> Result<Delivery, PublishError<E>> {
+        publish_with(&self.inner, &self.counter, &self.history, topic, make)
+    }
+
+    /// Whether an event of `topic` would reach a subscriber or the history.
+    pub fn is_interested(&self, topic: Topic) -> bool {
+        is_interested(&self.inner, &self.history, topic)
+    }
+
+    /// Whether the bus is closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner.registry.is_closed()
+    }
+}
+
+impl<E> Clone for HistoryPublisher<E> {
+    fn clone(&self) -> Self {
+        let (inner, counter) = Inner::acquire_handle(&self.inner);
+        HistoryPublisher {
+            inner,
+            counter,
+            history: std::sync::Arc::clone(&self.history),
+        }
+    }
+}
+
+impl<E> Drop for HistoryPublisher<E> {
+    fn drop(&mut self) {
+        self.inner.release_handle(&self.counter);
+    }
+}
+
+impl<E> fmt::Debug for HistoryPublisher<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HistoryPublisher")
+            .field("closed", &self.inner.registry.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<E: Event> EventSink<E> for HistoryPublisher<E> {
+    fn emit(&self, event: E) {
+        if self.publish(event).is_err() {
+            self.inner.rejected.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn is_interested(&self, topic: Topic) -> bool {
+        HistoryPublisher::is_interested(self, topic)
+    }
+}
