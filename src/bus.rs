@@ -8,9 +8,9 @@ use crate::fan_out::{self, Delivery};
 use crate::history::HistoryBusBuilder;
 use crate::publisher::Publisher;
 use crate::shared::{check_capacity, Defaults, Inner, PublishCounter};
-use crate::stats::{BusStats, SubscriberStats};
+use crate::stats::BusStats;
 use crate::subscriber::{Subscriber, SubscriberBuilder};
-use crate::sync::{Arc, Ordering};
+use crate::sync::Arc;
 use crate::{BuildError, Event, Overflow, PublishAsync, PublishError, Topic, Topics, WaitStrategy};
 
 /// A fan-out event bus: every published event goes to every subscriber whose topics (and filter)
@@ -264,19 +264,7 @@ impl<E> Bus<E> {
     /// assert_eq!((ui.name.as_str(), ui.delivered, ui.dropped, ui.queued), ("ui", 1, 1, 1));
     /// ```
     pub fn stats(&self) -> BusStats {
-        let subscribers = self
-            .inner
-            .registry
-            .states()
-            .into_iter()
-            .map(|(state, queued)| SubscriberStats::from_state(&state, queued))
-            .collect();
-        BusStats {
-            published: self.inner.published(),
-            rejected_after_close: self.inner.rejected.load(Ordering::Relaxed),
-            closed: self.is_closed(),
-            subscribers,
-        }
+        BusStats::of(&self.inner)
     }
 }
 

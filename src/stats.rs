@@ -1,6 +1,7 @@
 //! [`BusStats`] and [`SubscriberStats`]: counters for dashboards and tests.
 
 use crate::registry::{SubscriberId, SubscriberState};
+use crate::shared::Inner;
 use crate::sync::Ordering;
 use crate::{Overflow, Topics, WaitStrategy};
 
@@ -58,6 +59,24 @@ pub struct SubscriberStats {
     pub delivered: u64,
     /// Whether `Overflow::Disconnect` cut it off.
     pub overflowed: bool,
+}
+
+impl BusStats {
+    /// The counters of the bus `inner` (for `Bus::stats` and `HistoryBus::stats`).
+    pub(crate) fn of<E>(inner: &Inner<E>) -> Self {
+        let subscribers = inner
+            .registry
+            .states()
+            .into_iter()
+            .map(|(state, queued)| SubscriberStats::from_state(&state, queued))
+            .collect();
+        BusStats {
+            published: inner.published(),
+            rejected_after_close: inner.rejected.load(Ordering::Relaxed),
+            closed: inner.registry.is_closed(),
+            subscribers,
+        }
+    }
 }
 
 impl SubscriberStats {

@@ -8,7 +8,7 @@ use super::{History, HistorySubscriberBuilder, Sequenced};
 use crate::capacity::{DEFAULT_CAPACITY, MAX_CAPACITY};
 use crate::fan_out::Delivery;
 use crate::shared::{check_capacity, Defaults, Inner, PublishCounter};
-use crate::stats::{BusStats, SubscriberStats};
+use crate::stats::BusStats;
 use crate::subscriber::SubscriberBuilder;
 use crate::sync::{Arc, Ordering};
 use crate::{
@@ -189,19 +189,7 @@ impl<E> HistoryBus<E> {
     /// A replayed event counts as delivered to its subscriber; `published` counts publishes,
     /// not replays.
     pub fn stats(&self) -> BusStats {
-        let subscribers = self
-            .inner
-            .registry
-            .states()
-            .into_iter()
-            .map(|(state, queued)| SubscriberStats::from_state(&state, queued))
-            .collect();
-        BusStats {
-            published: self.inner.published(),
-            rejected_after_close: self.inner.rejected.load(Ordering::Relaxed),
-            closed: self.is_closed(),
-            subscribers,
-        }
+        BusStats::of(&self.inner)
     }
 }
 
