@@ -33,6 +33,21 @@ impl Event for Payload {
     }
 }
 
+/// Publishes `publishes` events, on topics 0 to 7 in turn, through `publish`, and calls `drain`
+/// after every 512.
+#[inline(always)]
+fn drive(publishes: u64, mut publish: impl FnMut(Payload), mut drain: impl FnMut()) {
+    for i in 0..publishes {
+        publish(Payload {
+            topic: (i % 8) as u8,
+            _data: [i; 5],
+        });
+        if i % 512 == 511 {
+            drain();
+        }
+    }
+}
+
 fn run(subscribers: usize, topics: impl Fn(usize) -> Topics, publishes: u64) {
     let bus = Bus::new();
     let mut subs: Vec<Subscriber<Payload>> = (0..subscribers)
@@ -45,18 +60,14 @@ fn run(subscribers: usize, topics: impl Fn(usize) -> Topics, publishes: u64) {
                 .expect("valid settings")
         })
         .collect();
-    for i in 0..publishes {
-        let event = Payload {
-            topic: (i % 8) as u8,
-            _data: [i; 5],
-        };
+    let publish = |event| {
         std::hint::black_box(bus.publish(event).expect("open bus"));
-        if i % 512 == 511 {
-            for sub in &mut subs {
-                while sub.try_recv().is_ok() {}
-            }
+    };
+    drive(publishes, publish, || {
+        for sub in &mut subs {
+            while sub.try_recv().is_ok() {}
         }
-    }
+    });
 }
 
 /// `run` on a bus with history.
@@ -72,18 +83,14 @@ fn run_history(subscribers: usize, topics: impl Fn(usize) -> Topics, publishes: 
                 .expect("valid settings")
         })
         .collect();
-    for i in 0..publishes {
-        let event = Payload {
-            topic: (i % 8) as u8,
-            _data: [i; 5],
-        };
+    let publish = |event| {
         std::hint::black_box(bus.publish(event).expect("open bus"));
-        if i % 512 == 511 {
-            for sub in &mut subs {
-                while sub.try_recv().is_ok() {}
-            }
+    };
+    drive(publishes, publish, || {
+        for sub in &mut subs {
+            while sub.try_recv().is_ok() {}
         }
-    }
+    });
 }
 
 /// The floor of this design: a hand-rolled `Vec<(mask, Sender)>`, same events, same draining.
@@ -96,11 +103,7 @@ fn floor(subscribers: usize, topics: impl Fn(usize) -> Topics, publishes: u64) {
         senders.push((topics(i).bits(), tx));
         receivers.push(rx);
     }
-    for i in 0..publishes {
-        let event = Payload {
-            topic: (i % 8) as u8,
-            _data: [i; 5],
-        };
+    let publish = |event: Payload| {
         let bit = event.topic().bit();
         let mut pending: Option<&Sender<Payload>> = None;
         for (mask, tx) in &senders {
@@ -113,12 +116,12 @@ fn floor(subscribers: usize, topics: impl Fn(usize) -> Topics, publishes: u64) {
         if let Some(last) = pending {
             let _ = std::hint::black_box(last.send(event));
         }
-        if i % 512 == 511 {
-            for rx in &receivers {
-                while rx.try_recv().is_ok() {}
-            }
+    };
+    drive(publishes, publish, || {
+        for rx in &receivers {
+            while rx.try_recv().is_ok() {}
         }
-    }
+    });
 }
 
 fn main() {
