@@ -48,6 +48,13 @@ fn drive(publishes: u64, mut publish: impl FnMut(Payload), mut drain: impl FnMut
     }
 }
 
+/// Empties every subscriber's queue.
+fn drain<E>(subs: &mut [Subscriber<E>]) {
+    for sub in subs {
+        while sub.try_recv().is_ok() {}
+    }
+}
+
 fn run(subscribers: usize, topics: impl Fn(usize) -> Topics, publishes: u64) {
     let bus = Bus::new();
     let mut subs: Vec<Subscriber<Payload>> = (0..subscribers)
@@ -63,11 +70,7 @@ fn run(subscribers: usize, topics: impl Fn(usize) -> Topics, publishes: u64) {
     let publish = |event| {
         std::hint::black_box(bus.publish(event).expect("open bus"));
     };
-    drive(publishes, publish, || {
-        for sub in &mut subs {
-            while sub.try_recv().is_ok() {}
-        }
-    });
+    drive(publishes, publish, || drain(&mut subs));
 }
 
 /// `run` on a bus with history.
@@ -86,11 +89,7 @@ fn run_history(subscribers: usize, topics: impl Fn(usize) -> Topics, publishes: 
     let publish = |event| {
         std::hint::black_box(bus.publish(event).expect("open bus"));
     };
-    drive(publishes, publish, || {
-        for sub in &mut subs {
-            while sub.try_recv().is_ok() {}
-        }
-    });
+    drive(publishes, publish, || drain(&mut subs));
 }
 
 /// The floor of this design: a hand-rolled `Vec<(mask, Sender)>`, same events, same draining.
