@@ -49,10 +49,10 @@ use fanout::agent::{
     now_ms, topics, AgentEvent, AgentId, JsonLinesRecorder, MessageRole, RunId, RunWaiter,
     SessionId,
 };
-use fanout::{
-    Bus, Event, HistoryBus, Overflow, Publisher, Received, RecvError, Replay, TapEnd, TapHandler,
-    Topic,
-};
+use fanout::error::RecvError;
+use fanout::history::Replay;
+use fanout::tap::{Received, TapEnd, TapHandler};
+use fanout::{Bus, Event, HistoryBus, Overflow, Publisher, Topic};
 
 /// The example's event: an agent event plus the instant it was published, for measuring
 /// publish→receive latency. `Arc` so that a fan-out clones a pointer, not the strings.

@@ -22,7 +22,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use fanout::agent::{now_ms, topics, AgentEvent, AgentId, RunId, RunWaiter, SessionId};
-use fanout::{Bus, Overflow, Publisher, RecvError};
+use fanout::error::RecvError;
+use fanout::{Bus, Overflow, Publisher};
 
 const CLIENTS: usize = 8;
 const CLIENT_CAPACITY: usize = 16;

@@ -19,7 +19,8 @@
 //! `HistoryBus` keeping the last 1024 events of every topic (full after 1024 publishes, so the
 //! steady state, an eviction per publish, is what is counted).
 
-use fanout::{Bus, Event, HistoryBus, Overflow, Sequenced, Subscriber, Topic, Topics};
+use fanout::history::Sequenced;
+use fanout::{Bus, Event, HistoryBus, Overflow, Subscriber, Topic, Topics};
 
 #[derive(Clone, Copy)]
 struct Payload {

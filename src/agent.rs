@@ -19,7 +19,8 @@
 //!
 //! ```
 //! use fanout::agent::{now_ms, topics, AgentEvent, RunId, SessionId};
-//! use fanout::{Bus, Overflow, TryRecvError};
+//! use fanout::{Bus, Overflow};
+//! use fanout::error::TryRecvError;
 //!
 //! let bus = Bus::new();
 //! let (alice, bob) = (SessionId::new(), SessionId::new());
@@ -53,25 +54,26 @@
 //!
 //! Build a [`HistoryBus`](crate::HistoryBus) (its history kept to the topics worth replaying,
 //! typically not every [`topics::DELTA`]), and a UI that opens late asks for what it missed with
-//! a [`Replay`](crate::Replay):
+//! a [`Replay`](crate::history::Replay):
 //!
-//! - [`Replay::LastPerTopic`](crate::Replay::LastPerTopic) with the session's filter: the latest
+//! - [`Replay::LastPerTopic`](crate::history::Replay::LastPerTopic) with the session's filter: the latest
 //!   event of each topic, if it is the session's (run lifecycle, the last tool call, a pending
 //!   approval, the session status), enough to draw the current state, then live. With several
 //!   sessions on one bus the last event of a topic may be another session's: use `Since(0)`
 //!   with the session's filter when the history is large enough, and keep the last event per
 //!   topic of each session yourself.
-//! - [`Replay::Since`](crate::Replay::Since)`(0)` with a run's filter: every kept event of the
+//! - [`Replay::Since`](crate::history::Replay::Since)`(0)` with a run's filter: every kept event of the
 //!   run, from its start if the history still reaches it (else a `Lagged(n)` first).
-//! - [`Replay::Since`](crate::Replay::Since)`(last_seen)` after a reconnect (the client's
-//!   `Last-Event-ID`, the [`seq`](crate::Sequenced::seq) of the last event it got): exactly
+//! - [`Replay::Since`](crate::history::Replay::Since)`(last_seen)` after a reconnect (the client's
+//!   `Last-Event-ID`, the [`seq`](crate::history::Sequenced::seq) of the last event it got): exactly
 //!   what it missed, then live, with no gap and no duplicate.
 //!
 //! [`RunWaiter::from_history`] answers at once for a run that already ended.
 //!
 //! ```
 //! use fanout::agent::{now_ms, topics, AgentEvent, AgentId, RunId, SessionId};
-//! use fanout::{Bus, Replay};
+//! use fanout::Bus;
+//! use fanout::history::Replay;
 //!
 //! let bus = Bus::builder()
 //!     .history(4096)

@@ -4,21 +4,23 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::capacity::DEFAULT_CAPACITY;
+use crate::error::{BuildError, PublishError};
 use crate::fan_out::{self, Delivery};
 use crate::history::HistoryBusBuilder;
+use crate::publisher::PublishAsync;
 use crate::publisher::Publisher;
 use crate::shared::{check_capacity, Defaults, Inner, PublishCounter};
 use crate::stats::BusStats;
 use crate::subscriber::{Subscriber, SubscriberBuilder};
 use crate::sync::Arc;
-use crate::{BuildError, Event, Overflow, PublishAsync, PublishError, Topic, Topics, WaitStrategy};
+use crate::{Event, Overflow, Topic, Topics, WaitStrategy};
 
 /// A fan-out event bus: every published event goes to every subscriber whose topics (and filter)
 /// want it, through that subscriber's own bounded queue.
 ///
 /// `Bus` is a cheap handle: clones share one bus. The bus closes when [`close`](Self::close) is
 /// called or when the last `Bus` and [`Publisher`] handle is dropped; subscribers then drain what
-/// is queued and see [`RecvError::Disconnected`](crate::RecvError::Disconnected).
+/// is queued and see [`RecvError::Disconnected`](crate::error::RecvError::Disconnected).
 ///
 /// # Examples
 ///
@@ -95,12 +97,13 @@ impl<E: Event> Bus<E> {
     /// Subscribes to `topics` with the bus's defaults.
     ///
     /// On a closed bus the subscriber is born disconnected: its first `recv` returns
-    /// [`RecvError::Disconnected`](crate::RecvError::Disconnected).
+    /// [`RecvError::Disconnected`](crate::error::RecvError::Disconnected).
     ///
     /// # Examples
     ///
     /// ```
-    /// use fanout::{topic, Bus, RecvError, Topics};
+    /// use fanout::{topic, Bus, Topics};
+    /// use fanout::error::RecvError;
     /// # #[derive(Clone)] struct Ping;
     /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
     /// let bus = Bus::<Ping>::new();
@@ -143,10 +146,10 @@ impl<E: Event> Bus<E> {
     }
 
     /// A builder for a tap: a subscriber consumed by a handler on a thread of its own, which
-    /// survives the handler's panics; see [`TapBuilder`](crate::TapBuilder).
+    /// survives the handler's panics; see [`TapBuilder`](crate::tap::TapBuilder).
     #[cfg(not(loom))]
-    pub fn tap(&self) -> crate::TapBuilder<E> {
-        crate::TapBuilder::new(self.subscriber())
+    pub fn tap(&self) -> crate::tap::TapBuilder<E> {
+        crate::tap::TapBuilder::new(self.subscriber())
     }
 
     /// A new publishing handle (`Clone + Send`) for another thread.
@@ -214,13 +217,14 @@ impl<E> Bus<E> {
 
     /// Closes the bus: later publishes hand their event back as [`PublishError::Closed`], and
     /// every subscriber receives what was already accepted, then
-    /// [`RecvError::Disconnected`](crate::RecvError::Disconnected). A publish running during the
+    /// [`RecvError::Disconnected`](crate::error::RecvError::Disconnected). A publish running during the
     /// close either delivers fully or is rejected. Idempotent.
     ///
     /// # Examples
     ///
     /// ```
-    /// use fanout::{Bus, RecvError, Topics};
+    /// use fanout::{Bus, Topics};
+    /// use fanout::error::RecvError;
     /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
     /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
     /// let bus = Bus::new();
@@ -303,7 +307,8 @@ impl<E> fmt::Debug for Bus<E> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use fanout::{Bus, BuildError, Overflow, WaitStrategy};
+/// use fanout::{Bus, Overflow, WaitStrategy};
+/// use fanout::error::BuildError;
 /// # #[derive(Clone)] struct Ping;
 /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
 /// let bus = Bus::<Ping>::builder()
@@ -346,7 +351,8 @@ impl<E: Event> BusBuilder<E> {
     /// # Examples
     ///
     /// ```
-    /// use fanout::{Bus, Replay};
+    /// use fanout::Bus;
+    /// use fanout::history::Replay;
     /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
     /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
     /// let bus = Bus::builder().capacity(64).history(100).build().unwrap();

@@ -8,7 +8,8 @@ use std::fmt;
 /// # Examples
 ///
 /// ```
-/// use fanout::{Bus, PublishError};
+/// use fanout::Bus;
+/// use fanout::error::PublishError;
 /// # #[derive(Clone, PartialEq, Debug)] struct Ping;
 /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
 /// let bus = Bus::new();
@@ -188,7 +189,8 @@ impl From<RecvError> for RecvTimeoutError {
 /// # Examples
 ///
 /// ```
-/// use fanout::{Bus, BuildError};
+/// use fanout::Bus;
+/// use fanout::error::BuildError;
 /// # #[derive(Clone)] struct Ping;
 /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
 /// let bus = Bus::<Ping>::new();
@@ -217,7 +219,7 @@ pub enum BuildError {
         /// The history size asked for.
         requested: usize,
     },
-    /// [`Replay::Since`](crate::Replay::Since) named a sequence number the bus has not given
+    /// [`Replay::Since`](crate::history::Replay::Since) named a sequence number the bus has not given
     /// yet: a cursor from another bus (a server that restarted, say), not from this one.
     ReplayFromFuture {
         /// The sequence number asked for.

@@ -20,11 +20,12 @@ mod owed;
 
 use owed::{past, Owed, OwedBatch, OwedLast};
 
+use crate::error::PublishError;
 use crate::queue::{self, TrySendError, WaitError};
 use crate::registry::{Entry, Registry, Snapshot};
 use crate::shared::{Inner, PublishCounter};
 use crate::sync::{fence, Ordering};
-use crate::{Event, Overflow, PublishError, Topic};
+use crate::{Event, Overflow, Topic};
 
 /// What one publish did: how many subscribers got the event, and what overflow cost.
 ///

@@ -23,7 +23,8 @@
 //!
 //! ```
 //! use std::thread;
-//! use fanout::{topic, Bus, Event, Overflow, RecvError, Topic, Topics};
+//! use fanout::{topic, Bus, Event, Overflow, Topic, Topics};
+//! use fanout::error::RecvError;
 //!
 //! #[derive(Clone)]
 //! enum AgentEvent { Token(String), ToolCall(&'static str), Done }
@@ -112,17 +113,18 @@
 //! [`DropNewest`](Overflow::DropNewest), [`Block`](Overflow::Block) (lossless back-pressure: the
 //! only policy that can make a publish wait, bounded by
 //! [`publish_timeout`](Publisher::publish_timeout)), and [`Disconnect`](Overflow::Disconnect)
-//! (cut off a consumer that cannot keep up; it learns so through [`RecvError::Overflowed`]).
+//! (cut off a consumer that cannot keep up; it learns so through [`RecvError::Overflowed`](error::RecvError::Overflowed)).
 //!
 //! Nothing is lost silently. Every event a policy throws away is counted against the subscriber
-//! that lost it and reported **in its stream** as [`RecvError::Lagged(n)`](RecvError::Lagged),
+//! that lost it and reported **in its stream** as [`RecvError::Lagged(n)`](error::RecvError::Lagged),
 //! before every event enqueued after the loss; the subscription goes on. The counts are exact:
 //! for every subscriber, events received plus events reported as lag equals the events published
 //! to it (topic matched, filter passed) while it was subscribed. [`Delivery`], returned by each
 //! publish, says how many subscribers took the event and how many events overflow dropped.
 //!
 //! ```
-//! use fanout::{Bus, Overflow, RecvError};
+//! use fanout::{Bus, Overflow};
+//! use fanout::error::RecvError;
 //! # #[derive(Clone, Debug, PartialEq)] struct Tick(u32);
 //! # impl fanout::Event for Tick { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
 //! let bus = Bus::new();
@@ -159,21 +161,23 @@
 //! that reconnects, a dashboard attached to a long session. A [`HistoryBus`] (built by
 //! [`BusBuilder::history`] or [`HistoryBus::builder`]) numbers every event it publishes with a
 //! bus-wide sequence number, from 1, which is also the order of every subscriber's queue, and
-//! keeps the last `n` events (optionally of some topics only, [`HistoryBusBuilder::history_topics`]).
-//! A new subscriber asks for the recent past with [`HistorySubscriberBuilder::replay`]:
-//! [`Replay::Tail`]`(k)` (the last `k` events it wants), [`Replay::Since`]`(seq)` (every event
+//! keeps the last `n` events (optionally of some topics only, [`HistoryBusBuilder::history_topics`](history::HistoryBusBuilder::history_topics)).
+//! A new subscriber asks for the recent past with [`HistorySubscriberBuilder::replay`](history::HistorySubscriberBuilder::replay):
+//! [`Replay::Tail`](history::Replay::Tail)`(k)` (the last `k` events it wants), [`Replay::Since`](history::Replay::Since)`(seq)` (every event
 //! after `seq`: resume from the last number a client saw, an SSE `Last-Event-ID`) or
-//! [`Replay::LastPerTopic`] (the last event of each topic it follows: the current state). It
+//! [`Replay::LastPerTopic`](history::Replay::LastPerTopic) (the last event of each topic it follows: the current state). It
 //! receives the replayed events its topics and filter want, then the live stream, **with no gap
 //! and no duplicate between them** however many threads publish meanwhile; if `Since` reaches
 //! further back than the history, a `Lagged(n)` first.
 //!
 //! Its subscribers are plain [`Subscriber<Sequenced<E>>`](Subscriber)s: every receive form
 //! (`recv`, `iter`, `recv_into`, `recv_async`, the `Stream`, `receiver()` in a `select!`) hands
-//! out a [`Sequenced`] envelope, which dereferences to the event.
+//! out a [`Sequenced`](history::Sequenced) envelope, which dereferences to the event.
 //!
 //! ```
-//! use fanout::{HistoryBus, RecvError, Replay};
+//! use fanout::HistoryBus;
+//! use fanout::error::RecvError;
+//! use fanout::history::Replay;
 //! # #[derive(Clone, Debug, PartialEq)] struct Tick(u32);
 //! # impl fanout::Event for Tick { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
 //! let bus = HistoryBus::builder(100).build().unwrap();
@@ -206,7 +210,7 @@
 //!   code): a slow `Clone` delays publishers; a panicking one leaves nothing registered.
 //! - **Numbers**: an event nobody wants and the history does not keep takes no number (nobody
 //!   could see it); a publish refused because the bus is closed takes none either.
-//!   `Since(n)` for a number not given yet is an error ([`BuildError::ReplayFromFuture`]), as
+//!   `Since(n)` for a number not given yet is an error ([`BuildError::ReplayFromFuture`](error::BuildError::ReplayFromFuture)), as
 //!   are `history(0)` and a history above [`MAX_CAPACITY`].
 //! - **LastPerTopic** keeps the last event of every topic even after it left the ring (one slot
 //!   per topic, moved there on eviction, never cloned).
@@ -219,8 +223,8 @@
 //! # Closing
 //!
 //! [`Bus::close`] (or dropping the last `Bus` and `Publisher` handle) closes the bus. Later
-//! publishes hand their event back as [`PublishError::Closed`]; every subscriber first receives
-//! everything that was accepted before the close, then [`RecvError::Disconnected`]. A publish
+//! publishes hand their event back as [`PublishError::Closed`](error::PublishError::Closed); every subscriber first receives
+//! everything that was accepted before the close, then [`RecvError::Disconnected`](error::RecvError::Disconnected). A publish
 //! racing the close is either delivered or handed back, never accepted by nobody.
 //!
 //! Close ends every stream promptly, even while a publish waits for room in the full queue of a
@@ -298,7 +302,8 @@
 //! publishers.
 //!
 //! ```
-//! use fanout::{Bus, RecvError, Topics};
+//! use fanout::{Bus, Topics};
+//! use fanout::error::RecvError;
 //! # #[derive(Clone, Debug, PartialEq)] struct Tick(u32);
 //! # impl fanout::Event for Tick { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
 //! let bus = Bus::new();
@@ -328,10 +333,32 @@
 //! # Seams
 //!
 //! [`EventSink`] is an object-safe `Send + Sync` trait implemented by [`Bus`] and [`Publisher`],
-//! [`NullSink`] and [`RecordingSink`], so code that emits events need not depend on the bus.
-//! [`Bus::tap`] runs a subscriber on a thread of its own (an audit log, an exporter) and survives
-//! its handler's panics. With the `agent` feature (on by default), [`fanout::agent`](crate::agent)
-//! has a ready event vocabulary for AI-agent runtimes, a JSON-lines audit recorder and run waiters.
+//! [`NullSink`](sink::NullSink) and [`RecordingSink`](sink::RecordingSink), so code that emits
+//! events need not depend on the bus. [`Bus::tap`] runs a subscriber on a thread of its own (an
+//! audit log, an exporter) and survives its handler's panics. With the `agent` feature (on by
+//! default), [`fanout::agent`](crate::agent) has a ready event vocabulary for AI-agent runtimes,
+//! a JSON-lines audit recorder and run waiters.
+//!
+//! # Crate layout
+//!
+//! The root holds what a program names: [`Bus`] and its [`BusBuilder`], [`Publisher`],
+//! [`Subscriber`] and its [`SubscriberBuilder`], the [`Event`] trait with [`Topic`], [`Topics`]
+//! and [`topic!`], the policies [`Overflow`] and [`WaitStrategy`], what a publish returns
+//! ([`Delivery`]), the [`EventSink`] seam, [`HistoryBus`], and the capacity limits. The types a
+//! program mostly receives rather than names live in the module of the capability they belong to:
+//!
+//! | module | what is in it |
+//! |---|---|
+//! | [`error`] | every error: [`PublishError`](error::PublishError), [`RecvError`](error::RecvError), [`TryRecvError`](error::TryRecvError), [`RecvTimeoutError`](error::RecvTimeoutError), [`BuildError`](error::BuildError) |
+//! | [`subscriber`] | the receive iterators and futures, [`SubscriberId`](subscriber::SubscriberId), `Accepted` (for `select!`) |
+//! | [`publisher`] | [`PublishAsync`](publisher::PublishAsync), the future of `publish_async` |
+//! | [`history`] | the history bus's builders and publisher, [`Replay`](history::Replay), [`Sequenced`](history::Sequenced) |
+//! | [`tap`] | a tap's builder, handle, handler trait, report and stats |
+//! | [`stats`] | [`BusStats`](stats::BusStats), [`SubscriberStats`](stats::SubscriberStats) |
+//! | [`sink`] | [`NullSink`](sink::NullSink), [`RecordingSink`](sink::RecordingSink) |
+//! | [`topic`] | [`TopicsIter`](topic::TopicsIter), [`TopicOutOfRange`](topic::TopicOutOfRange), [`TOPIC_COUNT`](topic::TOPIC_COUNT) |
+//! | `agent` | the agent-runtime vocabulary (feature `agent`) |
+//! | [`crossbeam_channel`] | the queue crate, re-exported for `select!` |
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
@@ -339,49 +366,36 @@
 pub mod agent;
 mod bus;
 mod capacity;
-mod error;
+pub mod error;
 mod event;
 mod fan_out;
-mod history;
+pub mod history;
 mod loss;
 mod notify;
 mod overflow;
-mod publish_async;
-mod publisher;
+pub mod publisher;
 mod queue;
 mod registry;
 mod shared;
-mod sink;
-mod stats;
-mod subscriber;
+pub mod sink;
+pub mod stats;
+pub mod subscriber;
 mod sync;
 #[cfg(not(loom))]
-mod tap;
-mod topic;
+pub mod tap;
+pub mod topic;
 mod wait;
 
 pub use bus::{Bus, BusBuilder};
 pub use capacity::{DEFAULT_CAPACITY, MAX_CAPACITY};
-pub use error::{BuildError, PublishError, RecvError, RecvTimeoutError, TryRecvError};
 pub use event::Event;
 pub use fan_out::Delivery;
-pub use history::{
-    HistoryBus, HistoryBusBuilder, HistoryPublisher, HistorySubscriberBuilder, Replay, Sequenced,
-};
+pub use history::HistoryBus;
 pub use overflow::Overflow;
-pub use publish_async::PublishAsync;
 pub use publisher::Publisher;
-pub use registry::SubscriberId;
-pub use sink::{EventSink, NullSink, RecordingSink};
-pub use stats::{BusStats, SubscriberStats};
-#[cfg(not(loom))]
-pub use subscriber::Accepted;
-pub use subscriber::{IntoIter, Iter, Recv, RecvInto, Subscriber, SubscriberBuilder, TryIter};
-#[cfg(not(loom))]
-pub use tap::{
-    spawn_tap, Received, TapBuilder, TapEnd, TapError, TapHandle, TapHandler, TapReport, TapStats,
-};
-pub use topic::{Topic, TopicOutOfRange, Topics, TopicsIter, TOPIC_COUNT};
+pub use sink::EventSink;
+pub use subscriber::{Subscriber, SubscriberBuilder};
+pub use topic::{Topic, Topics};
 pub use wait::WaitStrategy;
 
 /// The `crossbeam-channel` crate fanout's queues are built on, re-exported so that

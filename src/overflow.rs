@@ -6,12 +6,13 @@ use std::fmt;
 ///
 /// Each subscriber picks its own policy, so one slow consumer never decides for the others.
 /// Every event a policy throws away is counted and reported to the subscriber that lost it as
-/// [`RecvError::Lagged`](crate::RecvError::Lagged) in its stream.
+/// [`RecvError::Lagged`](crate::error::RecvError::Lagged) in its stream.
 ///
 /// # Examples
 ///
 /// ```
-/// use fanout::{Bus, Overflow, Topics, TryRecvError};
+/// use fanout::{Bus, Overflow, Topics};
+/// use fanout::error::TryRecvError;
 ///
 /// # #[derive(Clone)] struct Tick(u32);
 /// # impl fanout::Event for Tick { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
@@ -41,7 +42,7 @@ pub enum Overflow {
     /// `publish` can block.
     Block,
     /// End the subscription: a consumer that cannot keep up is cut off, learns it through
-    /// [`RecvError::Overflowed`](crate::RecvError::Overflowed) after draining what was queued,
+    /// [`RecvError::Overflowed`](crate::error::RecvError::Overflowed) after draining what was queued,
     /// and stops costing the publisher anything (a remote client that should reconnect).
     /// `Overflowed` is final: it comes once the publishes that were under way at the cut are done
     /// (what they deliver is received before it);

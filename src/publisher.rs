@@ -1,13 +1,20 @@
-//! [`Publisher`]: a publishing handle for one thread; the publish path itself is in
-//! [`crate::fan_out`].
+//! [`Publisher`]: a publishing handle for one thread, and [`PublishAsync`], the future of its
+//! asynchronous publish.
+//
+// The publish path itself is in `crate::fan_out`.
+
+mod publish_async;
+
+pub use publish_async::PublishAsync;
 
 use std::fmt;
 use std::time::Duration;
 
+use crate::error::PublishError;
 use crate::fan_out::{publish, publish_batch, publish_timeout, publish_with, Delivery};
 use crate::shared::{Inner, PublishCounter};
 use crate::sync::{Arc, Ordering};
-use crate::{Event, PublishAsync, PublishError, Topic};
+use crate::{Event, Topic};
 
 /// A publishing handle for one thread: `Clone + Send`, cheap to clone.
 ///
@@ -168,7 +175,8 @@ impl<E: Event> Publisher<E> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use fanout::{Bus, Overflow, TryRecvError};
+    /// use fanout::{Bus, Overflow};
+    /// use fanout::error::TryRecvError;
     /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
     /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
     /// let bus = Bus::new();

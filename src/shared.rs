@@ -8,9 +8,10 @@
 use crossbeam_utils::CachePadded;
 
 use crate::capacity::MAX_CAPACITY;
+use crate::error::BuildError;
 use crate::registry::Registry;
 use crate::sync::{Arc, AtomicU64, AtomicUsize, Mutex, Ordering};
-use crate::{BuildError, Overflow, WaitStrategy};
+use crate::{Overflow, WaitStrategy};
 
 /// What every subscriber of a bus gets unless its builder says otherwise.
 #[derive(Clone, Copy, Debug)]

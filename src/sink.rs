@@ -14,7 +14,8 @@ use crate::{Bus, Event, Publisher, Topic};
 /// # Examples
 ///
 /// ```
-/// use fanout::{topic, Bus, EventSink, NullSink, Topics};
+/// use fanout::{topic, Bus, EventSink, Topics};
+/// use fanout::sink::NullSink;
 /// # #[derive(Clone, Debug, PartialEq)] struct Ev(u8);
 /// # impl fanout::Event for Ev { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
 /// fn agent_turn(sink: &dyn EventSink<Ev>) {
@@ -32,7 +33,7 @@ use crate::{Bus, Event, Publisher, Topic};
 pub trait EventSink<E>: Send + Sync {
     /// Emits `event`. Never blocks, except on a bus subscriber whose policy is
     /// [`Overflow::Block`](crate::Overflow::Block); never fails: a sink that cannot take the event
-    /// counts it (for a bus, in [`BusStats::rejected_after_close`](crate::BusStats)).
+    /// counts it (for a bus, in [`BusStats::rejected_after_close`](crate::stats::BusStats)).
     fn emit(&self, event: E);
 
     /// Whether an event of `topic` would reach anyone; lets callers skip building it.
@@ -88,7 +89,8 @@ impl<E> EventSink<E> for NullSink {
 /// # Examples
 ///
 /// ```
-/// use fanout::{EventSink, RecordingSink};
+/// use fanout::EventSink;
+/// use fanout::sink::RecordingSink;
 /// # #[derive(Clone, Debug, PartialEq)] struct Ev(u8);
 /// # impl fanout::Event for Ev { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
 /// let sink = RecordingSink::new();

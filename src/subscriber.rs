@@ -1,17 +1,19 @@
-//! [`Subscriber`]: one consumer's end of the bus, with its own bounded queue.
-//!
-//! # Lag reporting
-//!
-//! Publishers count every event a subscriber's overflow policy throws away in that subscriber's
-//! loss counter (a release add) before they enqueue anything after it; a `DropOldest` eviction
-//! is also announced before it happens and withdrawn as it is counted (one word holds both, see
-//! [`crate::loss`]), and a consumer waits out an announced eviction before it reads the counter.
-//! After every dequeue the subscriber reads the counter (an acquire load on a line publishers
-//! write only on loss); if it grew, the subscriber holds the dequeued event back and returns
-//! `Lagged(growth)` first. So a `Lagged` report always comes before every event enqueued after
-//! the loss, its count is exact, and received + reported-lost adds up to everything published to
-//! the subscriber. When the queue is found empty (or disconnected) the counter is checked too, so
-//! a loss is never left unreported at the end of a stream.
+//! [`Subscriber`]: one consumer's end of the bus, with its own bounded queue, its builder
+//! [`SubscriberBuilder`], its id, and the iterators ([`Iter`], [`TryIter`], [`IntoIter`]) and
+//! futures ([`Recv`], [`RecvInto`]) of its receive calls.
+
+// # Lag reporting
+//
+// Publishers count every event a subscriber's overflow policy throws away in that subscriber's
+// loss counter (a release add) before they enqueue anything after it; a `DropOldest` eviction
+// is also announced before it happens and withdrawn as it is counted (one word holds both, see
+// [`crate::loss`]), and a consumer waits out an announced eviction before it reads the counter.
+// After every dequeue the subscriber reads the counter (an acquire load on a line publishers
+// write only on loss); if it grew, the subscriber holds the dequeued event back and returns
+// `Lagged(growth)` first. So a `Lagged` report always comes before every event enqueued after
+// the loss, its count is exact, and received + reported-lost adds up to everything published to
+// the subscriber. When the queue is found empty (or disconnected) the counter is checked too, so
+// a loss is never left unreported at the end of a stream.
 
 mod builder;
 mod iter;
@@ -24,16 +26,19 @@ pub use iter::Accepted;
 pub use iter::{IntoIter, Iter, TryIter};
 pub use recv_async::{Recv, RecvInto};
 
+pub use crate::registry::SubscriberId;
+
 use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use crate::error::{RecvError, RecvTimeoutError, TryRecvError};
 use crate::queue::{self, Receiver, StopTrigger};
-use crate::registry::{SubscriberId, SubscriberState, WakeOnDrop};
+use crate::registry::{SubscriberState, WakeOnDrop};
 use crate::shared::Inner;
 use crate::sync::{Arc, Ordering};
 use crate::wait::{self, WaitStrategy};
-use crate::{Overflow, RecvError, RecvTimeoutError, Topics, TryRecvError};
+use crate::{Overflow, Topics};
 
 /// What a [`Subscriber`] is made of, before it is known whether the bus took it.
 pub(crate) struct SubscriberParts<E> {
@@ -55,7 +60,8 @@ pub(crate) struct SubscriberParts<E> {
 /// # Examples
 ///
 /// ```
-/// use fanout::{Bus, RecvError, Topics};
+/// use fanout::{Bus, Topics};
+/// use fanout::error::RecvError;
 /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u32);
 /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
 /// let bus = Bus::new();
@@ -136,7 +142,8 @@ impl<E> Subscriber<E> {
     /// # Examples
     ///
     /// ```
-    /// use fanout::{Bus, Topics, TryRecvError};
+    /// use fanout::{Bus, Topics};
+    /// use fanout::error::TryRecvError;
     /// # #[derive(Clone, Debug, PartialEq)] struct Ping;
     /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
     /// let bus = Bus::new();
@@ -209,7 +216,8 @@ impl<E> Subscriber<E> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use fanout::{Bus, RecvTimeoutError, Topics};
+    /// use fanout::{Bus, Topics};
+    /// use fanout::error::RecvTimeoutError;
     /// # #[derive(Clone, Debug, PartialEq)] struct Ping;
     /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
     /// let bus = Bus::<Ping>::new();
@@ -337,7 +345,8 @@ impl<E> Subscriber<E> {
     /// # Examples
     ///
     /// ```
-    /// use fanout::{Bus, Overflow, RecvError};
+    /// use fanout::{Bus, Overflow};
+    /// use fanout::error::RecvError;
     /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
     /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
     /// let bus = Bus::new();
@@ -377,7 +386,8 @@ impl<E> Subscriber<E> {
     /// # Examples
     ///
     /// ```
-    /// use fanout::{topic, Bus, Topics, TryRecvError};
+    /// use fanout::{topic, Bus, Topics};
+    /// use fanout::error::TryRecvError;
     /// # #[derive(Clone, Debug, PartialEq)] struct Ping;
     /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
     /// let bus = Bus::new();
@@ -447,7 +457,8 @@ impl<E> Subscriber<E> {
     /// # Examples
     ///
     /// ```
-    /// use fanout::{Bus, Overflow, TryRecvError};
+    /// use fanout::{Bus, Overflow};
+    /// use fanout::error::TryRecvError;
     /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
     /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
     /// let bus = Bus::new();
@@ -508,7 +519,8 @@ impl<E> Subscriber<E> {
     ///
     /// ```
     /// use fanout::crossbeam_channel::{select, unbounded};
-    /// use fanout::{Bus, Overflow, RecvError};
+    /// use fanout::{Bus, Overflow};
+    /// use fanout::error::RecvError;
     /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
     /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
     /// let bus = Bus::new();

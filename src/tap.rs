@@ -9,8 +9,8 @@
 //! report, to the [`TapHandler`], and ends when:
 //!
 //! - the bus closes (or every publishing handle is gone): everything queued is handled first,
-//!   so a tap whose policy is [`Overflow::Block`](crate::Overflow::Block) sees every event;
-//! - the subscriber is cut off by [`Overflow::Disconnect`](crate::Overflow::Disconnect);
+//!   so a tap whose policy is [`Overflow::Block`] sees every event;
+//! - the subscriber is cut off by [`Overflow::Disconnect`];
 //! - its [`TapHandle`] is stopped or dropped: the tap stops after the call in progress; events
 //!   still queued are not handled, and their number is in the [`TapReport`].
 //!
@@ -28,10 +28,9 @@ use std::time::Instant;
 
 use crossbeam_channel::{select, Receiver, Sender, TryRecvError};
 
+use crate::error::{BuildError, RecvError};
 use crate::wait;
-use crate::{
-    BuildError, Event, Overflow, RecvError, Subscriber, SubscriberBuilder, Topics, WaitStrategy,
-};
+use crate::{Event, Overflow, Subscriber, SubscriberBuilder, Topics, WaitStrategy};
 
 /// What a tap's handler is given: an event, or a report of events its subscriber lost.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,7 +51,7 @@ pub enum Received<E> {
 /// # Examples
 ///
 /// ```
-/// use fanout::{Received, TapHandler};
+/// use fanout::tap::{Received, TapHandler};
 ///
 /// struct Counter { events: u64, flushed: u64 }
 /// impl<E> TapHandler<E> for Counter {
@@ -171,7 +170,8 @@ impl From<BuildError> for TapError {
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
-/// use fanout::{Bus, Overflow, Received, TapEnd};
+/// use fanout::{Bus, Overflow};
+/// use fanout::tap::{Received, TapEnd};
 /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u32);
 /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
 /// let bus = Bus::new();
@@ -267,25 +267,8 @@ impl<E> fmt::Debug for TapBuilder<E> {
     }
 }
 
-/// Runs `handler` on `subscriber` on a new thread named after the subscriber: a tap over a
-/// subscriber you built yourself. See [`Bus::tap`](crate::Bus::tap) for the usual way.
-///
-/// # Errors
-///
-/// The error of [`std::thread::Builder::spawn`].
-///
-/// # Examples
-///
-/// ```
-/// use fanout::{spawn_tap, Bus, Received, TapEnd, Topics};
-/// # #[derive(Clone)] struct Ping;
-/// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
-/// let bus = Bus::<Ping>::new();
-/// let tap = spawn_tap(bus.subscribe(Topics::ALL), |_item: Received<Ping>| {}).unwrap();
-/// let report = tap.stop();
-/// assert_eq!(report.end, TapEnd::Stopped);
-/// ```
-pub fn spawn_tap<E, H>(subscriber: Subscriber<E>, handler: H) -> io::Result<TapHandle<H>>
+/// Runs `handler` on `subscriber` on a new thread named after the subscriber.
+fn spawn_tap<E, H>(subscriber: Subscriber<E>, handler: H) -> io::Result<TapHandle<H>>
 where
     E: Event,
     H: TapHandler<E>,

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use fanout::agent::{now_ms, topics, AgentEvent, JsonLinesRecorder, RunId, SessionId};
-use fanout::{Bus, Overflow, Received, TapEnd, TapHandler};
+use fanout::tap::{Received, TapEnd, TapHandler};
+use fanout::{Bus, Overflow};
 
 fn temp_path(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("fanout-test-{name}-{}.jsonl", std::process::id()))

@@ -84,7 +84,7 @@ fn one_sessions_events_never_reach_another_sessions_subscriber() {
     for reader in readers {
         let mut conn = reader.join().unwrap();
         // Nothing else arrives: no stray event from another session or the host.
-        assert_eq!(conn.recv(), Err(fanout::RecvError::Disconnected));
+        assert_eq!(conn.recv(), Err(fanout::error::RecvError::Disconnected));
         assert_eq!(conn.received(), PER_SESSION as u64);
         assert_eq!(conn.lost(), 0);
     }

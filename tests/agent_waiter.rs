@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use fanout::agent::{now_ms, topics, AgentEvent, RunId, RunWaiter, SessionId, WaitError};
-use fanout::{Bus, Overflow, RecvError};
+use fanout::error::RecvError;
+use fanout::{Bus, Overflow};
 
 #[test]
 fn the_waiter_gets_the_terminal_event_while_a_tiny_ui_queue_loses_almost_every_delta() {

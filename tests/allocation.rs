@@ -104,7 +104,7 @@ impl Consumers {
     fn drain(&mut self) -> u64 {
         let mut n = 0;
         for sub in &mut self.drained {
-            while let Ok(_) | Err(fanout::TryRecvError::Lagged(_)) = sub.try_recv() {
+            while let Ok(_) | Err(fanout::error::TryRecvError::Lagged(_)) = sub.try_recv() {
                 n += 1;
             }
         }
@@ -245,7 +245,7 @@ fn history_publish_allocates_nothing_in_steady_state_and_replay_a_fixed_number_o
             late = Some(
                 bus.subscriber()
                     .capacity(10_000)
-                    .replay(fanout::Replay::Tail(replayed))
+                    .replay(fanout::history::Replay::Tail(replayed))
                     .build()
                     .unwrap(),
             );

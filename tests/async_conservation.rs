@@ -8,7 +8,8 @@ mod common;
 use common::Stamped as Ev;
 use std::thread;
 
-use fanout::{Bus, Event, Overflow, RecvError, Subscriber, Topic, Topics};
+use fanout::error::RecvError;
+use fanout::{Bus, Event, Overflow, Subscriber, Topic, Topics};
 
 const PUBLISHERS: usize = 4;
 const PER_PUBLISHER: u32 = 10_000;

@@ -13,7 +13,8 @@ use std::thread;
 use std::time::Duration;
 
 use common::{bounded, Tick};
-use fanout::{Bus, Overflow, RecvError, TryRecvError};
+use fanout::error::{RecvError, TryRecvError};
+use fanout::{Bus, Overflow};
 
 /// Polls `fut` once with a waker that only records that it was woken.
 fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
@@ -192,7 +193,7 @@ fn closed_and_idle() {
     assert!(delivery.is_empty());
     bus.close();
     match futures_executor::block_on(bus.publish_async(Tick(5))) {
-        Err(fanout::PublishError::Closed(Tick(5))) => {}
+        Err(fanout::error::PublishError::Closed(Tick(5))) => {}
         other => panic!("{other:?}"),
     }
 }

@@ -12,7 +12,8 @@ use std::thread;
 use std::time::Duration;
 
 use common::{bounded, Tick};
-use fanout::{Bus, Overflow, Publisher, RecvError, Subscriber, Topics};
+use fanout::error::RecvError;
+use fanout::{Bus, Overflow, Publisher, Subscriber, Topics};
 
 const N: u32 = 2_000;
 

@@ -1,6 +1,7 @@
 //! Bad configuration is an error with a clear message, never a panic.
 
-use fanout::{BuildError, Bus, Event, Overflow, Topic, Topics, MAX_CAPACITY};
+use fanout::error::BuildError;
+use fanout::{Bus, Event, Overflow, Topic, Topics, MAX_CAPACITY};
 
 #[derive(Clone, Debug)]
 struct Ev;

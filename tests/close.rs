@@ -5,10 +5,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use fanout::{
-    topic, BuildError, Bus, EventSink, Overflow, PublishError, RecvError, RecvTimeoutError, Topics,
-    TryRecvError,
-};
+use fanout::error::{BuildError, PublishError, RecvError, RecvTimeoutError, TryRecvError};
+use fanout::{topic, Bus, EventSink, Overflow, Topics};
 
 mod common;
 use common::{bounded, Tick};

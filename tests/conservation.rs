@@ -16,9 +16,8 @@ use std::sync::{mpsc, Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use fanout::{
-    Bus, Event, Overflow, RecvError, Subscriber, Topic, Topics, TryRecvError, WaitStrategy,
-};
+use fanout::error::{RecvError, TryRecvError};
+use fanout::{Bus, Event, Overflow, Subscriber, Topic, Topics, WaitStrategy};
 
 const PUBLISHERS: usize = 4;
 
@@ -315,7 +314,7 @@ fn churn(
                 let sub = match builder.build() {
                     Ok(sub) => sub,
                     // The publishers finished and the bus closed since `done` was read.
-                    Err(fanout::BuildError::Closed) => break,
+                    Err(fanout::error::BuildError::Closed) => break,
                     Err(other) => panic!("{other}"),
                 };
                 let start = progress(&counters);

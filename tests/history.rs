@@ -11,10 +11,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{ev, Ev, Tick};
-use fanout::{
-    topic, BuildError, Bus, Event, HistoryBus, Overflow, RecvError, Replay, Sequenced, Subscriber,
-    Topics, TryRecvError,
-};
+use fanout::error::{BuildError, RecvError, TryRecvError};
+use fanout::history::{Replay, Sequenced};
+use fanout::{topic, Bus, Event, HistoryBus, Overflow, Subscriber, Topics};
 
 fn history_bus<E: Event>(events: usize) -> HistoryBus<E> {
     HistoryBus::builder(events).build().unwrap()
@@ -449,13 +448,13 @@ fn a_tap_on_a_history_bus_receives_numbered_events() {
     let (tx, rx) = mpsc::channel();
     let tap = bus
         .tap()
-        .spawn(move |item: fanout::Received<Sequenced<Tick>>| {
+        .spawn(move |item: fanout::tap::Received<Sequenced<Tick>>| {
             tx.send(item).unwrap();
         })
         .unwrap();
     bus.publish(Tick(3)).unwrap();
     match rx.recv_timeout(Duration::from_secs(10)).unwrap() {
-        fanout::Received::Event(item) => assert_eq!(item.into_parts(), (1, Tick(3))),
+        fanout::tap::Received::Event(item) => assert_eq!(item.into_parts(), (1, Tick(3))),
         other => panic!("{other:?}"),
     }
     drop(tap);

@@ -7,9 +7,9 @@
 use std::collections::BTreeMap;
 use std::thread;
 
-use fanout::{
-    Bus, Event, HistoryBus, Overflow, Replay, Sequenced, Subscriber, Topic, Topics, TryRecvError,
-};
+use fanout::error::TryRecvError;
+use fanout::history::{Replay, Sequenced};
+use fanout::{Bus, Event, HistoryBus, Overflow, Subscriber, Topic, Topics};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug, PartialEq)]

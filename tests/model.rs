@@ -72,10 +72,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
-use fanout::{
-    BuildError, Bus, Delivery, Event, EventSink, Overflow, PublishError, Publisher, RecvError,
-    RecvTimeoutError, Subscriber, Topic, Topics, TryRecvError,
-};
+use fanout::error::{BuildError, PublishError, RecvError, RecvTimeoutError, TryRecvError};
+use fanout::{Bus, Delivery, Event, EventSink, Overflow, Publisher, Subscriber, Topic, Topics};
 use proptest::prelude::*;
 
 const TOPICS: u8 = 4;

@@ -6,7 +6,8 @@ use std::sync::{mpsc, Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use fanout::{topic, Bus, Event, Overflow, RecvError, Subscriber, Topic, Topics};
+use fanout::error::RecvError;
+use fanout::{topic, Bus, Event, Overflow, Subscriber, Topic, Topics};
 
 #[derive(Clone, Debug, PartialEq)]
 struct Tagged {

@@ -5,7 +5,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use fanout::{topic, Bus, Overflow, RecvError, Topics, TryRecvError};
+use fanout::error::{RecvError, TryRecvError};
+use fanout::{topic, Bus, Overflow, Topics};
 
 mod common;
 use common::{bounded, Tick};
@@ -233,7 +234,7 @@ fn disconnect_cuts_the_subscriber_off_after_its_queue_is_drained() {
     assert_eq!(sub.try_recv(), Err(TryRecvError::Overflowed));
     assert_eq!(
         sub.recv_timeout(Duration::from_millis(1)),
-        Err(fanout::RecvTimeoutError::Overflowed)
+        Err(fanout::error::RecvTimeoutError::Overflowed)
     );
     // A cut-off subscriber is never revived by set_topics.
     sub.set_topics(Topics::ALL);

@@ -6,9 +6,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, unbounded};
-use fanout::{
-    Bus, Overflow, RecvError, RecvTimeoutError, Subscriber, Topics, TryRecvError, WaitStrategy,
-};
+use fanout::error::{RecvError, RecvTimeoutError, TryRecvError};
+use fanout::{Bus, Overflow, Subscriber, Topics, WaitStrategy};
 
 mod common;
 use common::{bounded, Tick};

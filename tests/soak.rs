@@ -26,10 +26,8 @@ use std::sync::{mpsc, Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use fanout::{
-    Bus, Event, Overflow, RecvError, RecvTimeoutError, Subscriber, Topic, Topics, TryRecvError,
-    WaitStrategy,
-};
+use fanout::error::{RecvError, RecvTimeoutError, TryRecvError};
+use fanout::{Bus, Event, Overflow, Subscriber, Topic, Topics, WaitStrategy};
 
 const PUBLISHERS: usize = 3;
 /// Events each publisher tries to publish in one round.
@@ -123,7 +121,7 @@ fn subscribe(
         .build();
     match sub {
         Ok(sub) => Some((sub, offered)),
-        Err(fanout::BuildError::Closed) => None,
+        Err(fanout::error::BuildError::Closed) => None,
         Err(other) => panic!("{other}"),
     }
 }

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use fanout::{topic, Bus, BusStats, Event, Overflow, SubscriberStats, Topic, Topics, WaitStrategy};
+use fanout::stats::{BusStats, SubscriberStats};
+use fanout::{topic, Bus, Event, Overflow, Topic, Topics, WaitStrategy};
 
 mod common;
 use common::bounded;

@@ -6,7 +6,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use fanout::{topic, Bus, Overflow, RecvError, Subscriber, TryRecvError};
+use fanout::error::{RecvError, TryRecvError};
+use fanout::{topic, Bus, Overflow, Subscriber};
 
 mod common;
 use common::{ev, Ev};

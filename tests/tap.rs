@@ -6,10 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
-use fanout::{
-    spawn_tap, topic, Bus, Overflow, Received, TapEnd, TapError, TapHandle, TapHandler, Topics,
-    WaitStrategy,
-};
+use fanout::tap::{Received, TapEnd, TapError, TapHandle, TapHandler};
+use fanout::{topic, Bus, Overflow, Topics, WaitStrategy};
 
 mod common;
 use common::Tick;
@@ -326,16 +324,15 @@ fn on_idle_runs_when_the_queue_drains_and_a_panicking_stop_hook_is_reported() {
 }
 
 #[test]
-fn spawn_tap_runs_a_subscriber_built_elsewhere_and_bad_settings_are_errors() {
+fn a_tap_is_named_after_its_subscriber_and_bad_settings_are_errors() {
     let bus = Bus::new();
-    let sub = bus
-        .subscriber()
-        .name("pre-built")
+    let tap = bus
+        .tap()
+        .name("audit")
         .topics(topic!(0))
-        .build()
+        .spawn(|_: Received<Tick>| {})
         .unwrap();
-    let tap = spawn_tap(sub, |_: Received<Tick>| {}).unwrap();
-    assert_eq!(tap.name(), "pre-built");
+    assert_eq!(tap.name(), "audit");
     bus.publish(Tick(1)).unwrap();
     bus.close();
     assert_eq!(tap.join().stats.events, 1);
@@ -347,14 +344,14 @@ fn spawn_tap_runs_a_subscriber_built_elsewhere_and_bad_settings_are_errors() {
         .unwrap_err();
     assert!(matches!(
         err,
-        fanout::TapError::Build(fanout::BuildError::ZeroCapacity)
+        fanout::tap::TapError::Build(fanout::error::BuildError::ZeroCapacity)
     ));
     assert!(err.to_string().contains("capacity"));
     // The bus is closed: a new tap cannot subscribe.
     let err = bus.tap().spawn(|_: Received<Tick>| {}).unwrap_err();
     assert!(matches!(
         err,
-        fanout::TapError::Build(fanout::BuildError::Closed)
+        fanout::tap::TapError::Build(fanout::error::BuildError::Closed)
     ));
 }
 

@@ -4,7 +4,9 @@
 
 use std::cell::Cell;
 
-use fanout::{topic, Bus, Topic, TopicOutOfRange, Topics, TryRecvError, TOPIC_COUNT};
+use fanout::error::TryRecvError;
+use fanout::topic::{TopicOutOfRange, TOPIC_COUNT};
+use fanout::{topic, Bus, Topic, Topics};
 
 mod common;
 use common::{ev, Ev};

@@ -7,7 +7,8 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use fanout::{topic, Bus, Event, Overflow, Topic, Topics, TryRecvError};
+use fanout::error::TryRecvError;
+use fanout::{topic, Bus, Event, Overflow, Topic, Topics};
 
 mod common;
 use common::{bounded, ev, Ev};

@@ -8,7 +8,8 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
-use fanout::{topic, Bus, Event, Overflow, RecvError, Subscriber, Topic, TryRecvError};
+use fanout::error::{RecvError, TryRecvError};
+use fanout::{topic, Bus, Event, Overflow, Subscriber, Topic};
 
 /// An event whose `Drop` panics when `bomb` is set, and whose `Clone` panics on the clone counter's
 /// `clone_bomb`-th call (counting from 1) when that is set.

@@ -14,7 +14,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use fanout::{Bus, Event, Overflow, RecvError, Topics, WaitStrategy};
+use fanout::error::RecvError;
+use fanout::{Bus, Event, Overflow, Topics, WaitStrategy};
 use tokio::runtime::Runtime;
 use tokio::sync::broadcast;
 

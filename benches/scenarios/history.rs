@@ -8,7 +8,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput};
-use fanout::{Bus, HistoryBus, Replay, Topics};
+use fanout::history::Replay;
+use fanout::{Bus, HistoryBus, Topics};
 
 use crate::support::events::{topic, Msg, Small};
 

@@ -8,7 +8,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use fanout::{Bus, Overflow, RecvError, TryRecvError};
+use fanout::error::{RecvError, TryRecvError};
+use fanout::{Bus, Overflow};
 
 use super::record;
 use crate::support::events::{topic, Msg, Small};

@@ -1,6 +1,7 @@
 //! `fanout` itself, in a chosen configuration.
 
-use fanout::{Bus, Overflow, Publisher, RecvError, Subscriber, Topics, WaitStrategy};
+use fanout::error::RecvError;
+use fanout::{Bus, Overflow, Publisher, Subscriber, Topics, WaitStrategy};
 
 use crate::support::events::Msg;
 use crate::support::strategy::{drain_each, Recv, Rx, Strategy, Tally, Tx};

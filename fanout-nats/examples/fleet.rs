@@ -20,7 +20,8 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use fanout::agent::{now_ms, topics, AgentEvent, AgentId, RunId, SessionId};
-use fanout::{Bus, Overflow, RecvTimeoutError};
+use fanout::error::RecvTimeoutError;
+use fanout::{Bus, Overflow};
 use fanout_nats::server::NatsServer;
 use fanout_nats::{agent, Connection, Exporter, Importer, JetStreamExport, JetStreamImport};
 

@@ -27,7 +27,7 @@ pub enum BridgeError {
     /// The core NATS subscription could not be made.
     Subscribe(String),
     /// The bridge's bus subscriber could not be built (a capacity of 0, say).
-    Bus(fanout::BuildError),
+    Bus(fanout::error::BuildError),
     /// The bridge's runtime or threads could not be started.
     Runtime(std::io::Error),
 }

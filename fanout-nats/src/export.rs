@@ -19,7 +19,9 @@ use async_nats::header::HeaderMap;
 use async_nats::jetstream::{self, message::PublishMessage};
 use async_nats::{Client, Subject};
 use bytes::Bytes;
-use fanout::{Event, RecvTimeoutError, Subscriber, Topic, TOPIC_COUNT};
+use fanout::error::RecvTimeoutError;
+use fanout::topic::TOPIC_COUNT;
+use fanout::{Event, Subscriber, Topic};
 use tokio::sync::mpsc;
 
 use crate::connection::Reporter;
@@ -411,7 +413,7 @@ impl<E: Event, C: Codec<E>> Reader<E, C> {
                 // Shutdown: take what is queued now, nothing more.
                 match self.subscriber.try_recv() {
                     Ok(e) => Ok(e),
-                    Err(fanout::TryRecvError::Lagged(n)) => Err(RecvTimeoutError::Lagged(n)),
+                    Err(fanout::error::TryRecvError::Lagged(n)) => Err(RecvTimeoutError::Lagged(n)),
                     Err(_) => break,
                 }
             } else {

@@ -190,7 +190,7 @@ fn a_hundred_thousand_core_and_twenty_thousand_jetstream_events_are_counted_exac
                     next[p] = n + 1;
                     received += 1;
                 }
-                Err(e) => assert_eq!(e, fanout::RecvTimeoutError::Timeout),
+                Err(e) => assert_eq!(e, fanout::error::RecvTimeoutError::Timeout),
             }
         }
         for p in publishers {

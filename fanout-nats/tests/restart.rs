@@ -6,7 +6,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{connect, server, unique, wait_until, Numbered, Reports};
-use fanout::{Bus, Overflow, RecvTimeoutError};
+use fanout::error::RecvTimeoutError;
+use fanout::{Bus, Overflow};
 use fanout_nats::{Exporter, Importer, JetStreamExport, JetStreamImport};
 
 const PER_PUBLISHER: u64 = 3_000;

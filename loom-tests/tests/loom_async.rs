@@ -18,7 +18,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use common::{model, Ev, Ledger};
-use fanout::{Bus, Overflow, PublishError, RecvError, Subscriber, TryRecvError};
+use fanout::{Bus, Overflow, Subscriber};
+use fanout::error::{PublishError, RecvError, TryRecvError};
 use loom::future::block_on;
 use loom::thread;
 

@@ -5,7 +5,8 @@
 mod common;
 
 use common::{model, Ledger};
-use fanout::{Bus, PublishError, RecvError};
+use fanout::Bus;
+use fanout::error::{PublishError, RecvError};
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::sync::Arc;
 use loom::thread;

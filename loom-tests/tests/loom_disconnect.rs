@@ -5,7 +5,8 @@
 mod common;
 
 use common::{model, Ledger};
-use fanout::{Bus, Overflow, TryRecvError};
+use fanout::{Bus, Overflow};
+use fanout::error::TryRecvError;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;

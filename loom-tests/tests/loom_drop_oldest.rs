@@ -6,7 +6,8 @@
 mod common;
 
 use common::{model, Ledger};
-use fanout::{Bus, Overflow, RecvError};
+use fanout::{Bus, Overflow};
+use fanout::error::RecvError;
 use loom::thread;
 
 /// What the consumer saw: `Ok(seq)` for an event, `Err(n)` for a `Lagged(n)` report.

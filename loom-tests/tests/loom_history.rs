@@ -4,7 +4,9 @@
 mod common;
 
 use common::{model, Ev, Ledger};
-use fanout::{HistoryBus, Overflow, RecvError, Replay, Sequenced, Subscriber};
+use fanout::{HistoryBus, Overflow, Subscriber};
+use fanout::error::RecvError;
+use fanout::history::{Replay, Sequenced};
 use loom::thread;
 
 /// Everything the subscriber receives until `Disconnected`: `Ok((seq, key))` and `Err(lagged)`.

@@ -5,7 +5,8 @@
 mod common;
 
 use common::{model, Ledger};
-use fanout::{topic, Bus, Topics, TryRecvError};
+use fanout::{topic, Bus, Topics};
+use fanout::error::TryRecvError;
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::sync::Arc;
 use loom::thread;

@@ -5,7 +5,8 @@
 mod common;
 
 use common::{model, Ledger};
-use fanout::{Bus, Overflow, TryRecvError};
+use fanout::{Bus, Overflow};
+use fanout::error::TryRecvError;
 use loom::thread;
 
 /// Invariant: with two publishers overflowing one capacity-1 `DropOldest` queue, events from each

@@ -14,7 +14,8 @@ mod common;
 use std::time::Duration;
 
 use common::{model, Ledger};
-use fanout::{Bus, RecvError, WaitStrategy};
+use fanout::{Bus, WaitStrategy};
+use fanout::error::RecvError;
 use loom::thread::{self, JoinHandle};
 
 /// A `Park` and a `SpinThenPark` subscriber of `bus`, each calling `recv` once on its own thread

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::{Received, TapEnd, TapHandler};
+use crate::tap::{Received, TapEnd, TapHandler};
 
 /// A [`TapHandler`] that writes each event as one line of JSON (JSON Lines), and each lag report
 /// as a line `{"lagged":n}`, so a gap in the log is visible and counted.

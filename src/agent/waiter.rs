@@ -5,9 +5,9 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::{topics, AgentEvent, RunId};
-use crate::{
-    BuildError, Bus, Event, HistoryBus, Overflow, RecvTimeoutError, Replay, Sequenced, Subscriber,
-};
+use crate::error::{BuildError, RecvTimeoutError};
+use crate::history::{Replay, Sequenced};
+use crate::{Bus, Event, HistoryBus, Overflow, Subscriber};
 
 /// Waits for one run's terminal event (`RunCompleted`, `RunFailed` or `RunCancelled`).
 ///
@@ -187,7 +187,7 @@ where
             match self.subscriber.recv_async().await {
                 Ok(event) => return Ok(event),
                 // As in `wait_deadline`: only surplus terminal events of this run can be dropped.
-                Err(crate::RecvError::Lagged(_)) => continue,
+                Err(crate::error::RecvError::Lagged(_)) => continue,
                 Err(_) => return Err(WaitError::Closed),
             }
         }
@@ -197,7 +197,7 @@ where
         loop {
             match self.subscriber.recv() {
                 Ok(event) => return Ok(event),
-                Err(crate::RecvError::Lagged(_)) => continue,
+                Err(crate::error::RecvError::Lagged(_)) => continue,
                 Err(_) => return Err(WaitError::Closed),
             }
         }

@@ -6,14 +6,13 @@ use std::time::Duration;
 use super::publish::{self, HistoryPublisher};
 use super::{History, HistorySubscriberBuilder, Sequenced};
 use crate::capacity::{DEFAULT_CAPACITY, MAX_CAPACITY};
+use crate::error::{BuildError, PublishError};
 use crate::fan_out::Delivery;
 use crate::shared::{check_capacity, Defaults, Inner, PublishCounter};
 use crate::stats::BusStats;
 use crate::subscriber::SubscriberBuilder;
 use crate::sync::{Arc, Ordering};
-use crate::{
-    BuildError, Event, EventSink, Overflow, PublishError, Subscriber, Topic, Topics, WaitStrategy,
-};
+use crate::{Event, EventSink, Overflow, Subscriber, Topic, Topics, WaitStrategy};
 
 /// A fan-out bus that numbers its events and keeps the recent ones, so that a late subscriber
 /// (a browser tab opened mid-run, a reconnecting WebSocket) gets the recent past, then the live
@@ -33,7 +32,8 @@ use crate::{
 /// A UI that reconnects resumes from the last sequence number it saw:
 ///
 /// ```
-/// use fanout::{HistoryBus, Replay};
+/// use fanout::HistoryBus;
+/// use fanout::history::Replay;
 /// # #[derive(Clone, Debug, PartialEq)] struct Ev(u32);
 /// # impl fanout::Event for Ev { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
 /// let bus = HistoryBus::builder(1024).build().unwrap();
@@ -67,7 +67,7 @@ impl<E: Event> HistoryBus<E> {
         )
     }
 
-    /// A builder for a subscriber, with a [`Replay`](crate::Replay) besides the usual settings.
+    /// A builder for a subscriber, with a [`Replay`](crate::history::Replay) besides the usual settings.
     pub fn subscriber(&self) -> HistorySubscriberBuilder<E> {
         HistorySubscriberBuilder::new(
             SubscriberBuilder::new(Arc::clone(&self.inner)),
@@ -84,10 +84,10 @@ impl<E: Event> HistoryBus<E> {
     }
 
     /// A builder for a tap (a subscriber consumed by a handler on a thread of its own; see
-    /// [`TapBuilder`](crate::TapBuilder)) of the live, numbered stream. A tap takes no replay.
+    /// [`TapBuilder`](crate::tap::TapBuilder)) of the live, numbered stream. A tap takes no replay.
     #[cfg(not(loom))]
-    pub fn tap(&self) -> crate::TapBuilder<Sequenced<E>> {
-        crate::TapBuilder::new(SubscriberBuilder::new(Arc::clone(&self.inner)))
+    pub fn tap(&self) -> crate::tap::TapBuilder<Sequenced<E>> {
+        crate::tap::TapBuilder::new(SubscriberBuilder::new(Arc::clone(&self.inner)))
     }
 
     /// A new publishing handle (`Clone + Send + Sync`) for another thread.
@@ -149,7 +149,7 @@ impl<E> HistoryBus<E> {
     }
 
     /// The last sequence number given (0 before the first publish): what a client that has
-    /// seen everything would pass to [`Replay::Since`](crate::Replay::Since).
+    /// seen everything would pass to [`Replay::Since`](crate::history::Replay::Since).
     pub fn last_seq(&self) -> u64 {
         self.history.ring.lock().last_seq()
     }
@@ -238,7 +238,8 @@ impl<E: Event> EventSink<E> for HistoryBus<E> {
 /// # Examples
 ///
 /// ```
-/// use fanout::{topic, BuildError, Bus, HistoryBus, Overflow, Topics};
+/// use fanout::{topic, Bus, HistoryBus, Overflow, Topics};
+/// use fanout::error::BuildError;
 /// # #[derive(Clone)] struct Ev;
 /// # impl fanout::Event for Ev { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
 /// // Keep the last 500 events of every topic but token deltas (topic 3).

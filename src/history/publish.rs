@@ -5,10 +5,11 @@ use std::time::{Duration, Instant};
 
 use super::ring::Displaced;
 use super::{History, Sequenced};
+use crate::error::PublishError;
 use crate::fan_out::{self, Delivery};
 use crate::shared::{Inner, PublishCounter};
 use crate::sync::{Arc, Ordering};
-use crate::{Event, EventSink, PublishError, Topic};
+use crate::{Event, EventSink, Topic};
 
 /// What a history publish hands back: the caller's event, not the envelope it never saw.
 fn unwrap_closed<E>(err: PublishError<Sequenced<E>>) -> PublishError<E> {
@@ -111,7 +112,8 @@ pub(crate) fn publish_with<E: Event>(
 /// # Examples
 ///
 /// ```
-/// use fanout::{HistoryBus, Replay};
+/// use fanout::HistoryBus;
+/// use fanout::history::Replay;
 /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
 /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
 /// let bus = HistoryBus::builder(8).build().unwrap();

@@ -1,7 +1,7 @@
 //! [`Replay`]: what a new subscriber of a bus with history receives before the live stream.
 
 /// What a new subscriber of a [`HistoryBus`](crate::HistoryBus) receives before the live stream;
-/// set with [`HistorySubscriberBuilder::replay`](crate::HistorySubscriberBuilder::replay).
+/// set with [`HistorySubscriberBuilder::replay`](crate::history::HistorySubscriberBuilder::replay).
 ///
 /// Replayed events are those the history holds that the subscriber's topics and filter want, in
 /// sequence order, each with its original sequence number; the live stream follows with no gap
@@ -11,7 +11,9 @@
 /// # Examples
 ///
 /// ```
-/// use fanout::{topic, Event, HistoryBus, RecvError, Replay, Topic};
+/// use fanout::{topic, Event, HistoryBus, Topic};
+/// use fanout::history::Replay;
+/// use fanout::error::RecvError;
 /// #[derive(Clone, Debug, PartialEq)]
 /// enum Ev { Status(&'static str), Token(char) }
 /// impl Event for Ev {
@@ -55,7 +57,7 @@ pub enum Replay {
     /// of events it does not keep).
     ///
     /// A number the bus has not given yet (a cursor from another bus, say a server that
-    /// restarted) is refused with [`BuildError::ReplayFromFuture`](crate::BuildError), so the
+    /// restarted) is refused with [`BuildError::ReplayFromFuture`](crate::error::BuildError), so the
     /// caller chooses (replay everything, or the tail) instead of silently missing events.
     Since(u64),
     /// For each topic the subscriber wants, the last event of that topic the bus kept, if the

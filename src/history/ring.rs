@@ -1,9 +1,10 @@
 //! [`History`]: a bus's two locks, its ring of recent events and its last event per topic.
 
 use super::{Replay, Sequenced};
+use crate::error::BuildError;
 use crate::registry::Filter;
 use crate::sync::Mutex;
-use crate::{BuildError, TOPIC_COUNT};
+use crate::topic::TOPIC_COUNT;
 
 /// One slot per topic.
 const SLOTS: usize = TOPIC_COUNT as usize;

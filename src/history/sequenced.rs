@@ -14,12 +14,13 @@ use crate::{Event, Topic};
 ///
 /// It dereferences to the event; use the number as a resume cursor (an SSE `Last-Event-ID`):
 /// a client that reconnects with the last number it saw subscribes with
-/// [`Replay::Since`](crate::Replay::Since) and misses nothing the history still holds.
+/// [`Replay::Since`](crate::history::Replay::Since) and misses nothing the history still holds.
 ///
 /// # Examples
 ///
 /// ```
-/// use fanout::{HistoryBus, Replay};
+/// use fanout::HistoryBus;
+/// use fanout::history::Replay;
 /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
 /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
 /// let bus = HistoryBus::builder(16).build().unwrap();

@@ -4,9 +4,10 @@ use std::collections::VecDeque;
 use std::fmt;
 
 use super::{History, Replay, Sequenced};
+use crate::error::BuildError;
 use crate::subscriber::{Prepared, SubscriberBuilder};
 use crate::sync::Ordering;
-use crate::{BuildError, Event, Overflow, Subscriber, Topics, WaitStrategy};
+use crate::{Event, Overflow, Subscriber, Topics, WaitStrategy};
 
 /// Builds a subscriber of a [`HistoryBus`](crate::HistoryBus): the settings of a
 /// [`SubscriberBuilder`], plus what to [`replay`](Self::replay) before the live stream.
@@ -14,7 +15,8 @@ use crate::{BuildError, Event, Overflow, Subscriber, Topics, WaitStrategy};
 /// # Examples
 ///
 /// ```
-/// use fanout::{topic, HistoryBus, Overflow, Replay};
+/// use fanout::{topic, HistoryBus, Overflow};
+/// use fanout::history::Replay;
 /// # #[derive(Clone, Debug, PartialEq)] struct Ev { run: u32 }
 /// # impl fanout::Event for Ev { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
 /// let bus = HistoryBus::builder(64).build().unwrap();

@@ -4,6 +4,7 @@ use std::fmt;
 
 use crossbeam_utils::CachePadded;
 
+use crate::error::BuildError;
 use crate::loss::LossCounter;
 use crate::notify::{WakerList, WakerSlot};
 use crate::queue;
@@ -11,7 +12,7 @@ use crate::registry::{Entry, Filter, SubscriberId, SubscriberState};
 use crate::shared::{check_capacity, Inner};
 use crate::subscriber::SubscriberParts;
 use crate::sync::{Arc, AtomicBool, AtomicU64};
-use crate::{BuildError, Event, Overflow, Subscriber, Topics, WaitStrategy};
+use crate::{Event, Overflow, Subscriber, Topics, WaitStrategy};
 
 /// Builds a [`Subscriber`] with its own topics, capacity, overflow policy, name, filter and wait
 /// strategy; made by [`Bus::subscriber`](crate::Bus::subscriber). Settings left alone take the

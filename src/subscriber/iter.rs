@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use crate::{RecvError, Subscriber};
+use crate::error::RecvError;
+use crate::Subscriber;
 
 /// The blocking iterator of [`Subscriber::iter`].
 #[must_use = "iterators are lazy and do nothing unless consumed"]

@@ -15,7 +15,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::{RecvError, Subscriber};
+use crate::error::RecvError;
+use crate::Subscriber;
 
 impl<E> Subscriber<E> {
     /// Polls for the next item of the stream: the next event, a `Lagged(n)` report, or the end.
@@ -94,7 +95,8 @@ impl<E> Subscriber<E> {
     /// # Examples
     ///
     /// ```
-    /// use fanout::{Bus, RecvError, Topics};
+    /// use fanout::{Bus, Topics};
+    /// use fanout::error::RecvError;
     /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
     /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
     /// let bus = Bus::new();
@@ -197,7 +199,8 @@ impl<E> fmt::Debug for RecvInto<'_, E> {
 ///
 /// ```
 /// use futures_lite::StreamExt;
-/// use fanout::{Bus, RecvError, Topics};
+/// use fanout::{Bus, Topics};
+/// use fanout::error::RecvError;
 /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
 /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
 /// let bus = Bus::new();

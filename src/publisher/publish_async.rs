@@ -25,12 +25,13 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::error::PublishError;
 use crate::fan_out::{self, enqueued, offer_or_return, Delivery, Served};
 use crate::queue::TrySendError;
 use crate::registry::{Entry, Registry, Snapshot};
 use crate::shared::{Inner, PublishCounter};
 use crate::sync::Arc;
-use crate::{Event, PublishError};
+use crate::Event;
 
 /// The future of [`Publisher::publish_async`](crate::Publisher::publish_async) and
 /// [`Bus::publish_async`](crate::Bus::publish_async).
