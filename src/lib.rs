@@ -356,7 +356,7 @@
 //! | [`tap`] | a tap's builder, handle, handler trait, report and stats |
 //! | [`stats`] | [`BusStats`](stats::BusStats), [`SubscriberStats`](stats::SubscriberStats) |
 //! | [`sink`] | [`NullSink`](sink::NullSink), [`RecordingSink`](sink::RecordingSink) |
-//! | [`topic`] | [`TopicsIter`](topic::TopicsIter), [`TopicOutOfRange`](topic::TopicOutOfRange), [`TOPIC_COUNT`](topic::TOPIC_COUNT) |
+//! | [`topic`](mod@topic) | [`TopicsIter`](topic::TopicsIter), [`TopicOutOfRange`](topic::TopicOutOfRange), [`TOPIC_COUNT`](topic::TOPIC_COUNT) |
 //! | `agent` | the agent-runtime vocabulary (feature `agent`) |
 //! | [`crossbeam_channel`] | the queue crate, re-exported for `select!` |
 #![warn(missing_docs)]
