@@ -365,15 +365,12 @@ pub(crate) fn offer_or_return<E: Event, T>(
     Ok(())
 }
 
-/// An event is in the subscriber's queue: count it, and wake the subscriber's task if it ever
-/// waited asynchronously. For every other subscriber `entry.notify` is an immutable byte of the
-/// snapshot the publish already reads: no atomic operation, no fence (see [`crate::notify`]).
+/// An event is in the subscriber's queue: count it, and wake the subscriber's task if one is
+/// parked on it (one plain load when none is: see [`crate::notify`]).
 #[inline]
 pub(crate) fn enqueued<E>(entry: &Entry<E>, delivery: &mut Delivery) {
     delivery.delivered += 1;
-    if entry.notify {
-        entry.state.event_waiter.notify();
-    }
+    entry.state.event_waiter.notify();
 }
 
 #[cold]
@@ -390,6 +387,9 @@ fn overflow<E: Event, T>(
     let refused = match state.overflow {
         Overflow::DropNewest => {
             state.lost.record(1);
+            // A task that drained the queue meanwhile and parked is owed the report now. (A
+            // swap, not the fast check: the loss counter is not the queue, see `crate::notify`.)
+            state.event_waiter.wake_strict();
             delivery.dropped += 1;
             event
         }
@@ -431,6 +431,7 @@ fn overflow<E: Event, T>(
                 }
                 Err(WaitError::Timeout(event)) => {
                     state.lost.record(1);
+                    state.event_waiter.wake_strict();
                     delivery.dropped += 1;
                     delivery.timed_out += 1;
                     event
@@ -443,6 +444,7 @@ fn overflow<E: Event, T>(
                 // `Lagged` before `Disconnected`).
                 Err(WaitError::Stopped(event)) => {
                     state.lost.record(1);
+                    state.event_waiter.wake_strict();
                     delivery.dropped += 1;
                     event
                 }

@@ -286,20 +286,26 @@
 //!
 //! A [`Subscriber`] is one type for threads and tasks, and can be handed from one to the other.
 //! [`recv_async`](Subscriber::recv_async) (and [`recv_into_async`](Subscriber::recv_into_async),
-//! and with the `stream` feature the `futures_core::Stream` impl, `Item = Result<E, RecvError>`)
-//! yields exactly what [`recv`](Subscriber::recv) yields, `Lagged(n)` in-stream included; all are
-//! built on [`poll_recv`](Subscriber::poll_recv) and are cancel-safe. [`Publisher::publish_async`]
-//! awaits room in full [`Block`](Overflow::Block) queues instead of blocking the thread; dropped
-//! mid-wait, it counts the event as lost to the subscribers it had not served yet.
+//! and with the `stream` feature, on by default, the `futures_core::Stream` impl, `Item =
+//! Result<E, RecvError>`) yields exactly what [`recv`](Subscriber::recv) yields, `Lagged(n)`
+//! in-stream included; all are built on [`poll_recv`](Subscriber::poll_recv) and are
+//! cancel-safe. [`Publisher::publish_async`] awaits room in full [`Block`](Overflow::Block)
+//! queues instead of blocking the thread; dropped mid-wait, it counts the event as lost to the
+//! subscribers it had not served yet.
 //! [`RunWaiter::wait_async`](crate::agent::RunWaiter::wait_async) awaits a run's end. A
 //! [tap](Bus::tap) stays a thread.
 //!
-//! Nothing here depends on a runtime: wake-ups go through `core::task::Waker`. Publishers wake a
-//! subscriber's task only once it has waited asynchronously (its entry in the table snapshot is
-//! switched to `notify` the first time; one atomic swap per event delivered to it from then on);
-//! a subscriber that never waits asynchronously costs a publish one test of an immutable byte. A
-//! `Block` subscriber pays one atomic swap per event it receives, to wake waiting async
-//! publishers.
+//! Nothing here depends on a runtime: wake-ups go through `core::task::Waker`. After each
+//! enqueue a publish checks whether the subscriber's task is parked (one load of a flag that
+//! stays unwritten while nobody waits asynchronously, crossbeam's own bar for "free when
+//! unused"); only a parked task costs it a swap and a wake. A `Block` subscriber's receive makes
+//! the same check for publishers' tasks waiting for room. No user code (a waker's `clone`,
+//! `wake` or `Drop`, which may publish or close the bus) runs while a lock of the bus is held.
+//!
+//! The async receive is also a good citizen of its executor: after 128 consecutive ready
+//! receives it yields once (wakes its own task and returns `Pending`, taking nothing), so a
+//! receive loop whose queue never empties cannot starve the other tasks of a single-threaded
+//! runtime (see [Cooperative yielding](subscriber#cooperative-yielding)).
 //!
 //! ```
 //! use fanout::{Bus, Topics};

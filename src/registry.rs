@@ -24,7 +24,9 @@ use crossbeam_utils::CachePadded;
 use crate::loss::LossCounter;
 use crate::notify::{WakerList, WakerSlot};
 use crate::queue::{self, Receiver, Sender, Stop, StopTrigger};
-use crate::sync::{Arc, AtomicBool, AtomicU64, Mutex, Ordering, SnapshotCell, SnapshotGuard};
+use crate::sync::{
+    Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering, SnapshotCell, SnapshotGuard,
+};
 use crate::{Overflow, Topics, WaitStrategy};
 
 /// A subscriber's identity, unique within its bus.
@@ -97,9 +99,12 @@ pub(crate) struct SubscriberState {
     /// `DropOldest` (whose losses are otherwise evictions): counted by a publish interrupted by a
     /// panic. Written only then; read by stats.
     pub(crate) lost_unqueued: AtomicU64,
-    /// The task receiving asynchronously, woken after enqueues (only once the table entry says
-    /// `notify`) and when an entry is dropped (protocol in [`crate::notify`]).
+    /// The task receiving asynchronously, woken after enqueues and when the queue disconnects
+    /// (protocol in [`crate::notify`]).
     pub(crate) event_waiter: WakerSlot,
+    /// Table entries alive that name this subscriber (each holds a queue sender): the one that
+    /// takes it to zero wakes the waiters ([`LastEntryWakes`]).
+    pub(crate) entries: AtomicUsize,
     /// Publishers' tasks waiting for room in this (full, `Overflow::Block`) queue, woken by the
     /// consumer after each dequeue and when the subscriber or an entry is dropped.
     pub(crate) room_waiters: WakerList,
@@ -134,17 +139,13 @@ pub(crate) struct Entry<E> {
     /// The bus's close signal: a publisher waiting for room in a full `Block` queue stops waiting
     /// when the bus closes, so close ends every stream promptly.
     pub(crate) closing: Stop,
-    /// Whether a publish wakes the subscriber's async waiter after enqueuing. Off until the
-    /// subscriber is first polled asynchronously (`Registry::enable_notify`), so a subscriber
-    /// that only ever receives on threads costs a publish a test of this byte and nothing more.
-    pub(crate) notify: bool,
     /// Declared after `tx`, so it runs after the sender is dropped (fields drop in declaration
-    /// order): see [`WakeOnDrop`].
-    wake_on_drop: WakeOnDrop,
+    /// order): see [`LastEntryWakes`].
+    wake_on_drop: LastEntryWakes,
 }
 
 impl<E> Entry<E> {
-    /// A new subscriber's entry (`notify` off).
+    /// A new subscriber's first entry.
     pub(crate) fn new(
         mask: u64,
         state: Arc<SubscriberState>,
@@ -156,30 +157,53 @@ impl<E> Entry<E> {
     ) -> Self {
         Entry {
             mask,
-            wake_on_drop: WakeOnDrop(Arc::clone(&state)),
+            wake_on_drop: LastEntryWakes::new(&state),
             state,
             tx,
             evictor,
             filter,
             gone,
             closing,
-            notify: false,
         }
     }
 }
 
-/// Wakes a subscriber's async waiters when a table entry (a holder of its queue's sender) is
-/// dropped, after the sender. This is what tells a waiting task that its queue disconnected
-/// (close, removal), that a waiting publisher should look again (close), and what covers the
-/// publishes that loaded a snapshot from before `enable_notify`: they enqueue without waking, but
-/// the old snapshot's entries are dropped, and wake, only after the last of them is done. Control
-/// plane only: one swap per flag per entry dropped, never on the publish path.
+/// Wakes a subscriber's async waiters once its queue is disconnected: when the last table entry
+/// naming it (the last holder of a queue sender) is dropped, after the sender. That is what tells
+/// a waiting task that its stream ended (close, removal, cut-off) and a publisher waiting for
+/// room that it can stop (close). Entries of a table that is merely replaced by a newer one
+/// holding the same subscriber wake nobody: replacing a table must not wake every parked task.
+/// Control plane only: one atomic add per entry copied or dropped, under or after the registry
+/// lock, never on the publish path.
+pub(crate) struct LastEntryWakes(Arc<SubscriberState>);
+
+impl LastEntryWakes {
+    fn new(state: &Arc<SubscriberState>) -> Self {
+        state.entries.fetch_add(1, Ordering::Relaxed);
+        LastEntryWakes(Arc::clone(state))
+    }
+}
+
+impl Drop for LastEntryWakes {
+    fn drop(&mut self) {
+        // AcqRel: the entry that takes the count to zero sees every other entry's sender dropped
+        // (each dropped its sender before its own decrement), so the queue is disconnected.
+        if self.0.entries.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.event_waiter.wake_strict();
+            self.0.room_waiters.wake_strict();
+        }
+    }
+}
+
+/// Wakes the subscriber's async waiters when its handle is dropped, after the handle's receiver
+/// and stop trigger: a publisher's task waiting for room then finds the queue disconnected or the
+/// subscriber gone.
 pub(crate) struct WakeOnDrop(pub(crate) Arc<SubscriberState>);
 
 impl Drop for WakeOnDrop {
     fn drop(&mut self) {
-        self.0.event_waiter.notify();
-        self.0.room_waiters.notify();
+        self.0.event_waiter.wake_strict();
+        self.0.room_waiters.wake_strict();
     }
 }
 
@@ -193,8 +217,7 @@ impl<E> Clone for Entry<E> {
             filter: self.filter.clone(),
             gone: self.gone.clone(),
             closing: self.closing.clone(),
-            notify: self.notify,
-            wake_on_drop: WakeOnDrop(Arc::clone(&self.wake_on_drop.0)),
+            wake_on_drop: LastEntryWakes::new(&self.wake_on_drop.0),
         }
     }
 }
@@ -306,27 +329,6 @@ impl<E> Registry<E> {
         drop((removed, old));
     }
 
-    /// Turns on the wake-up after enqueue for this subscriber, once, the first time it is polled
-    /// asynchronously: publishes that load the snapshot published here wake its task. Those that
-    /// loaded an older one are covered by that snapshot's drop ([`WakeOnDrop`]).
-    pub(crate) fn enable_notify(&self, state: &SubscriberState) {
-        let mut table = self.table.lock();
-        let Some(entry) = table
-            .entries
-            .iter_mut()
-            .find(|entry| entry.state.id == state.id)
-        else {
-            return; // closed or removed: its queue disconnects when the last snapshot goes
-        };
-        if entry.notify {
-            return;
-        }
-        entry.notify = true;
-        let old = self.publish(&table);
-        drop(table);
-        drop(old);
-    }
-
     /// Changes a subscriber's topics; a publish that starts after this returns obeys them (it loads
     /// the snapshot published here, or a later one).
     pub(crate) fn set_topics(&self, state: &SubscriberState, topics: Topics) {
@@ -371,7 +373,13 @@ impl<E> Registry<E> {
         // subscriber and return, releasing their snapshot, so every queue disconnects promptly.
         let closing = table.closing.take();
         drop(table);
-        drop((closing, entries, old));
+        drop(closing);
+        // Wakes tasks of `publish_async` waiting for room: they find the bus closed and stop
+        // waiting (their own copy of the table keeps the entries, and so the queues, alive).
+        for entry in &entries {
+            entry.state.room_waiters.wake_strict();
+        }
+        drop((entries, old));
         true
     }
 

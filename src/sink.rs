@@ -113,11 +113,31 @@ impl<E> RecordingSink<E> {
     }
 
     /// A copy of everything recorded so far.
+    ///
+    /// The events are cloned with the sink's lock released (a `Clone` that emits into this sink
+    /// must not find it held): they are taken out, cloned, and put back in front of anything
+    /// emitted meanwhile, also when a `Clone` panics.
     pub fn events(&self) -> Vec<E>
     where
         E: Clone,
     {
-        self.events.lock().clone()
+        /// Puts the taken events back, in front of those emitted while they were out.
+        struct PutBack<'a, E> {
+            sink: &'a Mutex<Vec<E>>,
+            taken: Vec<E>,
+        }
+        impl<E> Drop for PutBack<'_, E> {
+            fn drop(&mut self) {
+                let mut events = self.sink.lock();
+                let newer = std::mem::replace(&mut *events, std::mem::take(&mut self.taken));
+                events.extend(newer);
+            }
+        }
+        let out = PutBack {
+            taken: std::mem::take(&mut *self.events.lock()),
+            sink: &self.events,
+        };
+        out.taken.clone()
     }
 
     /// Takes everything recorded so far, leaving the sink empty.

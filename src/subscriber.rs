@@ -1,6 +1,17 @@
 //! [`Subscriber`]: one consumer's end of the bus, with its own bounded queue, its builder
 //! [`SubscriberBuilder`], its id, and the iterators ([`Iter`], [`TryIter`], [`IntoIter`]) and
 //! futures ([`Recv`], [`RecvInto`]) of its receive calls.
+//!
+//! # Cooperative yielding
+//!
+//! A receive loop whose queue is never empty would never return `Pending`, and on a
+//! single-threaded executor no other task would run. tokio's own channels take part in tokio's
+//! per-task budget; fanout has no runtime to ask, so it keeps its own, per subscriber, the way
+//! `futures-util`'s `FuturesUnordered` does: after 128 consecutive `Ready` results
+//! `poll_recv` wakes its own task and returns `Pending` once, without taking anything from the
+//! queue. Any executor then polls its other ready tasks before this one again. The cost is one
+//! counter update per receive and one extra poll of the task per 128 items
+//! (BENCHMARKS.md, "Async delivery").
 
 // # Lag reporting
 //
@@ -90,9 +101,9 @@ pub struct Subscriber<E> {
     reported: u64,
     /// Events handed out.
     received: u64,
-    /// Whether the table entry already says `notify` (set the first time this subscriber is
-    /// polled asynchronously; see [`crate::notify`]).
-    notify_on: bool,
+    /// `Ready` results of [`poll_recv`](Self::poll_recv) since it last returned `Pending`: at
+    /// `recv_async::YIELD_AFTER` it yields once (see there).
+    ready_run: u32,
     /// The `Stream` has yielded its last item (`Overflowed`, or ended at `Disconnected`).
     #[cfg_attr(not(feature = "stream"), allow(dead_code))]
     stream_done: bool,
@@ -116,7 +127,7 @@ impl<E> Subscriber<E> {
             held: VecDeque::new(),
             reported: 0,
             received: 0,
-            notify_on: false,
+            ready_run: 0,
             stream_done: false,
         }
     }

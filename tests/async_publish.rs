@@ -239,3 +239,58 @@ fn async_to_async_on_async_executor() {
     assert_eq!(lagged, dropped as u64);
     assert_eq!(received + lagged, u64::from(N));
 }
+
+/// An event whose `Drop` panics once, when the shared switch is on (then turns it off).
+#[derive(Clone, Debug)]
+struct DropBomb {
+    seq: u32,
+    armed: Arc<AtomicBool>,
+}
+
+impl fanout::Event for DropBomb {
+    fn topic(&self) -> fanout::Topic {
+        fanout::topic!(0)
+    }
+}
+
+impl Drop for DropBomb {
+    fn drop(&mut self) {
+        if self.armed.swap(false, Ordering::SeqCst) {
+            panic!("DropBomb {} exploded", self.seq);
+        }
+    }
+}
+
+/// Dropped while waiting for room in B, with the event's `Drop` panicking: every subscriber not
+/// served yet (B, which was waited for, and C after it) still gets the event counted as lost
+/// and reports `Lagged(1)`; the panic reaches the code that dropped the future.
+#[test]
+fn dropped_mid_wait_counts_the_unserved_even_when_drop_panics() {
+    let armed = Arc::new(AtomicBool::new(false));
+    let bomb = |seq| DropBomb {
+        seq,
+        armed: Arc::clone(&armed),
+    };
+    let bus = Bus::new();
+    let mut b = bounded(&bus, 1, Overflow::Block);
+    let mut c = bounded(&bus, 4, Overflow::DropOldest);
+    bus.publish(bomb(0)).unwrap(); // fills B
+    let mut fut = Box::pin(bus.publish_async(bomb(1)));
+    assert!(poll_once(fut.as_mut()).is_pending());
+    armed.store(true, Ordering::SeqCst);
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(fut)));
+    assert!(
+        dropped.is_err(),
+        "the event's Drop did not run (or did not panic)"
+    );
+    let seqs = |sub: &mut fanout::Subscriber<DropBomb>| {
+        std::iter::from_fn(|| match sub.try_recv() {
+            Ok(e) => Some(Ok(e.seq)),
+            Err(TryRecvError::Empty) => None,
+            Err(e) => Some(Err(e)),
+        })
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(seqs(&mut b), [Err(TryRecvError::Lagged(1)), Ok(0)]);
+    assert_eq!(seqs(&mut c), [Err(TryRecvError::Lagged(1)), Ok(0)]);
+}

@@ -3,9 +3,11 @@
 //! its thread forever, which loom reports as a deadlock. So every model here fails on a lost
 //! wake-up.
 //!
-//! - publish vs `recv_async` registering its waker, including the switch-on of the subscriber's
-//!   wake-ups on its first `Pending` (a publish that loaded the table from before the switch
-//!   enqueues without waking; the old table's drop must wake instead);
+//! - publish vs `recv_async` registering its waker;
+//! - a publish that enqueues into an async subscriber and then waits on another subscriber's full
+//!   `Block` queue, holding its copy of the table: the task is woken by the enqueue, not by the
+//!   end of that publish (issue 18's lost wake-up: the first design woke it only when the old
+//!   table was dropped);
 //! - a pending `recv_async` dropped (cancelled), then a new one: nothing lost, the new task woken;
 //! - `publish_async` waiting for room in a full `Block` queue vs the consumer freeing a slot;
 //! - close vs a pending `publish_async` and vs a pending `recv_async`.
@@ -59,10 +61,8 @@ fn block_subscriber(bus: &Bus<Ev>) -> Subscriber<Ev> {
         .unwrap()
 }
 
-/// Invariant: no lost wake-up between a publish and `recv_async` registering its waker. The
-/// subscriber has never waited asynchronously, so its first `Pending` poll switches its wake-ups
-/// on while the publish runs: the publish may load the table from before the switch and enqueue
-/// without waking; the model then relies on that old table's drop to wake the task.
+/// Invariant: no lost wake-up between a publish and `recv_async` registering its waker (the
+/// task's first `Pending` poll races the publish's enqueue and its wake-up check).
 #[test]
 fn recv_async_wakes_on_publish() {
     model(Some(4), || {
@@ -73,6 +73,79 @@ fn recv_async_wakes_on_publish() {
         bus.publish(ledger.event(1, 0, 0)).unwrap();
         assert_eq!(consumer.join().unwrap(), Ok((1, 0)));
         drop(bus);
+        ledger.assert_all_dropped();
+    });
+}
+
+/// Invariant: a publish that enqueued into an async subscriber wakes its task even while that
+/// publish then waits for room in another subscriber's full `Block` queue (holding its copy of
+/// the table). The main thread receives asynchronously first and reads the `Block` queue only
+/// once it has its event: if the enqueue did not wake it, nobody would (the publish is stuck
+/// until the `Block` queue is read), and loom reports the deadlock.
+#[test]
+fn a_publish_waiting_on_another_queue_still_wakes() {
+    model(Some(3), || {
+        let ledger = Ledger::new();
+        let bus = Bus::<Ev>::new();
+        // Served first: the async subscriber, topic 1 only.
+        let mut task_side = bus
+            .subscriber()
+            .topics(fanout::topic!(1))
+            .capacity(1)
+            .build()
+            .unwrap();
+        // Served second: a capacity-1 `Block` queue, made full by a topic-0 event.
+        let mut stuck = bus
+            .subscriber()
+            .topics(fanout::topic!(0) | fanout::topic!(1))
+            .capacity(1)
+            .overflow(Overflow::Block)
+            .build()
+            .unwrap();
+        bus.publish(ledger.event(0, 0, 0)).unwrap();
+        let publisher = bus.publisher();
+        let event = ledger.event(1, 0, 1);
+        let publishing = thread::spawn(move || publisher.publish(event).unwrap().delivered());
+        assert_eq!(key(block_on(task_side.recv_async())), Ok((1, 0)));
+        assert_eq!(key(stuck.recv()), Ok((0, 0)));
+        assert_eq!(publishing.join().unwrap(), 2);
+        assert_eq!(key(stuck.recv()), Ok((1, 0)));
+        drop((bus, task_side, stuck));
+        ledger.assert_all_dropped();
+    });
+}
+
+/// Invariant: the waker a second poll replaces is dropped with no lock of the bus held: its
+/// `Drop` publishes to the very subscriber being polled (tokio's `send_in_waker_drop`), racing a
+/// publish from another thread; the poll returns and both events are received.
+#[test]
+fn a_replaced_waker_may_publish_from_its_drop() {
+    model(Some(3), || {
+        let ledger = Ledger::new();
+        let bus = Bus::<Ev>::new();
+        let mut sub = bus.subscriber().capacity(2).build().unwrap();
+        let from_drop = (bus.publisher(), ledger.event(2, 0, 0));
+        let publisher = bus.publisher();
+        let event = ledger.event(1, 0, 0);
+        let publishing = thread::spawn(move || publisher.publish(event).unwrap());
+        let first = common::waker_dropping_with(move || {
+            let (publisher, event) = from_drop;
+            publisher.publish(event).unwrap();
+        });
+        let mut got = Vec::new();
+        let mut context = std::task::Context::from_waker(&first);
+        if let Poll::Ready(item) = Box::pin(sub.recv_async()).as_mut().poll(&mut context) {
+            got.push(key(item));
+        }
+        drop(first); // the subscriber's slot may hold its last clone
+        while got.len() < 2 {
+            got.push(key(block_on(sub.recv_async()))); // replaces (and drops) that waker
+        }
+        let mut got: Vec<_> = got.into_iter().map(Result::unwrap).collect();
+        got.sort();
+        assert_eq!(got, [(1, 0), (2, 0)]);
+        publishing.join().unwrap();
+        drop((bus, sub));
         ledger.assert_all_dropped();
     });
 }

@@ -13,7 +13,7 @@
 //!   subscriber not yet served (the one waited for, and the rest of the walk) gets it counted as
 //!   lost, and reports it as `Lagged`. Received + lag still adds up to what was published to it.
 //! - **Close**: close drops the table's entries, which wakes waiting publishers
-//!   (`registry::WakeOnDrop`); a woken future that finds the bus closed stops waiting: it makes
+//!   (`registry::LastEntryWakes`); a woken future that finds the bus closed stops waiting: it makes
 //!   one last attempt on each full `Block` queue it still has to serve, and counts the event as
 //!   lost to those still full. The publish was accepted before the close, so it resolves `Ok`.
 //! - **Subscriber dropped**: its receiver goes, the waiting future is woken and finds the queue
@@ -231,37 +231,39 @@ fn try_enqueue<E>(entry: &Entry<E>, copy: E, delivery: &mut Delivery) -> Option<
 /// that it reports the `Lagged` without waiting for the next event.
 fn lose<E>(entry: &Entry<E>) {
     entry.state.lost.record(1);
-    if entry.notify {
-        entry.state.event_waiter.notify();
-    }
+    entry.state.event_waiter.wake_strict();
 }
 
 impl<E> Drop for Walk<E> {
     /// Dropped before it finished: the event is lost to every interested subscriber not yet
     /// served (counted, so reported as `Lagged`). After a complete walk nothing is left to count.
     fn drop(&mut self) {
-        if let Some((index, copy)) = self.blocked.take() {
-            drop(copy);
+        // Every loss is counted before any event copy is dropped: an event's `Drop` may panic,
+        // and what is counted after it would then never be.
+        let blocked = self.blocked.take().map(|(index, copy)| {
             lose(&self.snapshot.entries[index]);
-        }
+            copy
+        });
         if let Some(index) = self.offering.take() {
             lose(&self.snapshot.entries[index]);
         }
         if let Some(index) = self.pending.take() {
             lose(&self.snapshot.entries[index]);
         }
-        let Some(event) = self.event.take() else {
-            return;
-        };
-        for entry in &self.snapshot.entries[self.cursor..] {
-            // A filter that panics here (we may already be unwinding) counts as interested: an
-            // over-reported loss is visible, a missed one would be silent.
-            let wanted =
-                catch_unwind(AssertUnwindSafe(|| wants(entry, self.bit, &event))).unwrap_or(true);
-            if wanted {
-                lose(entry);
+        let event = self.event.take();
+        if let Some(event) = &event {
+            for entry in &self.snapshot.entries[self.cursor..] {
+                // A filter that panics here (we may already be unwinding) counts as interested:
+                // an over-reported loss is visible, a missed one would be silent.
+                let wanted = catch_unwind(AssertUnwindSafe(|| wants(entry, self.bit, event)))
+                    .unwrap_or(true);
+                if wanted {
+                    lose(entry);
+                }
             }
         }
+        drop(blocked);
+        drop(event);
     }
 }
 

@@ -11,7 +11,7 @@ use crate::queue;
 use crate::registry::{Entry, Filter, SubscriberId, SubscriberState};
 use crate::shared::{check_capacity, Inner};
 use crate::subscriber::SubscriberParts;
-use crate::sync::{Arc, AtomicBool, AtomicU64};
+use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize};
 use crate::{Event, Overflow, Subscriber, Topics, WaitStrategy};
 
 /// Builds a [`Subscriber`] with its own topics, capacity, overflow policy, name, filter and wait
@@ -176,6 +176,7 @@ impl<E> SubscriberBuilder<E> {
             held: AtomicU64::new(0),
             lost_unqueued: AtomicU64::new(0),
             event_waiter: WakerSlot::new(),
+            entries: AtomicUsize::new(0),
             room_waiters: WakerList::new(),
         });
         let (tx, rx) = queue::bounded(self.capacity);

@@ -1,14 +1,14 @@
 //! Receiving on any executor: [`Subscriber::poll_recv`], the one code path behind
 //! [`recv_async`](Subscriber::recv_async), [`recv_into_async`](Subscriber::recv_into_async) and
-//! the `Stream` implementation (feature `stream`).
+//! the `Stream` implementation (feature `stream`, on by default).
 //!
 //! `poll_recv` is [`try_recv`](Subscriber::try_recv) (the same lag reporting and end detection),
 //! then, if nothing is there, a short backoff that polls the queue (an event arriving meanwhile
 //! costs no wake-up), then the waiter's half of the handshake in [`crate::notify`]: register the
-//! task's waker, look again, and return `Pending` only if the queue is still empty. The first
-//! time a subscriber gets that far, its table entry is switched to `notify` (once, under the
-//! registry lock), so that publishers wake it after enqueuing; until then, and for subscribers
-//! that never wait asynchronously, publishers pay nothing for this.
+//! task's waker, look again, and return `Pending` only if the queue is still empty. Publishers
+//! check after every enqueue whether a task is parked on the queue (one load when none is).
+//!
+//! Cooperative yielding: see the `subscriber` module's docs.
 
 use std::fmt;
 use std::future::Future;
@@ -18,42 +18,60 @@ use std::task::{Context, Poll};
 use crate::error::RecvError;
 use crate::Subscriber;
 
+/// Consecutive `Ready` results after which [`Subscriber::poll_recv`] yields once: tokio's budget
+/// per task poll (a batch receive counts as one).
+pub(crate) const YIELD_AFTER: u32 = 128;
+
 impl<E> Subscriber<E> {
     /// Polls for the next item of the stream: the next event, a `Lagged(n)` report, or the end.
     ///
     /// The building block of [`recv_async`](Self::recv_async) and of the `Stream` implementation
-    /// (feature `stream`), for hand-written futures and `poll_fn`. Same items, in the same order,
+    /// (feature `stream`, on by default), for hand-written futures and `poll_fn`. Same items, in the same order,
     /// as [`recv`](Self::recv). On `Pending`, the task of `cx` is woken when an event is enqueued,
     /// when the subscription ends, or (rarely) spuriously; only the task of the most recent
     /// `Pending` poll is woken.
     ///
-    /// The first `Pending` makes publishers wake this subscriber after each enqueue from then on
-    /// (one uncontended atomic swap per event delivered to it); a subscriber that never waits
-    /// asynchronously costs them nothing.
+    /// After 128 consecutive `Ready` results it returns `Pending` once and wakes the task at
+    /// once, so that a receive loop whose queue never empties still lets the other tasks of its
+    /// executor run (see [Cooperative yielding](crate::subscriber#cooperative-yielding)).
     ///
     /// # Cancel safety
     ///
     /// An item is taken from the queue only when `Ready` is returned; a `Pending` poll leaves the
     /// queue as it was. Dropping a future built on it loses nothing.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<E, RecvError>> {
+        if self.ready_run >= YIELD_AFTER {
+            // Cooperative yield (module docs): nothing is taken, the task is polled again soon.
+            self.ready_run = 0;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        match self.poll_or_register(cx) {
+            Some(item) => {
+                self.ready_run += 1;
+                Poll::Ready(item)
+            }
+            None => {
+                self.ready_run = 0;
+                Poll::Pending
+            }
+        }
+    }
+
+    /// The next item, or `None` once the task's waker is registered and the queue was found
+    /// empty after the registration.
+    fn poll_or_register(&mut self, cx: &mut Context<'_>) -> Option<Result<E, RecvError>> {
         if let Some(item) = self.poll() {
-            return Poll::Ready(item);
+            return Some(item);
         }
         if self.spin_for_event() {
             if let Some(item) = self.poll() {
-                return Poll::Ready(item);
+                return Some(item);
             }
-        }
-        if !self.notify_on {
-            self.inner.registry.enable_notify(&self.state);
-            self.notify_on = true;
         }
         self.state.event_waiter.register(cx.waker());
         // Look again: an event enqueued before the registration may not have woken us.
-        match self.poll() {
-            Some(item) => Poll::Ready(item),
-            None => Poll::Pending,
-        }
+        self.poll()
     }
 
     /// Before a task gives up its turn, a short exponential backoff polling the empty queue (1,

@@ -149,3 +149,22 @@ where
         started.elapsed()
     );
 }
+
+/// A waker that does nothing when woken and runs `action` when its last clone is dropped.
+pub fn waker_dropping_with(action: impl FnOnce() + Send + 'static) -> std::task::Waker {
+    struct DropAction(std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>);
+    impl std::task::Wake for DropAction {
+        fn wake(self: std::sync::Arc<Self>) {}
+    }
+    impl Drop for DropAction {
+        fn drop(&mut self) {
+            let action = self.0.lock().unwrap().take();
+            if let Some(action) = action {
+                action();
+            }
+        }
+    }
+    std::task::Waker::from(std::sync::Arc::new(DropAction(std::sync::Mutex::new(Some(
+        Box::new(action),
+    )))))
+}
