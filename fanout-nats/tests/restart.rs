@@ -181,7 +181,12 @@ fn core_nats_reports_what_a_restart_lost() {
             }
             Err(RecvTimeoutError::Timeout) if last.is_some_and(|l| l >= total) => break,
             Err(RecvTimeoutError::Timeout) => {
-                publisher.publish(Numbered { publisher: 0, n: next }).unwrap();
+                publisher
+                    .publish(Numbered {
+                        publisher: 0,
+                        n: next,
+                    })
+                    .unwrap();
                 next += 1;
             }
             Err(e) => panic!("{e:?}"),
