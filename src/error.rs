@@ -227,6 +227,16 @@ pub enum BuildError {
         /// The last sequence number the bus gave (0 before the first publish).
         last: u64,
     },
+    /// [`SubscriberBuilder::keys`](crate::SubscriberBuilder::keys) was given no key. A
+    /// subscriber for no key would be offered only unkeyed events, which is rarely what a
+    /// computed, empty list of sessions meant; and receiving every key instead would leak one
+    /// session's events into another's tab. Leave `keys` out for an unkeyed subscriber.
+    NoKeys,
+    /// More than [`MAX_KEYS`](crate::key::MAX_KEYS) distinct keys were asked for.
+    TooManyKeys {
+        /// The number of distinct keys asked for.
+        requested: usize,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -248,6 +258,14 @@ impl fmt::Display for BuildError {
             BuildError::ReplayFromFuture { requested, last } => write!(
                 f,
                 "replay since sequence number {requested}, but the bus's last is {last}"
+            ),
+            BuildError::NoKeys => f.write_str(
+                "a keyed subscriber needs at least one key (leave `keys` out for an unkeyed one)",
+            ),
+            BuildError::TooManyKeys { requested } => write!(
+                f,
+                "{requested} keys is above the maximum of {} per subscriber",
+                crate::key::MAX_KEYS
             ),
         }
     }

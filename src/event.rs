@@ -1,6 +1,6 @@
 //! The [`Event`] trait: what a bus carries.
 
-use crate::Topic;
+use crate::{Key, Topic};
 
 /// An event a [`Bus`](crate::Bus) can fan out: cloneable, sendable, and mapped to one [`Topic`].
 ///
@@ -33,10 +33,39 @@ use crate::Topic;
 pub trait Event: Clone + Send + 'static {
     /// The topic this event belongs to; subscribers whose mask lacks it never see the event.
     fn topic(&self) -> Topic;
+
+    /// The routing key of this event: the session, connection or run it is for, or `None` (the
+    /// default) for an event that is for everyone. A keyed event is offered only to the
+    /// subscribers of its key and to unkeyed subscribers; an unkeyed one to every subscriber
+    /// (see [`crate::key`]).
+    ///
+    /// Called by a publish only on a bus that has keyed subscribers, once per publish, on the
+    /// publishing thread: keep it a field read. An event type that never names a key need not
+    /// implement it.
+    ///
+    /// ```
+    /// use fanout::{topic, Event, Key, Topic};
+    /// #[derive(Clone)]
+    /// struct Line { session: u64 }
+    /// impl Event for Line {
+    ///     fn topic(&self) -> Topic { topic!(0) }
+    ///     fn key(&self) -> Option<Key> { Some(Key::from(self.session)) }
+    /// }
+    /// assert_eq!(Line { session: 7 }.key(), Some(Key::from(7u64)));
+    /// ```
+    #[inline]
+    fn key(&self) -> Option<Key> {
+        None
+    }
 }
 
 impl<E: Event + Sync> Event for std::sync::Arc<E> {
     fn topic(&self) -> Topic {
         (**self).topic()
+    }
+
+    #[inline]
+    fn key(&self) -> Option<Key> {
+        (**self).key()
     }
 }

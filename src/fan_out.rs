@@ -12,13 +12,20 @@
 //!    throws away is added to that subscriber's loss counter, which its consumer reports in-stream.
 //!
 //! No step takes a lock or allocates (beyond what `E::clone` does). Only `Overflow::Block` waits.
+//!
+//! On a bus with keyed subscribers (see [`crate::key`]) the snapshot has a key index, and step 3
+//! walks the event's [`route`] instead: the unkeyed subscribers, then the subscribers of the
+//! event's key (one hash lookup), or, for an unkeyed event, every keyed subscriber. The walk is the
+//! same loop over several slices. A snapshot without an index costs step 3 one test of `None`.
 
 use std::ptr;
 use std::time::{Duration, Instant};
 
 mod owed;
+pub(crate) mod route;
 
-use owed::{past, Owed, OwedBatch, OwedLast};
+use owed::{past, Owed, OwedBatch, OwedLast, OwedRoute};
+use route::{Route, Target};
 
 use crate::error::PublishError;
 use crate::queue::{self, TrySendError, WaitError};
@@ -170,6 +177,11 @@ fn fan_out<E: Event>(
     if snapshot.closed {
         return Err(PublishError::Closed(event));
     }
+    if snapshot.keyed.is_some() {
+        return Ok(fan_out_keyed(
+            &snapshot, inner, counter, event, bit, deadline,
+        ));
+    }
     counter.add(1);
     let registry = &inner.registry;
     let entries = &snapshot.entries[..];
@@ -229,6 +241,9 @@ pub(crate) fn publish_batch<E: Event>(
     let snapshot = inner.registry.load();
     if snapshot.closed {
         return Err(PublishError::Closed(std::mem::take(events)));
+    }
+    if snapshot.keyed.is_some() {
+        return Ok(publish_batch_keyed(&snapshot, inner, counter, events));
     }
     let registry = &inner.registry;
     let entries = &snapshot.entries[..];
@@ -490,6 +505,9 @@ pub(crate) fn fan_out_to<E: Event>(
     deadline: Option<Instant>,
 ) -> Delivery {
     // The caller found the snapshot open.
+    if snapshot.keyed.is_some() {
+        return fan_out_keyed(snapshot, inner, counter, event, bit, deadline);
+    }
     counter.add(1);
     let registry = &inner.registry;
     let entries = &snapshot.entries[..];
@@ -535,4 +553,154 @@ pub(crate) fn fan_out_to<E: Event>(
     }
     owed.defuse();
     delivery
+}
+
+/// [`fan_out`] through a snapshot with a key index: the event's [`route`] (see [`crate::key`]).
+/// Out of line, so that the plain path's machine code stays what it was (a bus without keyed
+/// subscribers never comes here). `#[cold]` keeps the plain path's layout: measured, without it
+/// the plain publish took 10 more instructions (BENCHMARKS.md, issue 19).
+#[cold]
+#[inline(never)]
+fn fan_out_keyed<E: Event>(
+    snapshot: &Snapshot<E>,
+    inner: &Inner<E>,
+    counter: &PublishCounter,
+    event: E,
+    bit: u64,
+    deadline: Option<Instant>,
+) -> Delivery {
+    // User code, before anything is counted or served: a panic here publishes nothing.
+    let route = Route::new(snapshot, Target::of(snapshot, event.key()));
+    counter.add(1);
+    fan_out_route(&inner.registry, route, event, bit, deadline, false)
+}
+
+/// The walk of [`fan_out`] along a route: the same loop, over each part in turn, with the entry
+/// found last still pending across parts (the last interested entry of the whole route takes the
+/// original). Keep it in step with `fan_out`. With `skip_cut_off` (a batch), subscribers already
+/// cut off by `Overflow::Disconnect` are passed over, as a later publish's snapshot would.
+#[inline]
+fn fan_out_route<E: Event>(
+    registry: &Registry<E>,
+    route: Route<'_, E>,
+    event: E,
+    bit: u64,
+    deadline: Option<Instant>,
+    skip_cut_off: bool,
+) -> Delivery {
+    let mut delivery = Delivery::default();
+    let mut owed = OwedRoute::new(route, bit);
+    let mut pending: Option<&Entry<E>> = None;
+    for part in 0..route.parts() {
+        let entries = route.part(part);
+        owed.enter(part, entries.as_ptr());
+        for entry in entries {
+            if entry.mask & bit == 0 {
+                continue;
+            }
+            if skip_cut_off && entry.state.overflowed.load(Ordering::Relaxed) {
+                owed.examined = past(entry);
+                continue;
+            }
+            if let Some(filter) = &entry.filter {
+                if !filter(&event) {
+                    owed.examined = past(entry);
+                    continue;
+                }
+            }
+            if let Some(previous) = pending.replace(entry) {
+                owed.examined = entry;
+                let served = Served::new(&mut owed.pending, ptr::null());
+                offer(
+                    registry,
+                    previous,
+                    event.clone(),
+                    deadline,
+                    &mut delivery,
+                    served,
+                );
+            }
+            owed.pending = entry;
+            owed.examined = past(entry);
+        }
+    }
+    if let Some(last) = pending {
+        let served = Served::new(&mut owed.pending, ptr::null());
+        offer(registry, last, event, deadline, &mut delivery, served);
+    }
+    owed.defuse();
+    delivery
+}
+
+/// [`publish_batch`] through a snapshot with a key index: each event along its own route, all
+/// through the one snapshot loaded for the batch, in order. Subscribers the batch cuts off
+/// (`Overflow::Disconnect`) are not offered its later events, as in a plain batch.
+#[cold]
+fn publish_batch_keyed<E: Event>(
+    snapshot: &Snapshot<E>,
+    inner: &Inner<E>,
+    counter: &PublishCounter,
+    events: &mut Vec<E>,
+) -> Delivery {
+    let union = snapshot
+        .entries
+        .iter()
+        .fold(0u64, |acc, entry| acc | entry.mask)
+        | snapshot.keyed.as_ref().map_or(0, |keyed| keyed.union());
+    let counted = events
+        .iter()
+        .filter(|event| union & event.topic().bit() != 0)
+        .count();
+    counter.add(counted as u64);
+    let mut delivery = Delivery::default();
+    let mut rest = OwedRest {
+        snapshot,
+        events: events.drain(..),
+    };
+    while let Some(event) = rest.events.next() {
+        let bit = event.topic().bit();
+        if union & bit == 0 {
+            drop(event);
+            continue;
+        }
+        let route = Route::new(snapshot, Target::of(snapshot, event.key()));
+        delivery.add(fan_out_route(
+            &inner.registry,
+            route,
+            event,
+            bit,
+            None,
+            true,
+        ));
+    }
+    delivery
+}
+
+/// The events of a keyed batch not published yet: if user code panics while one is published
+/// (its own guard counts that one), every later one is counted as lost to every subscriber on
+/// its route whose mask has its topic (`Event::topic` and `Event::key` are user code too: an
+/// event whose topic or key panics counts as owed to every subscriber of its route, or of every
+/// route).
+struct OwedRest<'a, 'v, E: Event> {
+    snapshot: &'a Snapshot<E>,
+    events: std::vec::Drain<'v, E>,
+}
+
+impl<E: Event> Drop for OwedRest<'_, '_, E> {
+    fn drop(&mut self) {
+        use std::panic::{catch_unwind, AssertUnwindSafe};
+        let snapshot = self.snapshot;
+        for event in self.events.as_slice() {
+            let bit = catch_unwind(AssertUnwindSafe(|| event.topic().bit())).unwrap_or(u64::MAX);
+            let target = catch_unwind(AssertUnwindSafe(|| Target::of(snapshot, event.key())))
+                .unwrap_or(Target::Everyone);
+            // (A panicking key is routed to everyone: its own route is unknown.)
+            let route = Route::new(snapshot, target);
+            for entry in route.entries_from(route::Pos { part: 0, index: 0 }) {
+                if entry.mask & bit != 0 && !entry.state.overflowed.load(Ordering::Relaxed) {
+                    owed::owe(&entry.state, 1);
+                }
+            }
+        }
+    }
 }

@@ -418,6 +418,22 @@ impl<E> Subscriber<E> {
         self.state.topics()
     }
 
+    /// The keys this subscriber asked for, sorted, without duplicates; empty for an unkeyed
+    /// subscriber (see [`crate::key`]).
+    ///
+    /// ```
+    /// # #[derive(Clone)] struct Ping;
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// use fanout::Key;
+    /// let bus = fanout::Bus::<Ping>::new();
+    /// let sub = bus.subscriber().keys([3u64, 1, 3]).build().unwrap();
+    /// assert_eq!(sub.keys(), [Key::from(1u64), Key::from(3u64)]);
+    /// assert!(bus.subscribe(fanout::Topics::ALL).keys().is_empty());
+    /// ```
+    pub fn keys(&self) -> &[crate::Key] {
+        &self.state.keys
+    }
+
     /// How many events are waiting to be received (including one held back behind a `Lagged`).
     pub fn len(&self) -> usize {
         self.rx.len() + self.held.len()

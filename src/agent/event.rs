@@ -701,6 +701,16 @@ impl Event for AgentEvent {
     fn topic(&self) -> Topic {
         AgentEvent::topic(self)
     }
+
+    /// The event's session ([`AgentEvent::session_id`]): per-connection targeting. Host-wide
+    /// events (`ConfigReloaded`, `ShutdownRequested`) and a `Custom` event without a session are
+    /// unkeyed, so they reach every subscriber. A forwarder that follows one run subscribes to
+    /// its session's key and filters on [`run_id`](AgentEvent::run_id): the filter then runs only
+    /// for that session's events.
+    #[inline]
+    fn key(&self) -> Option<crate::Key> {
+        self.session_id().map(crate::Key::from)
+    }
 }
 
 /// Reads a `cost_usd`: a number, or the `null` that serde_json writes for a NaN or infinite `f64`

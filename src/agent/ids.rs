@@ -50,6 +50,13 @@ macro_rules! id_type {
             }
         }
 
+        /// The id's UUID as a routing key (see [`crate::key`]).
+        impl From<$name> for crate::Key {
+            fn from(id: $name) -> crate::Key {
+                crate::Key::from(id.0)
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 fmt::Display::fmt(&self.0, f)

@@ -23,6 +23,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
 use std::vec::Drain;
 
+use super::route::Route;
 use crate::registry::{Entry, SubscriberState};
 use crate::sync::Ordering;
 use crate::{Event, Overflow};
@@ -78,6 +79,61 @@ impl<E> Drop for Owed<'_, E> {
             let owed = at == self.pending || (at >= self.examined && entry.mask & self.bit != 0);
             if owed {
                 owe(&entry.state, 1);
+            }
+        }
+    }
+}
+
+/// The guard of a publish along a [`Route`] (a snapshot with a key index): [`Owed`] across the
+/// route's parts. Entries of parts before `part` were looked at (but `pending`); those of parts
+/// after it are owed if their mask has the topic.
+pub(super) struct OwedRoute<'a, E> {
+    route: Route<'a, E>,
+    bit: u64,
+    /// The part being walked.
+    pub(super) part: usize,
+    /// In `part`: entries before this one were looked at.
+    pub(super) examined: *const Entry<E>,
+    /// The entry waiting to be served (null: none), in any part.
+    pub(super) pending: *const Entry<E>,
+}
+
+impl<'a, E> OwedRoute<'a, E> {
+    #[inline]
+    pub(super) fn new(route: Route<'a, E>, bit: u64) -> Self {
+        OwedRoute {
+            route,
+            bit,
+            part: 0,
+            examined: route.part(0).as_ptr(),
+            pending: ptr::null(),
+        }
+    }
+
+    /// The walk moves on to part `part`, which starts at `first`.
+    #[inline]
+    pub(super) fn enter(&mut self, part: usize, first: *const Entry<E>) {
+        self.part = part;
+        self.examined = first;
+    }
+
+    /// Every subscriber was served: nothing is owed.
+    #[inline]
+    pub(super) fn defuse(self) {
+        mem::forget(self);
+    }
+}
+
+impl<E> Drop for OwedRoute<'_, E> {
+    fn drop(&mut self) {
+        // Reached only by unwinding (the normal path defuses the guard).
+        for part in 0..self.route.parts() {
+            for entry in self.route.part(part) {
+                let at = ptr::from_ref(entry);
+                let ahead = part > self.part || (part == self.part && at >= self.examined);
+                if at == self.pending || (ahead && entry.mask & self.bit != 0) {
+                    owe(&entry.state, 1);
+                }
             }
         }
     }
@@ -169,7 +225,7 @@ impl<E: Event> Drop for OwedLast<'_, '_, E> {
 /// Counts `n` events a panic kept from a subscriber: lost, and reported as `Lagged` like any
 /// other loss. They never entered its queue, which stats must know for a `DropOldest`
 /// subscriber (whose losses are otherwise evictions of queued events).
-fn owe(state: &SubscriberState, n: u64) {
+pub(super) fn owe(state: &SubscriberState, n: u64) {
     if state.overflow == Overflow::DropOldest {
         state.lost_unqueued.fetch_add(n, Ordering::Relaxed);
     }

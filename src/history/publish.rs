@@ -47,8 +47,13 @@ pub(crate) fn publish<E: Event>(
         return fan_out::idle(inner, || Sequenced::new(0, event)).map_err(unwrap_closed);
     }
     let _order = history.order.lock();
-    // User code (Clone) before the ring lock.
-    let copy = if kept { Some(event.clone()) } else { None };
+    // User code (Clone, and the key a late keyed subscriber's replay is chosen by) before the
+    // ring lock.
+    let copy = if kept {
+        Some((event.key(), event.clone()))
+    } else {
+        None
+    };
     let mut ring = history.ring.lock();
     let snapshot = inner.registry.load();
     if snapshot.closed {
@@ -58,7 +63,7 @@ pub(crate) fn publish<E: Event>(
     }
     let mut displaced = Displaced::new();
     let seq = match copy {
-        Some(copy) => ring.keep(topic.index(), copy, history.capacity, &mut displaced),
+        Some((key, copy)) => ring.keep(topic.index(), key, copy, history.capacity, &mut displaced),
         None => ring.number(),
     };
     drop(ring);

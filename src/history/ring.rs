@@ -5,6 +5,7 @@ use crate::error::BuildError;
 use crate::registry::Filter;
 use crate::sync::Mutex;
 use crate::topic::TOPIC_COUNT;
+use crate::Key;
 
 /// One slot per topic.
 const SLOTS: usize = TOPIC_COUNT as usize;
@@ -44,10 +45,23 @@ impl<E> History<E> {
     }
 }
 
-/// One kept event and its topic's index (stored, so that evicting it runs no user code).
+/// One kept event, its topic's index and its key (stored, so that evicting it or selecting a
+/// replay by topic and key runs no user code).
 pub(crate) struct Kept<E> {
     topic: u8,
+    key: Option<Key>,
     item: Sequenced<E>,
+}
+
+impl<E> Kept<E> {
+    /// Whether a subscriber of `keys` (empty: unkeyed) is offered this event.
+    #[inline]
+    fn is_for(&self, keys: &[Key]) -> bool {
+        match self.key {
+            Some(key) if !keys.is_empty() => keys.binary_search(&key).is_ok(),
+            _ => true,
+        }
+    }
 }
 
 /// Events a publish displaced from the history, for it to drop once it no longer holds the ring
@@ -145,6 +159,7 @@ impl<E> Ring<E> {
     pub(crate) fn keep(
         &mut self,
         topic: u8,
+        key: Option<Key>,
         event: E,
         capacity: usize,
         displaced: &mut Displaced<E>,
@@ -159,6 +174,7 @@ impl<E> Ring<E> {
         self.last_of[t] = seq;
         let kept = Kept {
             topic,
+            key,
             item: Sequenced::new(seq, event),
         };
         if self.slots.len() < capacity {
@@ -187,16 +203,24 @@ impl<E> Ring<E> {
         seq
     }
 
-    /// The events `replay` asks for that `mask` and `filter` want, oldest first. Runs the filter
-    /// (user code) on candidates.
+    /// The events `replay` asks for that a subscriber of `keys` (empty: unkeyed) is offered and
+    /// `mask` and `filter` want, oldest first. Runs the filter (user code) on candidates.
+    ///
+    /// A keyed subscriber's replay is chosen by scanning the part of the ring the replay covers
+    /// and comparing each event's stored key: no user code and no clone for another key's
+    /// events, but a scan of up to the whole history per subscribe (no per-key index: it would
+    /// cost every publish a map update under the ring lock, to save a subscribe a scan).
     pub(crate) fn select(
         &self,
         replay: Replay,
+        keys: &[Key],
         mask: u64,
         filter: Option<&Filter<Sequenced<E>>>,
     ) -> Result<Selection<'_, E>, BuildError> {
         let wants = |kept: &Kept<E>| {
-            mask & (1u64 << kept.topic) != 0 && filter.map_or(true, |f| f(&kept.item))
+            mask & (1u64 << kept.topic) != 0
+                && kept.is_for(keys)
+                && filter.map_or(true, |f| f(&kept.item))
         };
         let mut selection = Selection {
             events: Vec::new(),
@@ -232,6 +256,29 @@ impl<E> Ring<E> {
                         .filter(|kept| wants(kept))
                         .map(|kept| &kept.item),
                 );
+            }
+            Replay::LastPerTopic if !keys.is_empty() => {
+                // The newest event of each topic among those offered to these keys: the ring,
+                // newest first, then the retained slot of a topic the ring no longer holds.
+                let mut found = 0u64;
+                for kept in self.ordered().rev() {
+                    let bit = 1u64 << kept.topic;
+                    if found & bit == 0 && mask & bit != 0 && kept.is_for(keys) {
+                        found |= bit;
+                        if filter.map_or(true, |f| f(&kept.item)) {
+                            selection.events.push(&kept.item);
+                        }
+                    }
+                }
+                for (t, retained) in self.retained.iter().enumerate() {
+                    if found & (1u64 << t) != 0 {
+                        continue;
+                    }
+                    if let Some(kept) = retained.as_ref().filter(|kept| wants(kept)) {
+                        selection.events.push(&kept.item);
+                    }
+                }
+                selection.events.sort_unstable_by_key(|item| item.seq());
             }
             Replay::LastPerTopic => {
                 for (t, &last) in self.last_of.iter().enumerate() {

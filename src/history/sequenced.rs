@@ -85,4 +85,9 @@ impl<E: Event> Event for Sequenced<E> {
     fn topic(&self) -> Topic {
         self.event.topic()
     }
+
+    #[inline]
+    fn key(&self) -> Option<crate::Key> {
+        self.event.key()
+    }
 }

@@ -90,6 +90,19 @@ impl<E: Event> HistorySubscriberBuilder<E> {
         self
     }
 
+    /// Makes this a keyed subscriber of `key`, replayed and live: it replays only the past
+    /// events of `key` and the unkeyed ones; see [`SubscriberBuilder::key`].
+    pub fn key(mut self, key: impl Into<crate::Key>) -> Self {
+        self.builder = self.builder.key(key);
+        self
+    }
+
+    /// Makes this a keyed subscriber of every key in `keys`; see [`SubscriberBuilder::keys`].
+    pub fn keys<K: Into<crate::Key>>(mut self, keys: impl IntoIterator<Item = K>) -> Self {
+        self.builder = self.builder.keys(keys);
+        self
+    }
+
     /// A predicate on the event, run by publishers on live events and by `build` on replayed
     /// ones; see [`SubscriberBuilder::filter`]. Never publish from it.
     pub fn filter(mut self, filter: impl Fn(&E) -> bool + Send + Sync + 'static) -> Self {
@@ -132,7 +145,12 @@ impl<E: Event> HistorySubscriberBuilder<E> {
         let state = &parts.state;
         let capacity = state.capacity;
         let ring = self.history.ring.lock();
-        let selection = match ring.select(self.replay, entry.mask, entry.filter.as_deref()) {
+        let selection = match ring.select(
+            self.replay,
+            &state.keys,
+            entry.mask,
+            entry.filter.as_deref(),
+        ) {
             Ok(selection) => selection,
             Err(err) => {
                 drop(ring);

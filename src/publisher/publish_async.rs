@@ -7,7 +7,9 @@
 //! queue suspends the walk: the future registers in that subscriber's room waiters, tries once
 //! more (the handshake of [`crate::notify`]; the consumer's dequeue is the notifier), and returns
 //! `Pending`; it resumes where it stopped. So the subscribers are served in table order and one
-//! publisher's events reach each subscriber in the order it awaited them.
+//! publisher's events reach each subscriber in the order it awaited them. On a bus with keyed
+//! subscribers the walk follows the event's route (`fan_out::route`), as a synchronous publish
+//! does.
 //!
 //! - **Dropped mid-wait**: subscribers already served keep the event; every interested
 //!   subscriber not yet served (the one waited for, and the rest of the walk) gets it counted as
@@ -26,6 +28,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::error::PublishError;
+use crate::fan_out::route::{Pos, Route, Target};
 use crate::fan_out::{self, enqueued, offer_or_return, Delivery, Served};
 use crate::queue::TrySendError;
 use crate::registry::{Entry, Registry, Snapshot};
@@ -65,18 +68,20 @@ struct Walk<E> {
     /// Owned, so it can be held across `.await`s; keeps the queues' senders alive like any
     /// publish's snapshot does.
     snapshot: Arc<Snapshot<E>>,
+    /// The event's route through the snapshot (its key's group, resolved once).
+    target: Target,
     bit: u64,
     /// The original event, moved into the last interested subscriber's queue.
     event: Option<E>,
-    /// The next entry to examine.
-    cursor: usize,
+    /// The next entry to examine (may be past the end of its part).
+    cursor: Pos,
     /// An interested entry found, not yet served (it takes the original if none follows).
-    pending: Option<usize>,
+    pending: Option<Pos>,
     /// A `Block` entry whose queue was full, and the copy waiting for room in it.
-    blocked: Option<(usize, E)>,
+    blocked: Option<(Pos, E)>,
     /// The entry being offered the event right now: if user code (`Clone`) panics before the
     /// offer is recorded, the drop counts the event as lost to it.
-    offering: Option<usize>,
+    offering: Option<Pos>,
     delivery: Delivery,
 }
 
@@ -108,12 +113,15 @@ impl<E: Event> Future for PublishAsync<'_, E> {
             if snapshot.closed {
                 return Poll::Ready(Err(PublishError::Closed(event)));
             }
+            // User code (`Event::key`), before anything is counted.
+            let target = Target::for_event(&snapshot, &event);
             this.counter.add(1);
             this.stage = Stage::Walk(Walk {
                 snapshot,
+                target,
                 bit,
                 event: Some(event),
-                cursor: 0,
+                cursor: Pos { part: 0, index: 0 },
                 pending: None,
                 blocked: None,
                 offering: None,
@@ -138,7 +146,7 @@ impl<E: Event> Walk<E> {
     fn advance(&mut self, registry: &Registry<E>, cx: &mut Context<'_>) -> Poll<Delivery> {
         loop {
             if let Some((index, copy)) = self.blocked.take() {
-                let entry = &self.snapshot.entries[index];
+                let entry = Route::new(&self.snapshot, self.target).entry(index);
                 if let Some(copy) = wait_for_room(registry, entry, copy, cx, &mut self.delivery) {
                     self.blocked = Some((index, copy));
                     return Poll::Pending;
@@ -148,7 +156,7 @@ impl<E: Event> Walk<E> {
                 Some(offer) => offer,
                 None => return Poll::Ready(self.delivery),
             };
-            let entry = &self.snapshot.entries[index];
+            let entry = Route::new(&self.snapshot, self.target).entry(index);
             // The overflow path marks the entry served before it runs user code (dropping a
             // refused event, removing a cut-off subscriber), as in a synchronous publish.
             let served = Served::new(&mut self.offering, None);
@@ -162,13 +170,15 @@ impl<E: Event> Walk<E> {
 
     /// The next subscriber to serve and its copy: a clone while another interested entry
     /// follows, the original for the last one; `None` once every interested entry was served.
-    fn next_offer(&mut self) -> Option<(usize, E)> {
-        let entries = &self.snapshot.entries;
+    fn next_offer(&mut self) -> Option<(Pos, E)> {
+        let route = Route::new(&self.snapshot, self.target);
         let event = self.event.as_ref()?;
-        while self.cursor < entries.len() {
-            let index = self.cursor;
-            self.cursor += 1;
-            if wants(&entries[index], self.bit, event) {
+        while let Some(index) = route.settle(self.cursor) {
+            self.cursor = Pos {
+                part: index.part,
+                index: index.index + 1,
+            };
+            if wants(route.entry(index), self.bit, event) {
                 if let Some(previous) = self.pending.replace(index) {
                     self.offering = Some(previous);
                     return Some((previous, event.clone()));
@@ -240,19 +250,20 @@ impl<E> Drop for Walk<E> {
     fn drop(&mut self) {
         // Every loss is counted before any event copy is dropped: an event's `Drop` may panic,
         // and what is counted after it would then never be.
+        let route = Route::new(&self.snapshot, self.target);
         let blocked = self.blocked.take().map(|(index, copy)| {
-            lose(&self.snapshot.entries[index]);
+            lose(route.entry(index));
             copy
         });
         if let Some(index) = self.offering.take() {
-            lose(&self.snapshot.entries[index]);
+            lose(route.entry(index));
         }
         if let Some(index) = self.pending.take() {
-            lose(&self.snapshot.entries[index]);
+            lose(route.entry(index));
         }
         let event = self.event.take();
         if let Some(event) = &event {
-            for entry in &self.snapshot.entries[self.cursor..] {
+            for entry in route.entries_from(self.cursor) {
                 // A filter that panics here (we may already be unwinding) counts as interested:
                 // an over-reported loss is visible, a missed one would be silent.
                 let wanted = catch_unwind(AssertUnwindSafe(|| wants(entry, self.bit, event)))

@@ -12,7 +12,7 @@ use crate::registry::{Entry, Filter, SubscriberId, SubscriberState};
 use crate::shared::{check_capacity, Inner};
 use crate::subscriber::SubscriberParts;
 use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize};
-use crate::{Event, Overflow, Subscriber, Topics, WaitStrategy};
+use crate::{key, Event, Key, Overflow, Subscriber, Topics, WaitStrategy};
 
 /// Builds a [`Subscriber`] with its own topics, capacity, overflow policy, name, filter and wait
 /// strategy; made by [`Bus::subscriber`](crate::Bus::subscriber). Settings left alone take the
@@ -47,6 +47,8 @@ pub struct SubscriberBuilder<E> {
     wait: WaitStrategy,
     name: Option<String>,
     filter: Option<std::sync::Arc<Filter<E>>>,
+    /// `None`: unkeyed. Checked (and sorted, deduplicated) by `check`.
+    keys: Option<Vec<Key>>,
 }
 
 impl<E> SubscriberBuilder<E> {
@@ -60,6 +62,7 @@ impl<E> SubscriberBuilder<E> {
             wait: defaults.wait,
             name: None,
             filter: None,
+            keys: None,
         }
     }
 
@@ -101,6 +104,41 @@ impl<E> SubscriberBuilder<E> {
         self.filter = Some(std::sync::Arc::new(filter));
         self
     }
+
+    /// Makes this a keyed subscriber of `key`: of the events that name a key
+    /// ([`Event::key`]), it is offered only those of `key`; it is still offered every unkeyed
+    /// event. Its topics, filter and overflow policy apply to what it is offered as usual. A
+    /// publish of a key costs nothing for the subscribers of other keys: use it instead of a
+    /// [`filter`](Self::filter) for per-session, per-connection or per-run targeting (see
+    /// [`crate::key`]). Replaces keys set before.
+    ///
+    /// ```
+    /// use fanout::{topic, Bus, Event, Key, Topic};
+    /// #[derive(Clone, Debug, PartialEq)]
+    /// struct Line { tab: u64 }
+    /// impl Event for Line {
+    ///     fn topic(&self) -> Topic { topic!(0) }
+    ///     fn key(&self) -> Option<Key> { Some(Key::from(self.tab)) }
+    /// }
+    /// let bus = Bus::new();
+    /// let mut tab7 = bus.subscriber().key(7u64).build().unwrap();
+    /// bus.publish(Line { tab: 8 }).unwrap();
+    /// bus.publish(Line { tab: 7 }).unwrap();
+    /// assert_eq!(tab7.try_recv(), Ok(Line { tab: 7 }));
+    /// assert!(tab7.try_recv().is_err());
+    /// ```
+    pub fn key(self, key: impl Into<Key>) -> Self {
+        self.keys([key.into()])
+    }
+
+    /// Makes this a keyed subscriber of every key in `keys` (a small set: duplicates count once,
+    /// at most [`MAX_KEYS`](crate::key::MAX_KEYS)); see [`key`](Self::key). Replaces keys set
+    /// before. An empty set is an error at [`build`](SubscriberBuilder::build)
+    /// ([`BuildError::NoKeys`]): leave `keys` out for an unkeyed subscriber.
+    pub fn keys<K: Into<Key>>(mut self, keys: impl IntoIterator<Item = K>) -> Self {
+        self.keys = Some(keys.into_iter().map(Into::into).collect());
+        self
+    }
 }
 
 impl<E: Event> SubscriberBuilder<E> {
@@ -108,8 +146,8 @@ impl<E: Event> SubscriberBuilder<E> {
     ///
     /// # Errors
     ///
-    /// [`BuildError::ZeroCapacity`], [`BuildError::CapacityTooLarge`], or [`BuildError::Closed`]
-    /// if the bus is closed.
+    /// [`BuildError::ZeroCapacity`], [`BuildError::CapacityTooLarge`], [`BuildError::NoKeys`],
+    /// [`BuildError::TooManyKeys`], or [`BuildError::Closed`] if the bus is closed.
     pub fn build(self) -> Result<Subscriber<E>, BuildError> {
         self.check()?;
         self.register().map_err(|_| BuildError::Closed)
@@ -155,11 +193,25 @@ pub(crate) struct Prepared<E> {
 impl<E> SubscriberBuilder<E> {
     /// Checks the settings [`build`](Self::build) checks before it registers anything.
     pub(crate) fn check(&self) -> Result<(), BuildError> {
-        check_capacity(self.capacity)
+        check_capacity(self.capacity)?;
+        if let Some(keys) = &self.keys {
+            key::normalize(keys.clone())?;
+        }
+        Ok(())
+    }
+
+    /// The keys asked for, as the subscriber's state holds them (checked by `check`).
+    fn checked_keys(&mut self) -> Box<[Key]> {
+        match self.keys.take().map(key::normalize) {
+            Some(Ok(keys)) => keys,
+            // `check` rejected these before anything was prepared.
+            Some(Err(_)) | None => Box::new([]),
+        }
     }
 
     /// Makes the subscriber's state, queue and table entry, without registering them.
-    pub(crate) fn prepare(self) -> Prepared<E> {
+    pub(crate) fn prepare(mut self) -> Prepared<E> {
+        let keys = self.checked_keys();
         let id = self.inner.next_id();
         let name = self.name.unwrap_or_else(|| format!("subscriber-{id}"));
         let state = Arc::new(SubscriberState {
@@ -169,6 +221,7 @@ impl<E> SubscriberBuilder<E> {
             overflow: self.overflow,
             wait: self.wait,
             topics: AtomicU64::new(self.topics.bits()),
+            keys,
             lost: LossCounter::new(),
             overflowed: AtomicBool::new(false),
             received: CachePadded::new(AtomicU64::new(0)),
@@ -213,6 +266,7 @@ impl<E> fmt::Debug for SubscriberBuilder<E> {
             .field("wait", &self.wait)
             .field("name", &self.name)
             .field("filter", &self.filter.is_some())
+            .field("keys", &self.keys)
             .finish()
     }
 }
