@@ -104,3 +104,86 @@ fn a_publisher_that_reached_a_subscriber_never_skips_it() {
         });
     }
 }
+
+/// Model 8 with keys: the interest mask holds keyed subscribers' topics too (they live in the
+/// snapshot's key index, not its entry list), through subscribes, `set_topics` on a subscriber
+/// of two keys, and an unsubscribe that removes a key's last subscriber (and so its group).
+///
+/// Threads: one subscribing for keys {1, 2} to topic 0 then switching to topic 1; one
+/// subscribing for key 3 to topic 2 then unsubscribing; a key-1 subscriber to topic 3 lives
+/// throughout.
+#[test]
+fn keyed_interest_never_misses_a_live_keyed_subscriber() {
+    model(Some(3), || {
+        let bus = Bus::<common::Ev>::new();
+        let stays = bus.subscriber().key(1u32).topics(STAYS).build().unwrap();
+
+        let a_bus = bus.clone();
+        let a = thread::spawn(move || {
+            let a = a_bus.subscriber().keys([1u32, 2]).topics(A0).build().unwrap();
+            assert_has(&a_bus, A0 | STAYS, "keyed subscribe(0)");
+            a.set_topics(A1.into());
+            assert_has(&a_bus, A1 | STAYS, "keyed set_topics(1)");
+            a
+        });
+        let b_bus = bus.clone();
+        let b = thread::spawn(move || {
+            let b = b_bus.subscriber().key(3u32).topics(B).build().unwrap();
+            assert_has(&b_bus, B | STAYS, "keyed subscribe(2)");
+            drop(b);
+            assert_has(&b_bus, STAYS, "keyed unsubscribe(2)");
+        });
+        let a = a.join().unwrap();
+        b.join().unwrap();
+
+        assert_eq!(bus.interest(), A1 | STAYS, "quiescent interest");
+        drop((a, stays));
+        assert_eq!(bus.interest(), Topics::NONE);
+    });
+}
+
+/// Model 8, publisher side, with keys: once a keyed subscriber has received a publisher's event
+/// of its key, it receives every later event of that publisher for its key that it wants, and
+/// never another key's. The publisher's events are for key 1 (topic 0, then topic 1) with one
+/// event for key 2 (topic 1) between them; the joiner subscribes for key 1 (or, in the second
+/// half, widens an existing key-1 subscription with `set_topics`), while an unrelated key-2
+/// subscriber leaves (removing its group, which moves another group in the index).
+#[test]
+fn a_publisher_that_reached_a_keyed_subscriber_never_skips_it() {
+    for widen in [false, true] {
+        model(Some(3), move || {
+            let ledger = common::Ledger::new();
+            let bus = Bus::<common::Ev>::new();
+            let bystander = bus.subscriber().key(3u32).topics(A0).build().unwrap();
+            let leaving = bus.subscriber().key(2u32).topics(B).build().unwrap();
+            let early = widen.then(|| bus.subscriber().key(1u32).topics(B).build().unwrap());
+            let publisher = bus.publisher();
+            let events = ledger.clone();
+            let p = thread::spawn(move || {
+                publisher.publish(events.keyed_event(0, 0, 0, 1)).unwrap();
+                publisher.publish(events.keyed_event(0, 1, 1, 2)).unwrap();
+                publisher.publish(events.keyed_event(0, 2, 1, 1)).unwrap();
+            });
+            let leaver = thread::spawn(move || drop(leaving));
+            let mut joiner = match early {
+                Some(sub) => {
+                    sub.set_topics(A0 | A1);
+                    sub
+                }
+                None => bus.subscriber().key(1u32).topics(A0 | A1).build().unwrap(),
+            };
+            p.join().unwrap();
+            leaver.join().unwrap();
+            let got: Vec<(u8, u8)> = joiner.try_iter().map(|item| item.unwrap().key()).collect();
+            assert!(!got.contains(&(0, 1)), "widen {widen}: got {got:?}: key 2's event");
+            if got.contains(&(0, 0)) {
+                assert!(
+                    got.contains(&(0, 2)),
+                    "widen {widen}: got {got:?}: event 2 skipped"
+                );
+            }
+            drop((bystander, joiner, bus));
+            ledger.assert_all_dropped();
+        });
+    }
+}

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use fanout::{Event, Topic};
+use fanout::{Event, Key, Topic};
 
 /// Copies made and copies dropped, per event id.
 #[derive(Default)]
@@ -35,9 +35,17 @@ impl Ledger {
             publisher,
             seq,
             topic,
+            routing: None,
             ledger: Arc::clone(self),
         };
         self.entry(ev.id(), |c| c.made += 1);
+        ev
+    }
+
+    /// [`event`](Self::event), for routing key `key` (see `fanout::key`).
+    pub fn keyed_event(self: &Arc<Self>, publisher: u8, seq: u8, topic: u8, key: u8) -> Ev {
+        let mut ev = self.event(publisher, seq, topic);
+        ev.routing = Some(key);
         ev
     }
 
@@ -74,6 +82,8 @@ pub struct Ev {
     pub publisher: u8,
     pub seq: u8,
     pub topic: u8,
+    /// The routing key (`Event::key`), if any.
+    pub routing: Option<u8>,
     ledger: Arc<Ledger>,
 }
 
@@ -101,6 +111,7 @@ impl Clone for Ev {
             publisher: self.publisher,
             seq: self.seq,
             topic: self.topic,
+            routing: self.routing,
             ledger: Arc::clone(&self.ledger),
         }
     }
@@ -118,6 +129,10 @@ impl Drop for Ev {
 impl Event for Ev {
     fn topic(&self) -> Topic {
         Topic::new(self.topic).expect("test topics are < 64")
+    }
+
+    fn key(&self) -> Option<Key> {
+        self.routing.map(|key| Key::from(u32::from(key)))
     }
 }
 
