@@ -38,6 +38,8 @@ impl<E> History<E> {
                 last_of: [0; SLOTS],
                 retained: (0..SLOTS).map(|_| None).collect(),
                 retained_mask: 0,
+                keys: Vec::new(),
+                retained_keys: Box::new([]),
             }),
             topics,
             capacity,
@@ -45,22 +47,18 @@ impl<E> History<E> {
     }
 }
 
-/// One kept event, its topic's index and its key (stored, so that evicting it or selecting a
-/// replay by topic and key runs no user code).
+/// One kept event and its topic's index (stored, so that evicting it runs no user code).
 pub(crate) struct Kept<E> {
     topic: u8,
-    key: Option<Key>,
     item: Sequenced<E>,
 }
 
-impl<E> Kept<E> {
-    /// Whether a subscriber of `keys` (empty: unkeyed) is offered this event.
-    #[inline]
-    fn is_for(&self, keys: &[Key]) -> bool {
-        match self.key {
-            Some(key) if !keys.is_empty() => keys.binary_search(&key).is_ok(),
-            _ => true,
-        }
+/// Whether a subscriber of `keys` (empty: unkeyed) is offered an event of key `key`.
+#[inline]
+fn is_for(key: Option<Key>, keys: &[Key]) -> bool {
+    match key {
+        Some(key) if !keys.is_empty() => keys.binary_search(&key).is_ok(),
+        _ => true,
     }
 }
 
@@ -96,6 +94,12 @@ pub(crate) struct Ring<E> {
     retained: Box<[Option<Kept<E>>]>,
     /// The topics whose `retained` slot is full (so a publish tests a bit, not the slot).
     retained_mask: u64,
+    /// The key of each kept event (stored, so that choosing a keyed subscriber's replay runs no
+    /// user code), at its index in `slots`; and of each `retained` event, at its topic. Both
+    /// empty until the first keyed event is kept, then allocated once, in full: a history of
+    /// events without keys pays nothing for keys (not even a larger slot).
+    keys: Vec<Option<Key>>,
+    retained_keys: Box<[Option<Key>]>,
 }
 
 /// What a replay asked of the ring: the events to copy, and the sequence numbers it lost.
@@ -114,10 +118,35 @@ impl<E> Ring<E> {
         self.slots.len()
     }
 
-    /// The kept events, oldest first.
-    fn ordered(&self) -> impl DoubleEndedIterator<Item = &Kept<E>> {
+    /// The kept events, oldest first, with their index in `slots`.
+    fn ordered_indexed(&self) -> impl DoubleEndedIterator<Item = (usize, &Kept<E>)> {
         let (newer, older) = self.slots.split_at(self.head);
-        older.iter().chain(newer)
+        let head = self.head;
+        (older
+            .iter()
+            .enumerate()
+            .map(move |(i, kept)| (head + i, kept)))
+        .chain(newer.iter().enumerate())
+    }
+
+    /// The key of the event at index `i` of `slots`.
+    #[inline]
+    fn key_at(&self, i: usize) -> Option<Key> {
+        self.keys.get(i).copied().flatten()
+    }
+
+    /// Whether keys are being stored (a keyed event was kept).
+    #[inline]
+    fn stores_keys(&self) -> bool {
+        !self.retained_keys.is_empty()
+    }
+
+    /// Starts storing keys: every event kept so far had none.
+    #[cold]
+    fn store_keys(&mut self, capacity: usize) {
+        self.keys = Vec::with_capacity(capacity);
+        self.keys.resize(self.slots.len(), None);
+        self.retained_keys = vec![None; SLOTS].into_boxed_slice();
     }
 
     /// The `i`-th oldest kept event.
@@ -164,6 +193,9 @@ impl<E> Ring<E> {
         capacity: usize,
         displaced: &mut Displaced<E>,
     ) -> u64 {
+        if key.is_some() && !self.stores_keys() {
+            self.store_keys(capacity);
+        }
         let seq = self.number();
         let t = usize::from(topic);
         if self.retained_mask & (1u64 << t) != 0 {
@@ -174,14 +206,25 @@ impl<E> Ring<E> {
         self.last_of[t] = seq;
         let kept = Kept {
             topic,
-            key,
             item: Sequenced::new(seq, event),
         };
         if self.slots.len() < capacity {
             self.slots.push(kept);
+            if self.stores_keys() {
+                self.keys.push(key);
+            }
             return seq;
         }
-        let slot = &mut self.slots[self.head];
+        let index = self.head;
+        if self.stores_keys() {
+            let old = std::mem::replace(&mut self.keys[index], key);
+            let o = usize::from(self.slots[index].topic);
+            if self.last_of[o] == self.slots[index].item.seq() {
+                // Moves to `retained` below, with its key.
+                self.retained_keys[o] = old;
+            }
+        }
+        let slot = &mut self.slots[index];
         self.head += 1;
         if self.head == capacity {
             self.head = 0;
@@ -217,9 +260,9 @@ impl<E> Ring<E> {
         mask: u64,
         filter: Option<&Filter<Sequenced<E>>>,
     ) -> Result<Selection<'_, E>, BuildError> {
-        let wants = |kept: &Kept<E>| {
+        let wants = |kept: &Kept<E>, key: Option<Key>| {
             mask & (1u64 << kept.topic) != 0
-                && kept.is_for(keys)
+                && is_for(key, keys)
                 && filter.map_or(true, |f| f(&kept.item))
         };
         let mut selection = Selection {
@@ -230,11 +273,11 @@ impl<E> Ring<E> {
             Replay::None => {}
             Replay::Tail(k) => {
                 selection.events.reserve_exact(k.min(self.slots.len()));
-                for kept in self.ordered().rev() {
+                for (i, kept) in self.ordered_indexed().rev() {
                     if selection.events.len() == k {
                         break;
                     }
-                    if wants(kept) {
+                    if wants(kept, self.key_at(i)) {
                         selection.events.push(&kept.item);
                     }
                 }
@@ -251,19 +294,19 @@ impl<E> Ring<E> {
                 let start = self.count_up_to(seq);
                 selection.events.reserve_exact(self.slots.len() - start);
                 selection.events.extend(
-                    self.ordered()
+                    self.ordered_indexed()
                         .skip(start)
-                        .filter(|kept| wants(kept))
-                        .map(|kept| &kept.item),
+                        .filter(|&(i, kept)| wants(kept, self.key_at(i)))
+                        .map(|(_, kept)| &kept.item),
                 );
             }
             Replay::LastPerTopic if !keys.is_empty() => {
                 // The newest event of each topic among those offered to these keys: the ring,
                 // newest first, then the retained slot of a topic the ring no longer holds.
                 let mut found = 0u64;
-                for kept in self.ordered().rev() {
+                for (i, kept) in self.ordered_indexed().rev() {
                     let bit = 1u64 << kept.topic;
-                    if found & bit == 0 && mask & bit != 0 && kept.is_for(keys) {
+                    if found & bit == 0 && mask & bit != 0 && is_for(self.key_at(i), keys) {
                         found |= bit;
                         if filter.map_or(true, |f| f(&kept.item)) {
                             selection.events.push(&kept.item);
@@ -274,7 +317,8 @@ impl<E> Ring<E> {
                     if found & (1u64 << t) != 0 {
                         continue;
                     }
-                    if let Some(kept) = retained.as_ref().filter(|kept| wants(kept)) {
+                    let key = self.retained_keys.get(t).copied().flatten();
+                    if let Some(kept) = retained.as_ref().filter(|kept| wants(kept, key)) {
                         selection.events.push(&kept.item);
                     }
                 }
@@ -291,7 +335,8 @@ impl<E> Ring<E> {
                     } else {
                         self.retained[t].as_ref()
                     };
-                    if let Some(kept) = kept.filter(|kept| wants(kept)) {
+                    // An unkeyed subscriber: keys do not matter.
+                    if let Some(kept) = kept.filter(|kept| wants(kept, None)) {
                         selection.events.push(&kept.item);
                     }
                 }
