@@ -62,6 +62,7 @@ fn main() {
     scenarios::async_delivery::selective(&mut c);
     scenarios::history::publish_only(&mut c);
     scenarios::history::replay(&mut c);
+    scenarios::keys::targeted_publish(&mut c);
     c.final_summary();
 
     // `cargo test --benches` runs each benchmark once, without `--bench`: a smoke test. The

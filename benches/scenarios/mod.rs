@@ -2,6 +2,7 @@
 
 pub mod async_delivery;
 pub mod history;
+pub mod keys;
 pub mod latency;
 pub mod policies;
 pub mod throughput;
