@@ -570,7 +570,7 @@ fn fan_out_keyed<E: Event>(
     deadline: Option<Instant>,
 ) -> Delivery {
     // User code, before anything is counted or served: a panic here publishes nothing.
-    let route = Route::new(snapshot, Target::of(snapshot, event.key()));
+    let route = Route::keyed(snapshot, event.key());
     counter.add(1);
     fan_out_route(&inner.registry, route, event, bit, deadline, false)
 }
@@ -663,7 +663,7 @@ fn publish_batch_keyed<E: Event>(
             drop(event);
             continue;
         }
-        let route = Route::new(snapshot, Target::of(snapshot, event.key()));
+        let route = Route::keyed(snapshot, event.key());
         delivery.add(fan_out_route(
             &inner.registry,
             route,

@@ -328,10 +328,12 @@ impl<E> Registry<E> {
             [rest @ .., last] => {
                 // One entry per key; the first key is the primary one.
                 for (i, &key) in rest.iter().enumerate() {
-                    replaced.extend(table.keyed.insert(key, entry.clone(), i == 0));
+                    table
+                        .keyed
+                        .insert(key, entry.clone(), i == 0, &mut replaced);
                 }
                 let primary = rest.is_empty();
-                replaced.extend(table.keyed.insert(*last, entry, primary));
+                table.keyed.insert(*last, entry, primary, &mut replaced);
             }
         }
         let old = self.publish(&table);
@@ -350,11 +352,10 @@ impl<E> Registry<E> {
             if !table.keyed.contains(primary, state.id) {
                 return;
             }
-            let replaced: Vec<_> = state
-                .keys
-                .iter()
-                .filter_map(|&key| table.keyed.remove(key, state.id))
-                .collect();
+            let mut replaced = Vec::new();
+            for &key in &state.keys[..] {
+                table.keyed.remove(key, state.id, &mut replaced);
+            }
             let old = self.publish(&table);
             drop(table);
             drop((replaced, old));
@@ -391,11 +392,12 @@ impl<E> Registry<E> {
             if !table.keyed.contains(primary, state.id) {
                 return; // closed, or already removed
             }
-            let replaced: Vec<_> = state
-                .keys
-                .iter()
-                .filter_map(|&key| table.keyed.set_mask(key, state.id, topics.bits()))
-                .collect();
+            let mut replaced = Vec::new();
+            for &key in &state.keys[..] {
+                table
+                    .keyed
+                    .set_mask(key, state.id, topics.bits(), &mut replaced);
+            }
             let old = self.publish(&table);
             drop(table);
             drop((replaced, old));

@@ -24,7 +24,7 @@ impl Target {
     #[inline]
     pub(crate) fn of<E>(snapshot: &Snapshot<E>, key: Option<Key>) -> Target {
         match (&snapshot.keyed, key) {
-            (Some(keyed), Some(key)) => Target::Group(keyed.slot(key)),
+            (Some(keyed), Some(key)) => Target::Group(keyed.slot(key).map(|slot| slot.index)),
             (Some(_), None) => Target::Everyone,
             (None, _) => Target::Group(None),
         }
@@ -45,6 +45,8 @@ impl Target {
 pub(crate) struct Route<'a, E> {
     snapshot: &'a Snapshot<E>,
     target: Target,
+    /// The key's group, for `Target::Group(Some(_))` (resolved once).
+    group: &'a [Entry<E>],
 }
 
 impl<E> Clone for Route<'_, E> {
@@ -65,7 +67,33 @@ pub(crate) struct Pos {
 impl<'a, E> Route<'a, E> {
     #[inline]
     pub(crate) fn new(snapshot: &'a Snapshot<E>, target: Target) -> Self {
-        Route { snapshot, target }
+        let group = match (&snapshot.keyed, target) {
+            (Some(keyed), Target::Group(Some(index))) => &keyed.groups[index].entries[..],
+            _ => &[],
+        };
+        Route {
+            snapshot,
+            target,
+            group,
+        }
+    }
+
+    /// The route of an event of key `key` (`None`: unkeyed) through a snapshot with a key index:
+    /// from the hash lookup straight to the key's entries.
+    #[inline]
+    pub(crate) fn keyed(snapshot: &'a Snapshot<E>, key: Option<Key>) -> Self {
+        let slot = match (&snapshot.keyed, key) {
+            (Some(keyed), Some(key)) => keyed.slot(key),
+            _ => None,
+        };
+        match slot {
+            Some(slot) => Route {
+                snapshot,
+                target: Target::Group(Some(slot.index)),
+                group: &slot.entries,
+            },
+            None => Route::new(snapshot, Target::of(snapshot, key)),
+        }
     }
 
     /// How many parts the route has.
@@ -89,7 +117,7 @@ impl<'a, E> Route<'a, E> {
         };
         match self.target {
             Target::Everyone => keyed.groups[part - 1].primaries(),
-            Target::Group(Some(slot)) => &keyed.groups[slot].entries,
+            Target::Group(Some(_)) => self.group,
             Target::Group(None) => &[],
         }
     }

@@ -9,6 +9,10 @@
 //! reference count and one map slot per key): no entry of another key is cloned. A bus of 10,000
 //! tabs pays for its 10,001st what a bus of 10 tabs pays, plus that copy.
 //!
+//! The map from key to group holds the group's entries itself (`Slot`), so a keyed publish goes
+//! from the hash lookup straight to them; `groups` lists the groups in an order an unkeyed event
+//! (and a resumable async publish) can walk by index.
+//!
 //! Within a group, the entries of subscribers whose *primary* key (their first, see
 //! `key::normalize`) is this group's key come first (`entries[..primaries]`), in subscription
 //! order, then the others. A keyed event visits the whole group of its key; an unkeyed event
@@ -30,14 +34,26 @@ use std::sync::Arc;
 use super::{Entry, SubscriberId};
 use crate::Key;
 
-/// One key's subscribers, as publishers see them (immutable once built).
+/// One key's subscribers, as publishers see them. The entries are immutable once built and
+/// shared (`Arc`) by the table and every snapshot that holds them.
 pub(crate) struct Group<E> {
     pub(crate) key: Key,
     /// `entries[..primaries]` are the subscribers whose primary key this is.
     primaries: usize,
     /// The union of the entries' masks.
     union: u64,
-    pub(crate) entries: Box<[Entry<E>]>,
+    pub(crate) entries: Arc<[Entry<E>]>,
+}
+
+impl<E> Clone for Group<E> {
+    fn clone(&self) -> Self {
+        Group {
+            key: self.key,
+            primaries: self.primaries,
+            union: self.union,
+            entries: Arc::clone(&self.entries),
+        }
+    }
 }
 
 impl<E> Group<E> {
@@ -47,7 +63,7 @@ impl<E> Group<E> {
             key,
             primaries,
             union,
-            entries: entries.into_boxed_slice(),
+            entries: entries.into(),
         }
     }
 
@@ -62,13 +78,39 @@ impl<E> Group<E> {
     }
 }
 
+/// Where a key's group is, as the map holds it: its index in `groups` and its entries, so that a
+/// keyed publish goes from the map straight to the entries (one pointer hop fewer than through
+/// `groups`: the index is cold in the cache when the keys are many).
+pub(crate) struct Slot<E> {
+    pub(crate) index: usize,
+    pub(crate) entries: Arc<[Entry<E>]>,
+}
+
+impl<E> Clone for Slot<E> {
+    fn clone(&self) -> Self {
+        Slot {
+            index: self.index,
+            entries: Arc::clone(&self.entries),
+        }
+    }
+}
+
 /// The keyed subscribers of a table (or of one snapshot of it).
 pub(crate) struct KeyIndex<E> {
     /// Every key that has a subscriber, in no particular order (a removal moves the last group
     /// into the hole).
-    pub(crate) groups: Vec<Arc<Group<E>>>,
-    /// Where each key's group is in `groups`.
-    slots: HashMap<Key, usize, KeyHash>,
+    pub(crate) groups: Vec<Group<E>>,
+    /// Each key's group.
+    slots: HashMap<Key, Slot<E>, KeyHash>,
+}
+
+impl<E> Clone for KeyIndex<E> {
+    fn clone(&self) -> Self {
+        KeyIndex {
+            groups: self.groups.clone(),
+            slots: self.slots.clone(),
+        }
+    }
 }
 
 /// The index's hash (see the module docs); its seed is drawn once per index.
@@ -133,15 +175,6 @@ impl Hasher for KeyHasher {
     }
 }
 
-impl<E> Clone for KeyIndex<E> {
-    fn clone(&self) -> Self {
-        KeyIndex {
-            groups: self.groups.clone(),
-            slots: self.slots.clone(),
-        }
-    }
-}
-
 impl<E> KeyIndex<E> {
     pub(crate) fn new() -> Self {
         KeyIndex {
@@ -154,15 +187,14 @@ impl<E> KeyIndex<E> {
         self.groups.is_empty()
     }
 
-    /// Where the group of `key` is in `groups`, if it has subscribers.
+    /// The group of `key`, if it has subscribers.
     #[inline]
-    pub(crate) fn slot(&self, key: Key) -> Option<usize> {
-        self.slots.get(&key).copied()
+    pub(crate) fn slot(&self, key: Key) -> Option<&Slot<E>> {
+        self.slots.get(&key)
     }
 
-    /// The group of `key`, if it has subscribers.
-    pub(crate) fn get(&self, key: Key) -> Option<&Group<E>> {
-        Some(&self.groups[self.slot(key)?])
+    fn group(&self, key: Key) -> Option<&Group<E>> {
+        Some(&self.groups[self.slot(key)?.index])
     }
 
     /// The union of every keyed subscriber's mask.
@@ -175,20 +207,40 @@ impl<E> KeyIndex<E> {
         self.groups.iter().flat_map(|group| group.primaries())
     }
 
+    /// Puts `group` in the place of the group of its key (or adds it); the replaced entries go to
+    /// `replaced`, for the caller to drop after unlocking.
+    fn put(&mut self, group: Group<E>, replaced: &mut Vec<Arc<[Entry<E>]>>) {
+        let key = group.key;
+        match self.slots.get_mut(&key) {
+            Some(slot) => {
+                let old = std::mem::replace(&mut slot.entries, Arc::clone(&group.entries));
+                replaced.push(old);
+                let old = std::mem::replace(&mut self.groups[slot.index], group);
+                replaced.push(old.entries);
+            }
+            None => {
+                let slot = Slot {
+                    index: self.groups.len(),
+                    entries: Arc::clone(&group.entries),
+                };
+                self.slots.insert(key, slot);
+                self.groups.push(group);
+            }
+        }
+    }
+
     /// Adds `entry` to the group of `key`, as a primary entry if `primary`.
     pub(crate) fn insert(
         &mut self,
         key: Key,
         entry: Entry<E>,
         primary: bool,
-    ) -> Option<Arc<Group<E>>> {
-        let Some(&slot) = self.slots.get(&key) else {
-            self.slots.insert(key, self.groups.len());
-            self.groups
-                .push(Arc::new(Group::new(key, usize::from(primary), vec![entry])));
-            return None;
+        replaced: &mut Vec<Arc<[Entry<E>]>>,
+    ) {
+        let Some(old) = self.group(key) else {
+            self.put(Group::new(key, usize::from(primary), vec![entry]), replaced);
+            return;
         };
-        let old = &self.groups[slot];
         let mut entries = Vec::with_capacity(old.entries.len() + 1);
         entries.extend(old.entries[..old.primaries].iter().cloned());
         let mut primaries = old.primaries;
@@ -200,23 +252,35 @@ impl<E> KeyIndex<E> {
             entries.extend(old.entries[old.primaries..].iter().cloned());
             entries.push(entry);
         }
-        let new = Arc::new(Group::new(key, primaries, entries));
-        Some(std::mem::replace(&mut self.groups[slot], new))
+        self.put(Group::new(key, primaries, entries), replaced);
     }
 
-    /// Takes subscriber `id` out of the group of `key`; returns the replaced group (for the caller
-    /// to drop after unlocking), `None` if it was not there.
-    pub(crate) fn remove(&mut self, key: Key, id: SubscriberId) -> Option<Arc<Group<E>>> {
-        let &slot = self.slots.get(&key)?;
-        let old = &self.groups[slot];
-        let at = old.position(id)?;
+    /// Takes subscriber `id` out of the group of `key` (the replaced entries go to `replaced`).
+    pub(crate) fn remove(
+        &mut self,
+        key: Key,
+        id: SubscriberId,
+        replaced: &mut Vec<Arc<[Entry<E>]>>,
+    ) {
+        let Some(old) = self.group(key) else {
+            return;
+        };
+        let Some(at) = old.position(id) else {
+            return;
+        };
         if old.entries.len() == 1 {
-            self.slots.remove(&key);
-            let removed = self.groups.swap_remove(slot);
-            if let Some(moved) = self.groups.get(slot) {
-                self.slots.insert(moved.key, slot);
+            let Some(slot) = self.slots.remove(&key) else {
+                return;
+            };
+            replaced.push(slot.entries);
+            let removed = self.groups.swap_remove(slot.index);
+            replaced.push(removed.entries);
+            if let Some(moved) = self.groups.get(slot.index) {
+                if let Some(moved_slot) = self.slots.get_mut(&moved.key) {
+                    moved_slot.index = slot.index;
+                }
             }
-            return Some(removed);
+            return;
         }
         let entries: Vec<Entry<E>> = old
             .entries
@@ -226,30 +290,33 @@ impl<E> KeyIndex<E> {
             .map(|(_, entry)| entry.clone())
             .collect();
         let primaries = old.primaries - usize::from(at < old.primaries);
-        let new = Arc::new(Group::new(key, primaries, entries));
-        Some(std::mem::replace(&mut self.groups[slot], new))
+        self.put(Group::new(key, primaries, entries), replaced);
     }
 
-    /// Gives subscriber `id`'s entry in the group of `key` the mask `mask`; returns the replaced
-    /// group, `None` if it was not there.
+    /// Gives subscriber `id`'s entry in the group of `key` the mask `mask` (the replaced entries
+    /// go to `replaced`).
     pub(crate) fn set_mask(
         &mut self,
         key: Key,
         id: SubscriberId,
         mask: u64,
-    ) -> Option<Arc<Group<E>>> {
-        let &slot = self.slots.get(&key)?;
-        let old = &self.groups[slot];
-        let at = old.position(id)?;
+        replaced: &mut Vec<Arc<[Entry<E>]>>,
+    ) {
+        let Some(old) = self.group(key) else {
+            return;
+        };
+        let Some(at) = old.position(id) else {
+            return;
+        };
         let mut entries = old.entries.to_vec();
         entries[at].mask = mask;
-        let new = Arc::new(Group::new(key, old.primaries, entries));
-        Some(std::mem::replace(&mut self.groups[slot], new))
+        let primaries = old.primaries;
+        self.put(Group::new(key, primaries, entries), replaced);
     }
 
     /// Whether subscriber `id` is in the group of its primary key `key`.
     pub(crate) fn contains(&self, key: Key, id: SubscriberId) -> bool {
-        self.get(key)
+        self.group(key)
             .is_some_and(|group| group.position(id).is_some())
     }
 }
