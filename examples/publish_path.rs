@@ -18,6 +18,12 @@
 //! `history-SCENARIO` (for `setup`, `idle`, `selective`, `broadcast4`) runs the same on a
 //! `HistoryBus` keeping the last 1024 events of every topic (full after 1024 publishes, so the
 //! steady state, an eviction per publish, is what is counted).
+//!
+//! `keyed-N`, `filter-N` and `targeted-setup-N` (N = 16 or 10000, issue 19): N subscribers of one
+//! key each, every event for one key (the keys in turn), targeted with routing keys or with a
+//! filter per subscriber; after every 512 publishes the 512 subscribers just published to are
+//! drained. With `--cache-sim=yes` callgrind also counts cache misses, which is what grows with N
+//! when every publish reaches a different subscriber.
 
 use fanout::history::Sequenced;
 use fanout::{Bus, Event, HistoryBus, Overflow, Subscriber, Topic, Topics};
@@ -93,6 +99,53 @@ fn run_history(subscribers: usize, topics: impl Fn(usize) -> Topics, publishes: 
     drive(publishes, publish, || drain(&mut subs));
 }
 
+/// A `Payload` for one key.
+#[derive(Clone, Copy)]
+struct Keyed {
+    key: u64,
+    _data: [u64; 5],
+}
+
+impl Event for Keyed {
+    fn topic(&self) -> Topic {
+        Topic::new(0).expect("topic 0")
+    }
+    fn key(&self) -> Option<fanout::Key> {
+        Some(fanout::Key::from(self.key))
+    }
+}
+
+/// `n` subscribers of one key each (with keys, or with a filter each), `publishes` events for
+/// the keys in turn; the subscribers published to are drained after every 512.
+fn run_targeted(n: u64, with_keys: bool, publishes: u64) {
+    let bus = Bus::new();
+    let mut subs: Vec<Subscriber<Keyed>> = (0..n)
+        .map(|k| {
+            let builder = bus.subscriber().capacity(1024).overflow(Overflow::Block);
+            let builder = if with_keys {
+                builder.key(k)
+            } else {
+                builder.filter(move |e: &Keyed| e.key == k)
+            };
+            builder.build().expect("valid settings")
+        })
+        .collect();
+    for i in 0..publishes {
+        std::hint::black_box(
+            bus.publish(Keyed {
+                key: i % n,
+                _data: [i; 5],
+            })
+            .expect("open bus"),
+        );
+        if i % 512 == 511 {
+            for j in i - 511..=i {
+                while subs[(j % n) as usize].try_recv().is_ok() {}
+            }
+        }
+    }
+}
+
 /// The floor of this design: a hand-rolled `Vec<(mask, Sender)>`, same events, same draining.
 fn floor(subscribers: usize, topics: impl Fn(usize) -> Topics, publishes: u64) {
     use fanout::crossbeam_channel::{bounded, Receiver, Sender};
@@ -149,11 +202,19 @@ fn main() {
         "history-idle" => run_history(16, |_| unwanted, publishes),
         "history-selective" => run_history(16, |i| Topics::from_bits(1 << (i % 8)), publishes),
         "history-broadcast4" => run_history(4, |_| Topics::ALL, publishes),
+        "targeted-setup-16" => run_targeted(16, true, 0),
+        "targeted-setup-10000" => run_targeted(10_000, true, 0),
+        "keyed-16" => run_targeted(16, true, publishes),
+        "keyed-10000" => run_targeted(10_000, true, publishes),
+        "filter-16" => run_targeted(16, false, publishes),
+        "filter-10000" => run_targeted(10_000, false, publishes),
         other => {
             eprintln!(
                 "publish_path: unknown scenario {other:?} (setup, idle, selective, broadcast4, \
                  broadcast16, floor-selective, floor-broadcast4, floor-broadcast16, \
-                 history-setup, history-idle, history-selective, history-broadcast4)"
+                 history-setup, history-idle, history-selective, history-broadcast4, \
+                 targeted-setup-16, targeted-setup-10000, keyed-16, keyed-10000, filter-16, \
+                 filter-10000)"
             );
             std::process::exit(2);
         }

@@ -106,6 +106,16 @@
 //! topics at any time with [`set_topics`](Subscriber::set_topics): every publish that starts
 //! after the call returns obeys the new mask.
 //!
+//! # Routing keys
+//!
+//! For targeting one connection, session or run among thousands, a filter per subscriber costs
+//! the publisher one call per open subscriber. A routing [`Key`] costs one hash lookup: an event
+//! names its key ([`Event::key`], default `None`), a subscriber asks for one
+//! ([`key`](SubscriberBuilder::key), or a small set with [`keys`](SubscriberBuilder::keys)), and
+//! a keyed publish reaches the subscribers of its key and the unkeyed subscribers only; an unkeyed
+//! event reaches every subscriber. Topics, filters and overflow policies apply to what a
+//! subscriber is offered, as before. See [`key`](mod@key).
+//!
 //! # Overflow and lag
 //!
 //! Each subscriber has its own bounded queue and its own [`Overflow`] policy for when it is full:
@@ -240,9 +250,9 @@
 //!
 //! # Panics
 //!
-//! User code runs inside the bus: `Event::topic`, `Clone` and `Drop` of events, filters (on the
-//! publishing thread) and tap handlers (on the tap's thread). Any of it may panic, and the bus
-//! keeps its promise when it does:
+//! User code runs inside the bus: `Event::topic` and `Event::key`, `Clone` and `Drop` of
+//! events, filters (on the publishing thread) and tap handlers (on the tap's thread). Any of it
+//! may panic, and the bus keeps its promise when it does:
 //!
 //! - The panic reaches the caller that ran the user code (the publisher, or the subscriber whose
 //!   receive dropped an event); a tap catches its handler's panics and goes on.
@@ -348,8 +358,8 @@
 //! # Crate layout
 //!
 //! The root holds what a program names: [`Bus`] and its [`BusBuilder`], [`Publisher`],
-//! [`Subscriber`] and its [`SubscriberBuilder`], the [`Event`] trait with [`Topic`], [`Topics`]
-//! and [`topic!`], the policies [`Overflow`] and [`WaitStrategy`], what a publish returns
+//! [`Subscriber`] and its [`SubscriberBuilder`], the [`Event`] trait with [`Topic`], [`Topics`],
+//! [`topic!`] and [`Key`], the policies [`Overflow`] and [`WaitStrategy`], what a publish returns
 //! ([`Delivery`]), the [`EventSink`] seam, [`HistoryBus`], and the capacity limits. The types a
 //! program mostly receives rather than names live in the module of the capability they belong to:
 //!
@@ -362,6 +372,7 @@
 //! | [`tap`] | a tap's builder, handle, handler trait, report and stats |
 //! | [`stats`] | [`BusStats`](stats::BusStats), [`SubscriberStats`](stats::SubscriberStats) |
 //! | [`sink`] | [`NullSink`](sink::NullSink), [`RecordingSink`](sink::RecordingSink) |
+//! | [`key`](mod@key) | [`MAX_KEYS`](key::MAX_KEYS), [`ParseKeyError`](key::ParseKeyError), how keys route |
 //! | [`topic`](mod@topic) | [`TopicsIter`](topic::TopicsIter), [`TopicOutOfRange`](topic::TopicOutOfRange), [`TOPIC_COUNT`](topic::TOPIC_COUNT) |
 //! | `agent` | the agent-runtime vocabulary (feature `agent`) |
 //! | [`crossbeam_channel`] | the queue crate, re-exported for `select!` |

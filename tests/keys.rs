@@ -415,3 +415,42 @@ fn a_keyed_history_subscriber_replays_only_its_keys_past_and_unkeyed_events() {
     let mut all = bus.subscriber().replay(Replay::Since(30)).build().unwrap();
     assert_eq!(numbers(&mut all), [100, 101, 102]);
 }
+
+#[test]
+fn a_panicking_filter_on_a_keyed_route_owes_the_event_to_everyone_not_served() {
+    let bus = Bus::new();
+    // Route of key 1: the unkeyed subscriber first, then key 1's group in subscription order.
+    let mut unkeyed = bus.subscribe(Topics::ALL);
+    let mut first = bus.subscriber().key(1u64).build().unwrap();
+    let mut panicky = bus
+        .subscriber()
+        .key(1u64)
+        .filter(|e: &Ev| {
+            assert!(e.n != 13, "filter panics on 13");
+            true
+        })
+        .build()
+        .unwrap();
+    let mut last = bus.subscriber().key(1u64).build().unwrap();
+    let mut other = bus.subscriber().key(2u64).build().unwrap();
+    let publisher = bus.publisher();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        publisher.publish(ev(Some(1), 13))
+    }));
+    assert!(result.is_err());
+    bus.publish(ev(Some(1), 14)).unwrap();
+    // Served before the panic: the event. Pending or not yet looked at: a Lagged(1) for it.
+    assert_eq!(drain(&mut unkeyed), [13, 14]);
+    let mut got = |sub: &mut Subscriber<Ev>| {
+        sub.try_iter()
+            .map(|item| item.map(|e| e.n as i64).unwrap_or_else(|_| -1))
+            .collect::<Vec<_>>()
+    };
+    // `first` was pending (it waits for the next interested entry to know whether it gets the
+    // original), so the panic owes it the event; `panicky` and `last` were not served yet.
+    assert_eq!(got(&mut first), [-1, 14]);
+    assert_eq!(got(&mut panicky), [-1, 14]);
+    assert_eq!(got(&mut last), [-1, 14]);
+    // Another key's subscriber is owed nothing: the event was never for it.
+    assert!(got(&mut other).is_empty());
+}

@@ -97,9 +97,11 @@ impl<E> SubscriberBuilder<E> {
     }
 
     /// A predicate the *publisher* runs after the topic test, before enqueuing: events it rejects
-    /// never reach this queue and are not counted as lost. Use it for per-run, per-session or
-    /// per-connection targeting. It runs on the publishing thread, so keep it short and never
-    /// block or publish in it.
+    /// never reach this queue and are not counted as lost. It runs on the publishing thread, so
+    /// keep it short and never block or publish in it. For per-session or per-connection
+    /// targeting among many subscribers, a [`key`](Self::key) costs a publish one lookup where
+    /// filters cost it one call per subscriber; a filter on top of a key runs only on that key's
+    /// events.
     pub fn filter(mut self, filter: impl Fn(&E) -> bool + Send + Sync + 'static) -> Self {
         self.filter = Some(std::sync::Arc::new(filter));
         self
