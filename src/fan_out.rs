@@ -657,7 +657,7 @@ fn publish_batch_keyed<E: Event>(
         snapshot,
         events: events.drain(..),
     };
-    while let Some(event) = rest.events.next() {
+    for event in rest.events.by_ref() {
         let bit = event.topic().bit();
         if union & bit == 0 {
             drop(event);

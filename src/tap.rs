@@ -247,6 +247,20 @@ impl<E: Event> TapBuilder<E> {
         }
     }
 
+    /// Follows one routing key, as [`SubscriberBuilder::key`] (a per-session exporter).
+    pub fn key(self, key: impl Into<crate::Key>) -> Self {
+        TapBuilder {
+            subscriber: self.subscriber.key(key),
+        }
+    }
+
+    /// Follows a small set of routing keys, as [`SubscriberBuilder::keys`].
+    pub fn keys<K: Into<crate::Key>>(self, keys: impl IntoIterator<Item = K>) -> Self {
+        TapBuilder {
+            subscriber: self.subscriber.keys(keys),
+        }
+    }
+
     /// Builds the subscriber and starts the tap's thread running `handler`.
     ///
     /// # Errors

@@ -441,7 +441,7 @@ fn a_panicking_filter_on_a_keyed_route_owes_the_event_to_everyone_not_served() {
     bus.publish(ev(Some(1), 14)).unwrap();
     // Served before the panic: the event. Pending or not yet looked at: a Lagged(1) for it.
     assert_eq!(drain(&mut unkeyed), [13, 14]);
-    let mut got = |sub: &mut Subscriber<Ev>| {
+    let got = |sub: &mut Subscriber<Ev>| {
         sub.try_iter()
             .map(|item| item.map(|e| e.n as i64).unwrap_or_else(|_| -1))
             .collect::<Vec<_>>()
