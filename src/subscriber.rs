@@ -97,6 +97,9 @@ pub struct Subscriber<E> {
     /// was pending (handed out right after the `Lagged` report), or one an [`Accepted`] was
     /// dropped with. Empty almost always; it allocates once, the first time it holds an event.
     held: VecDeque<E>,
+    /// The first held event was held behind a `Lagged` report that has been handed out: it comes
+    /// next, before any loss counted since (those losses are of newer events, evicted after it).
+    held_reported: bool,
     /// Lost events already reported (the loss counter's value at the last report).
     reported: u64,
     /// Events handed out.
@@ -125,6 +128,7 @@ impl<E> Subscriber<E> {
             inner,
             _gone: gone,
             held: VecDeque::new(),
+            held_reported: false,
             reported: 0,
             received: 0,
             ready_run: 0,
@@ -164,9 +168,8 @@ impl<E> Subscriber<E> {
     /// assert_eq!(sub.try_recv(), Ok(Ping));
     /// ```
     pub fn try_recv(&mut self) -> Result<E, TryRecvError> {
-        if let Some(event) = self.held.pop_front() {
-            self.held_changed();
-            return self.dequeued(event).map_err(TryRecvError::from);
+        if let Some(item) = self.take_held() {
+            return item.map_err(TryRecvError::from);
         }
         match self.rx.try_recv() {
             Ok(event) => {
@@ -632,10 +635,23 @@ impl<E> Subscriber<E> {
         let lost = self.loss_count();
         if lost != self.reported {
             self.held.push_front(event);
+            self.held_reported = true;
             self.held_changed();
             return Err(RecvError::Lagged(self.report(lost)));
         }
         Ok(self.hand_out(event))
+    }
+
+    /// The next held event, if any. One held behind a report already handed out comes now, even
+    /// if more was lost since: what a `DropOldest` queue evicted meanwhile is newer than it (it
+    /// was out of the queue), so that loss is reported after it, in stream order.
+    fn take_held(&mut self) -> Option<Result<E, RecvError>> {
+        let event = self.held.pop_front()?;
+        self.held_changed();
+        if std::mem::take(&mut self.held_reported) {
+            return Some(Ok(self.hand_out(event)));
+        }
+        Some(self.dequeued(event))
     }
 
     /// The queue is empty (`queue_gone`: and disconnected): report a pending loss, or the end.
@@ -682,6 +698,8 @@ impl<E> Subscriber<E> {
 
     /// Takes back a `Lagged(n)` report that was not handed to the caller.
     fn unreport(&mut self, n: u64) {
+        // The event held behind the report needs it again.
+        self.held_reported = false;
         self.reported -= n;
         self.state
             .lag_reported
@@ -747,9 +765,8 @@ impl<E> Subscriber<E> {
         &mut self,
         msg: &mut Option<Option<E>>,
     ) -> Option<Result<E, RecvError>> {
-        if let Some(event) = self.held.pop_front() {
-            self.held_changed();
-            return Some(self.dequeued(event));
+        if let Some(item) = self.take_held() {
+            return Some(item);
         }
         match msg.take()? {
             Some(event) => {
