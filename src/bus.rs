@@ -265,7 +265,7 @@ impl<E> Bus<E> {
     /// let stats = bus.stats();
     /// assert_eq!(stats.published, 2);
     /// let ui = &stats.subscribers[0];
-    /// assert_eq!((ui.name.as_str(), ui.delivered, ui.dropped, ui.queued), ("ui", 1, 1, 1));
+    /// assert_eq!((ui.name.as_str(), ui.enqueued, ui.dropped, ui.queued), ("ui", 1, 1, 1));
     /// ```
     pub fn stats(&self) -> BusStats {
         BusStats::of(&self.inner)
