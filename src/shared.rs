@@ -118,6 +118,19 @@ struct Counters {
 }
 
 /// Checks a queue capacity asked for by a builder.
+/// Reserves room for `n` values of `T`, or says that the allocator refused: a queue or a history
+/// is allocated up front, and a refusal must be a [`BuildError`], never an abort of the process.
+/// (An allocator that overcommits may grant what it cannot back and fail only when the memory is
+/// touched; that is the system's policy, beyond what a program can see.)
+pub(crate) fn reserve<T>(n: usize) -> Result<Vec<T>, BuildError> {
+    let mut room = Vec::new();
+    room.try_reserve_exact(n)
+        .map_err(|_| BuildError::OutOfMemory {
+            bytes: n.saturating_mul(std::mem::size_of::<T>()),
+        })?;
+    Ok(room)
+}
+
 pub(crate) fn check_capacity(capacity: usize) -> Result<(), BuildError> {
     match capacity {
         0 => Err(BuildError::ZeroCapacity),

@@ -155,7 +155,11 @@ pub(crate) struct Prepared<E> {
 impl<E> SubscriberBuilder<E> {
     /// Checks the settings [`build`](Self::build) checks before it registers anything.
     pub(crate) fn check(&self) -> Result<(), BuildError> {
-        check_capacity(self.capacity)
+        check_capacity(self.capacity)?;
+        // The queue is allocated up front by crossbeam, which aborts if the allocator refuses:
+        // ask first for room of the same size (a slot is the event and a stamp word).
+        drop(crate::shared::reserve::<(usize, E)>(self.capacity)?);
+        Ok(())
     }
 
     /// Makes the subscriber's state, queue and table entry, without registering them.
