@@ -28,9 +28,10 @@
 //! slow UI (and, on a very busy machine, another lossy subscriber) drops, and every latency.
 //!
 //! ```text
-//! cargo run --release --example agent_loop -- --help
-//! cargo run --release --example agent_loop -- --seconds 10 --runs 4 --token-rate 200 \
-//!     --ui-capacity 64 --ui-delay-us 2000 --subscribers 2 --budget-usd 0.10 --audit audit.jsonl
+//! cargo run --release -p fanout-examples --example agent_loop -- --help
+//! cargo run --release -p fanout-examples --example agent_loop -- --seconds 10 --runs 4 \
+//!     --token-rate 200 --ui-capacity 64 --ui-delay-us 2000 --subscribers 2 --budget-usd 0.10 \
+//!     --audit audit.jsonl
 //! ```
 //!
 //! The flags are the table `FLAGS` (one entry each); `cargo test --example agent_loop` checks the
@@ -240,7 +241,7 @@ fn usage() -> String {
         "A simulated agent host on a fanout bus: runs stream events to a slow UI,\n\
          telemetry, an audit log, a cost tracker and run waiters, then a table\n\
          of what every subscriber got and lost.\n\n\
-         usage: cargo run --release --example agent_loop -- [FLAGS]\n\
+         usage: cargo run --release -p fanout-examples --example agent_loop -- [FLAGS]\n\
          (flags as `--name VALUE` or `--name=VALUE`)\n\n",
         FLAGS,
     )
@@ -745,7 +746,7 @@ fn main() -> ExitCode {
         }
         Err(message) => {
             eprintln!("error: {message}");
-            eprintln!("(`cargo run --release --example agent_loop -- --help` lists the flags)");
+            eprintln!("(`--help` lists the flags)");
             return ExitCode::from(2);
         }
     };

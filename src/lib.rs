@@ -88,8 +88,9 @@
 //!
 //! A whole agent host (concurrent runs, a slow UI, telemetry, a lossless audit log, a cost
 //! tracker, run waiters, and a table of what each got and lost) is the example
-//! `examples/agent_loop.rs` in the repository: `cargo run --release --example agent_loop` in a
-//! checkout (`-- --help` lists its flags).
+//! `examples/agent_loop.rs` in the repository:
+//! `cargo run --release -p fanout-examples --example agent_loop` in a checkout (`-- --help`
+//! lists its flags).
 //!
 //! # Topics
 //!
