@@ -4,6 +4,7 @@ pub mod async_delivery;
 pub mod history;
 pub mod latency;
 pub mod policies;
+pub mod sustained;
 pub mod throughput;
 
 use std::collections::BTreeMap;
