@@ -92,6 +92,19 @@ impl Delivery {
 }
 
 impl Delivery {
+    /// `publish_all`: publishes each event of `events` with `publish`, in order, stopping at the
+    /// first error; the sum of the deliveries.
+    pub(crate) fn sum_of<E>(
+        events: impl IntoIterator<Item = E>,
+        mut publish: impl FnMut(E) -> Result<Delivery, PublishError<E>>,
+    ) -> Result<Delivery, PublishError<E>> {
+        let mut total = Delivery::default();
+        for event in events {
+            total.add(publish(event)?);
+        }
+        Ok(total)
+    }
+
     pub(crate) fn add(&mut self, other: Delivery) {
         self.delivered += other.delivered;
         self.dropped += other.dropped;

@@ -209,11 +209,7 @@ impl<E: Event> Publisher<E> {
         &self,
         events: impl IntoIterator<Item = E>,
     ) -> Result<Delivery, PublishError<E>> {
-        let mut total = Delivery::default();
-        for event in events {
-            total.add(self.publish(event)?);
-        }
-        Ok(total)
+        Delivery::sum_of(events, |event| self.publish(event))
     }
 
     /// Publishes every event of `events` in order, draining the vector (its allocation is kept,

@@ -170,11 +170,7 @@ impl<E: Event> HistoryBus<E> {
         &self,
         events: impl IntoIterator<Item = E>,
     ) -> Result<Delivery, PublishError<E>> {
-        let mut total = Delivery::default();
-        for event in events {
-            total.add(self.publish(event)?);
-        }
-        Ok(total)
+        Delivery::sum_of(events, |event| self.publish(event))
     }
 
     /// Publishes every event of `events` in one turn, with consecutive sequence numbers; see
