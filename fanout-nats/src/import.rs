@@ -9,7 +9,9 @@
 //! importer rather than losing events; in JetStream mode a message is acknowledged only after its
 //! event was published into the bus. A core subscription that falls behind makes the client drop
 //! messages (a *slow consumer*): counted in [`ImportStats::slow_consumer_notices`] and, per event,
-//! in [`ImportStats::lost`].
+//! in [`ImportStats::lost`]. A sequence number implausibly far ahead of its exporter's (a forged
+//! or corrupt header) is held until the next one confirms it, or dropped and counted in
+//! [`ImportStats::implausible`]: see [`sequence`](crate::sequence#plausible-jumps).
 
 use std::fmt;
 use std::sync::Arc;
@@ -17,14 +19,15 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull, AckKind};
-use async_nats::{Client, HeaderMap};
+use async_nats::{Client, HeaderMap, Subject};
+use bytes::Bytes;
 use fanout::{Event, Publisher};
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, watch};
 
 use crate::connection::Reporter;
 use crate::export::connection_event;
-use crate::sequence::{Arrival, GapTracker, ORIGIN_HEADER, SEQUENCE_HEADER};
+use crate::sequence::{GapTracker, Step, DEFAULT_MAX_JUMP, ORIGIN_HEADER, SEQUENCE_HEADER};
 use crate::stats::{add, ImportCounters};
 use crate::{BridgeError, Codec, Connection, ImportStats, JsonCodec};
 
@@ -85,6 +88,7 @@ pub struct ImportBuilder<E, C = JsonCodec<E>> {
     source: ImportSource,
     max_payload: usize,
     subscription_capacity: Option<usize>,
+    max_sequence_jump: u64,
     codec: C,
 }
 
@@ -121,6 +125,15 @@ impl<E: Event, C: Codec<E>> ImportBuilder<E, C> {
         self
     }
 
+    /// How far ahead of an exporter's last sequence number a message is accepted at once (default
+    /// [`DEFAULT_MAX_JUMP`](crate::sequence::DEFAULT_MAX_JUMP), 65,536; at least 1). A message
+    /// further ahead is held until the exporter's next number confirms it, or dropped and counted
+    /// in [`ImportStats::implausible`]: see [`sequence`](crate::sequence#plausible-jumps).
+    pub fn max_sequence_jump(mut self, jump: u64) -> Self {
+        self.max_sequence_jump = jump;
+        self
+    }
+
     /// Decode with `codec` instead of serde JSON.
     pub fn codec<C2: Codec<E>>(self, codec: C2) -> ImportBuilder<E, C2> {
         ImportBuilder {
@@ -129,6 +142,7 @@ impl<E: Event, C: Codec<E>> ImportBuilder<E, C> {
             source: self.source,
             max_payload: self.max_payload,
             subscription_capacity: self.subscription_capacity,
+            max_sequence_jump: self.max_sequence_jump,
             codec,
         }
     }
@@ -185,7 +199,8 @@ impl<E: Event, C: Codec<E>> ImportBuilder<E, C> {
             client,
             codec: self.codec,
             max_payload: self.max_payload,
-            gaps: GapTracker::default(),
+            gaps: GapTracker::new(self.max_sequence_jump),
+            handled: Vec::with_capacity(2),
             counters: counters.clone(),
             reporter,
         };
@@ -208,6 +223,7 @@ impl<E, C> fmt::Debug for ImportBuilder<E, C> {
             .field("connection", &self.connection)
             .field("source", &self.source)
             .field("max_payload", &self.max_payload)
+            .field("max_sequence_jump", &self.max_sequence_jump)
             .finish_non_exhaustive()
     }
 }
@@ -254,6 +270,7 @@ impl Importer {
             source: ImportSource::Core("fanout.>".into()),
             max_payload: 1 << 20,
             subscription_capacity: None,
+            max_sequence_jump: DEFAULT_MAX_JUMP,
             codec: JsonCodec::new(),
         }
     }
@@ -336,34 +353,47 @@ async fn open_source(client: &Client, source: &ImportSource) -> Result<Source, B
     }
 }
 
-struct Receiver<C> {
+struct Receiver<E, C> {
     client: Client,
     codec: C,
     max_payload: usize,
-    gaps: GapTracker,
+    gaps: GapTracker<Raw>,
+    /// What `accept` decided, reused.
+    handled: Vec<Handled<E>>,
     counters: Arc<ImportCounters>,
     reporter: Reporter,
 }
 
-impl<C> Receiver<C> {
-    async fn run<E: Event>(
+/// A message as the receiver holds it before decoding.
+struct Raw {
+    subject: Subject,
+    payload: Bytes,
+    ack: Option<jetstream::Message>,
+}
+
+/// What becomes of a message: an event to publish, or nothing (then acknowledged, JetStream).
+enum Handled<E> {
+    Publish(Incoming<E>),
+    Done(Option<jetstream::Message>),
+}
+
+impl<E: Event, C: Codec<E>> Receiver<E, C> {
+    async fn run(
         mut self,
         source: Source,
         events: mpsc::Sender<Incoming<E>>,
         mut acks: mpsc::UnboundedReceiver<jetstream::Message>,
         mut stop: watch::Receiver<bool>,
-    ) where
-        C: Codec<E>,
-    {
+    ) {
         match source {
             Source::Core(mut subscription) => loop {
                 tokio::select! {
                     _ = stop.changed() => break,
                     message = subscription.next() => match message {
                         Some(message) => {
-                            if let Some(incoming) = self.accept(&message.subject, &message.headers, &message.payload, None) {
-                                if events.send(incoming).await.is_err() { break; }
-                            }
+                            let raw = Raw { subject: message.subject, payload: message.payload, ack: None };
+                            self.accept(&message.headers, raw);
+                            if !self.hand_on(&events).await { break; }
                         }
                         None => break,
                     },
@@ -388,13 +418,14 @@ impl<C> Receiver<C> {
                         message = messages.next() => match message {
                             Some(Ok(message)) => {
                                 let inner = &message.message;
-                                let (subject, headers, payload) = (inner.subject.clone(), inner.headers.clone(), inner.payload.clone());
-                                if let Some(incoming) = self.accept(&subject, &headers, &payload, Some(message.clone())) {
-                                    if events.send(incoming).await.is_err() { break 'consume; }
-                                } else {
-                                    // Dropped (malformed, oversized, duplicate): done with it.
-                                    self.ack(message).await;
-                                }
+                                let headers = inner.headers.clone();
+                                let raw = Raw {
+                                    subject: inner.subject.clone(),
+                                    payload: inner.payload.clone(),
+                                    ack: Some(message),
+                                };
+                                self.accept(&headers, raw);
+                                if !self.hand_on(&events).await { break 'consume; }
                             }
                             Some(Err(e)) => self.reporter.report(format_args!("consumer: {e}")),
                             None => continue 'consume,
@@ -403,12 +434,42 @@ impl<C> Receiver<C> {
                 }
             },
         }
+        // Suspects no next number confirmed: dropped, counted (and, JetStream, done with).
+        for (origin, seq, raw) in self.gaps.take_suspects() {
+            self.implausible(
+                &origin,
+                seq,
+                &raw.subject,
+                "never confirmed before shutdown",
+            );
+            if let Some(message) = raw.ack {
+                self.ack(message).await;
+            }
+        }
         // Let the publisher thread drain what it holds, acknowledging as it goes.
         drop(events);
         while let Some(message) = acks.recv().await {
             self.ack(message).await;
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), self.client.flush()).await;
+    }
+
+    /// Sends what `accept` decided on to the publisher thread, in order, and acknowledges what
+    /// was dropped. False if the publisher thread is gone.
+    async fn hand_on(&mut self, events: &mpsc::Sender<Incoming<E>>) -> bool {
+        let mut handled = std::mem::take(&mut self.handled);
+        let mut open = true;
+        for handled in handled.drain(..) {
+            match handled {
+                Handled::Publish(incoming) => {
+                    open = open && events.send(incoming).await.is_ok();
+                }
+                Handled::Done(Some(message)) => self.ack(message).await,
+                Handled::Done(None) => {}
+            }
+        }
+        self.handled = handled;
+        open
     }
 
     async fn ack(&self, message: jetstream::Message) {
@@ -420,31 +481,57 @@ impl<C> Receiver<C> {
         }
     }
 
-    /// Counts and checks one message; the event to publish, if any.
-    fn accept<E: Event>(
-        &mut self,
-        subject: &str,
-        headers: &Option<HeaderMap>,
-        payload: &[u8],
-        ack: Option<jetstream::Message>,
-    ) -> Option<Incoming<E>>
-    where
-        C: Codec<E>,
-    {
+    fn implausible(&self, origin: &str, seq: u64, subject: &str, why: &str) {
+        add(&self.counters.implausible, 1);
+        self.reporter.report(format_args!(
+            "dropped #{seq} from exporter {origin} on {subject}: implausibly far ahead of its \
+             last number and {why} (a forged or corrupt header)"
+        ));
+    }
+
+    /// Counts and checks one message; what becomes of it (and of a suspect it resolves) goes to
+    /// `self.handled`, in delivery order.
+    fn accept(&mut self, headers: &Option<HeaderMap>, raw: Raw) {
         add(&self.counters.received, 1);
-        if let Some((origin, seq)) = headers.as_ref().and_then(sequence_of) {
-            match self.gaps.arrive(origin, seq) {
-                Arrival::Duplicate => {
+        let Some((origin, seq)) = headers.as_ref().and_then(sequence_of) else {
+            let handled = self.decode(raw);
+            self.handled.push(handled);
+            return;
+        };
+        let (resolved, step) = self.gaps.arrive(origin, seq, raw);
+        for step in resolved.into_iter().chain([step]) {
+            let handled = match step {
+                Step::Deliver { item, seq, lost } => {
+                    if lost > 0 {
+                        add(&self.counters.lost, lost);
+                        self.reporter.report(format_args!(
+                            "{lost} events from exporter {origin} never arrived (before #{seq} on {})",
+                            item.subject
+                        ));
+                    }
+                    self.decode(item)
+                }
+                Step::Duplicate(item) => {
                     add(&self.counters.duplicates, 1);
-                    return None;
+                    Handled::Done(item.ack)
                 }
-                Arrival::InOrder { lost: 0 } => {}
-                Arrival::InOrder { lost } => {
-                    add(&self.counters.lost, lost);
-                    self.reporter.report(format_args!("{lost} events from exporter {origin} never arrived (before #{seq} on {subject})"));
+                Step::Held => continue,
+                Step::Implausible { item, seq } => {
+                    self.implausible(origin, seq, &item.subject, "not confirmed by the next one");
+                    Handled::Done(item.ack)
                 }
-            }
+            };
+            self.handled.push(handled);
         }
+    }
+
+    /// Size check and decoding of a message to deliver.
+    fn decode(&self, raw: Raw) -> Handled<E> {
+        let Raw {
+            subject,
+            payload,
+            ack,
+        } = raw;
         if payload.len() > self.max_payload {
             add(&self.counters.oversized, 1);
             self.reporter.report(format_args!(
@@ -452,16 +539,16 @@ impl<C> Receiver<C> {
                 payload.len(),
                 self.max_payload
             ));
-            return None;
+            return Handled::Done(ack);
         }
-        match self.codec.decode(payload) {
-            Ok(event) => Some(Incoming { event, ack }),
+        match self.codec.decode(&payload) {
+            Ok(event) => Handled::Publish(Incoming { event, ack }),
             Err(e) => {
                 add(&self.counters.decode_failed, 1);
                 self.reporter.report(format_args!(
                     "dropped a malformed message on {subject}: {e}"
                 ));
-                None
+                Handled::Done(ack)
             }
         }
     }
