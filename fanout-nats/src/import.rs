@@ -16,7 +16,7 @@
 use std::fmt;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer::pull, AckKind};
 use async_nats::{Client, HeaderMap, Subject};
@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::connection::Reporter;
 use crate::export::connection_event;
-use crate::sequence::{GapTracker, Step, DEFAULT_MAX_JUMP, ORIGIN_HEADER, SEQUENCE_HEADER};
+use crate::sequence::{GapTracker, Step, Steps, DEFAULT_MAX_JUMP, ORIGIN_HEADER, SEQUENCE_HEADER};
 use crate::stats::{add, ImportCounters};
 use crate::{BridgeError, Codec, Connection, ImportStats, JsonCodec};
 
@@ -62,6 +62,7 @@ pub struct JetStreamImport {
     stream: String,
     durable: String,
     filter_subject: Option<String>,
+    reorder_window: Duration,
 }
 
 impl JetStreamImport {
@@ -71,12 +72,22 @@ impl JetStreamImport {
             stream: stream.into(),
             durable: durable.into(),
             filter_subject: None,
+            reorder_window: Duration::from_secs(30),
         }
     }
 
     /// Take only the stream's messages on `subject` (wildcards allowed).
     pub fn filter_subject(mut self, subject: impl Into<String>) -> Self {
         self.filter_subject = Some(subject.into());
+        self
+    }
+
+    /// How long a message that follows a gap in its exporter's numbers is held for the gap to
+    /// fill (default 30 s, the exporter's default retry window) before the gap is counted lost;
+    /// see [`sequence`](crate::sequence#reordering-jetstream). The stream can hold an exporter's
+    /// retried events after later ones; this is what puts them back in order.
+    pub fn reorder_window(mut self, window: Duration) -> Self {
+        self.reorder_window = window;
         self
     }
 }
@@ -184,6 +195,10 @@ impl<E: Event, C: Codec<E>> ImportBuilder<E, C> {
             Ok::<_, BridgeError>((client, source))
         })?;
 
+        let reorder = match &self.source {
+            ImportSource::Core(_) => None,
+            ImportSource::JetStream(settings) => Some(settings.reorder_window),
+        };
         let (events_tx, events_rx) = mpsc::channel::<Incoming<E>>(CHANNEL_EVENTS);
         let (acks_tx, acks_rx) = mpsc::unbounded_channel::<jetstream::Message>();
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -199,8 +214,9 @@ impl<E: Event, C: Codec<E>> ImportBuilder<E, C> {
             client,
             codec: self.codec,
             max_payload: self.max_payload,
-            gaps: GapTracker::new(self.max_sequence_jump),
-            handled: Vec::with_capacity(2),
+            gaps: GapTracker::new(self.max_sequence_jump, reorder),
+            steps: Vec::new(),
+            handled: Vec::new(),
             counters: counters.clone(),
             reporter,
         };
@@ -358,7 +374,9 @@ struct Receiver<E, C> {
     codec: C,
     max_payload: usize,
     gaps: GapTracker<Raw>,
-    /// What `accept` decided, reused.
+    /// What the tracker decided, reused.
+    steps: Steps<Raw>,
+    /// What becomes of the messages, in order, reused.
     handled: Vec<Handled<E>>,
     counters: Arc<ImportCounters>,
     reporter: Reporter,
@@ -412,9 +430,17 @@ impl<E: Event, C: Codec<E>> Receiver<E, C> {
                     }
                 };
                 loop {
+                    let deadline = self.gaps.next_deadline();
                     tokio::select! {
                         _ = stop.changed() => break 'consume,
                         Some(message) = acks.recv() => self.ack(message).await,
+                        _ = sleep_until(deadline) => {
+                            let mut steps = std::mem::take(&mut self.steps);
+                            self.gaps.expire(Instant::now(), &mut steps);
+                            self.settle(&mut steps);
+                            self.steps = steps;
+                            if !self.hand_on(&events).await { break 'consume; }
+                        }
                         message = messages.next() => match message {
                             Some(Ok(message)) => {
                                 let inner = &message.message;
@@ -434,18 +460,11 @@ impl<E: Event, C: Codec<E>> Receiver<E, C> {
                 }
             },
         }
-        // Suspects no next number confirmed: dropped, counted (and, JetStream, done with).
-        for (origin, seq, raw) in self.gaps.take_suspects() {
-            self.implausible(
-                &origin,
-                seq,
-                &raw.subject,
-                "never confirmed before shutdown",
-            );
-            if let Some(message) = raw.ack {
-                self.ack(message).await;
-            }
-        }
+        // What is held behind gaps is delivered (the gaps counted lost), suspects are dropped.
+        let mut steps = std::mem::take(&mut self.steps);
+        self.gaps.finish(Instant::now(), &mut steps);
+        self.settle(&mut steps);
+        let _ = self.hand_on(&events).await;
         // Let the publisher thread drain what it holds, acknowledging as it goes.
         drop(events);
         while let Some(message) = acks.recv().await {
@@ -481,16 +500,8 @@ impl<E: Event, C: Codec<E>> Receiver<E, C> {
         }
     }
 
-    fn implausible(&self, origin: &str, seq: u64, subject: &str, why: &str) {
-        add(&self.counters.implausible, 1);
-        self.reporter.report(format_args!(
-            "dropped #{seq} from exporter {origin} on {subject}: implausibly far ahead of its \
-             last number and {why} (a forged or corrupt header)"
-        ));
-    }
-
-    /// Counts and checks one message; what becomes of it (and of a suspect it resolves) goes to
-    /// `self.handled`, in delivery order.
+    /// Counts and checks one message; what becomes of it (and of the messages it releases)
+    /// goes to `self.handled`, in delivery order.
     fn accept(&mut self, headers: &Option<HeaderMap>, raw: Raw) {
         add(&self.counters.received, 1);
         let Some((origin, seq)) = headers.as_ref().and_then(sequence_of) else {
@@ -498,8 +509,16 @@ impl<E: Event, C: Codec<E>> Receiver<E, C> {
             self.handled.push(handled);
             return;
         };
-        let (resolved, step) = self.gaps.arrive(origin, seq, raw);
-        for step in resolved.into_iter().chain([step]) {
+        let mut steps = std::mem::take(&mut self.steps);
+        self.gaps
+            .arrive(origin, seq, raw, Instant::now(), &mut steps);
+        self.settle(&mut steps);
+        self.steps = steps;
+    }
+
+    /// Turns the tracker's steps into what becomes of each message, counting and reporting.
+    fn settle(&mut self, steps: &mut Steps<Raw>) {
+        for (origin, step) in steps.drain(..) {
             let handled = match step {
                 Step::Deliver { item, seq, lost } => {
                     if lost > 0 {
@@ -515,9 +534,14 @@ impl<E: Event, C: Codec<E>> Receiver<E, C> {
                     add(&self.counters.duplicates, 1);
                     Handled::Done(item.ack)
                 }
-                Step::Held => continue,
                 Step::Implausible { item, seq } => {
-                    self.implausible(origin, seq, &item.subject, "not confirmed by the next one");
+                    add(&self.counters.implausible, 1);
+                    self.reporter.report(format_args!(
+                        "dropped #{seq} from exporter {origin} on {}: implausibly far ahead of \
+                         its last number and not confirmed by the next one (a forged or corrupt \
+                         header?)",
+                        item.subject
+                    ));
                     Handled::Done(item.ack)
                 }
             };
@@ -551,6 +575,14 @@ impl<E: Event, C: Codec<E>> Receiver<E, C> {
                 Handled::Done(ack)
             }
         }
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
     }
 }
 
