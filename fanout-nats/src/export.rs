@@ -531,7 +531,8 @@ struct InFlight {
     headers: HeaderMap,
     /// When it was first sent: the retry window runs from here.
     first_sent: Instant,
-    /// The acknowledgement of its latest attempt, due by `due`; `Err` if it could not be sent.
+    /// The acknowledgement of its latest attempt, due by `due`; `Err` if it could not be sent or
+    /// failed (a finished future is never polled again).
     ack: Result<AckFuture, PublishError>,
     due: Instant,
     /// Acknowledged already (found while re-sending the window).
@@ -696,7 +697,8 @@ impl Sender {
             if entry.acked {
                 continue;
             }
-            // An acknowledgement that already came is kept; anything else is sent again.
+            // An acknowledgement that already came is kept; anything else is sent again. (A
+            // finished acknowledgement is never polled again: `acked`, or replaced below.)
             if let Ok(ack) = &mut entry.ack {
                 if let Some(Ok(_)) = ack.as_mut().now_or_never() {
                     entry.acked = true;
@@ -735,7 +737,12 @@ async fn ack_of(entry: &mut InFlight) -> Result<(), String> {
     };
     match tokio::time::timeout_at(entry.due.into(), ack).await {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string()),
+        Ok(Err(e)) => {
+            let why = e.to_string();
+            // Finished: it must not be polled again.
+            entry.ack = Err(e);
+            Err(why)
+        }
         Err(_) => Err("no acknowledgement in time".to_owned()),
     }
 }
