@@ -125,7 +125,9 @@ impl JetStreamExport {
         self
     }
 
-    /// How long to wait for one acknowledgement before sending the event again.
+    /// How long to wait for one acknowledgement before sending the window again (each further
+    /// attempt at the same event waits longer, up to 8 times this, and takes the acknowledgement
+    /// of the attempt before if that one comes first).
     pub fn ack_timeout(mut self, timeout: Duration) -> Self {
         self.ack_timeout = timeout;
         self
@@ -535,6 +537,9 @@ struct InFlight {
     /// failed (a finished future is never polled again).
     ack: Result<AckFuture, PublishError>,
     due: Instant,
+    /// The acknowledgement of the attempt before, if it was still pending when this one was
+    /// sent: either one will do.
+    earlier: Option<AckFuture>,
     /// Acknowledged already (found while re-sending the window).
     acked: bool,
     attempts: u32,
@@ -615,6 +620,7 @@ impl Sender {
                     first_sent: now,
                     ack,
                     due: Instant::now() + settings.ack_timeout,
+                    earlier: None,
                     acked: false,
                     attempts: 0,
                 });
@@ -698,17 +704,31 @@ impl Sender {
                 continue;
             }
             // An acknowledgement that already came is kept; anything else is sent again. (A
-            // finished acknowledgement is never polled again: `acked`, or replaced below.)
+            // finished acknowledgement is never polled again: `acked`, or replaced below.) One
+            // still pending is kept beside the new attempt: on a server that is only slow, it
+            // is the one that comes first, and waiting for it keeps re-sends from piling up.
+            let mut pending = None;
             if let Ok(ack) = &mut entry.ack {
-                if let Some(Ok(_)) = ack.as_mut().now_or_never() {
-                    entry.acked = true;
-                    continue;
+                match ack.as_mut().now_or_never() {
+                    Some(Ok(_)) => {
+                        entry.acked = true;
+                        continue;
+                    }
+                    Some(Err(_)) => {}
+                    None => pending = Some(()),
                 }
             }
             entry.attempts += 1;
             add(&self.counters.retried, 1);
-            entry.ack = self.send(js, entry.seq, &entry.out, &entry.headers).await;
-            entry.due = Instant::now() + settings.ack_timeout;
+            let previous = std::mem::replace(
+                &mut entry.ack,
+                self.send(js, entry.seq, &entry.out, &entry.headers).await,
+            );
+            if pending.is_some() {
+                entry.earlier = previous.ok();
+            }
+            // Each attempt waits longer (up to 8 times the timeout): a loaded server gets time.
+            entry.due = Instant::now() + settings.ack_timeout * (entry.attempts + 1).min(8);
         }
     }
 
@@ -729,21 +749,48 @@ impl Sender {
     }
 }
 
-/// The acknowledgement of `entry`'s latest attempt, or its failure (an error, or none by `due`).
+/// The acknowledgement of `entry`'s latest attempt (or of the one before, if still pending), or
+/// its failure: an error, or no acknowledgement by `due`.
 async fn ack_of(entry: &mut InFlight) -> Result<(), String> {
-    let ack = match &mut entry.ack {
-        Ok(ack) => ack,
-        Err(e) => return Err(e.to_string()),
-    };
-    match tokio::time::timeout_at(entry.due.into(), ack).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => {
-            let why = e.to_string();
-            // Finished: it must not be polled again.
-            entry.ack = Err(e);
-            Err(why)
+    enum Outcome {
+        Acked,
+        Failed(PublishError),
+        EarlierFailed,
+        Late,
+    }
+    loop {
+        let InFlight {
+            ack, earlier, due, ..
+        } = &mut *entry;
+        let current = match ack {
+            Ok(ack) => ack,
+            Err(e) => return Err(e.to_string()),
+        };
+        let outcome = tokio::select! {
+            result = current.as_mut() => match result {
+                Ok(_) => Outcome::Acked,
+                Err(e) => Outcome::Failed(e),
+            },
+            result = async { earlier.as_mut().expect("checked").as_mut().await }, if earlier.is_some() => {
+                match result {
+                    Ok(_) => Outcome::Acked,
+                    Err(_) => Outcome::EarlierFailed,
+                }
+            }
+            _ = tokio::time::sleep_until((*due).into()) => Outcome::Late,
+        };
+        match outcome {
+            Outcome::Acked => return Ok(()),
+            Outcome::Failed(e) => {
+                let why = e.to_string();
+                // Finished: it must not be polled again.
+                entry.ack = Err(e);
+                return Err(why);
+            }
+            // Finished too; the latest attempt may still come.
+            Outcome::EarlierFailed => entry.earlier = None,
+            Outcome::Late => return Err("no acknowledgement in time".to_owned()),
         }
-        Err(_) => Err("no acknowledgement in time".to_owned()),
     }
 }
 
@@ -753,7 +800,9 @@ async fn open_stream<E>(
     subjects: &Subjects<E>,
 ) -> Result<(jetstream::Context, JetStreamExport), BridgeError> {
     let js = jetstream::ContextBuilder::new()
-        .timeout(settings.ack_timeout)
+        // The exporter times each acknowledgement itself (longer for later attempts); the
+        // client's own timeout only has to be the longest of those.
+        .timeout(settings.ack_timeout * 8)
         // The client's own bound on acknowledgements awaited (a permit each, held up to 30 s for
         // a publish whose acknowledgement was abandoned by a re-send) must not be what limits
         // re-sending a window during an outage: the window is the bound.
