@@ -604,6 +604,9 @@ impl Sender {
         let mut open = true;
         let mut seq = 0u64;
         let mut backoff = RETRY_BACKOFF_MIN;
+        // Re-sent since the last acknowledgement: the first one after says so (once, not once
+        // per event of the window).
+        let mut recovering = false;
         loop {
             while window.len() < settings.max_in_flight {
                 let Some(out) = pending.pop_front() else {
@@ -657,7 +660,7 @@ impl Sender {
                     let done = window.pop_front().expect("the front");
                     add(&self.counters.acknowledged, 1);
                     add(&self.counters.published, 1);
-                    if done.attempts > 0 {
+                    if std::mem::take(&mut recovering) {
                         self.reporter.report(format_args!(
                             "{}-{} on {} acknowledged after {} retries",
                             self.origin, done.seq, done.out.subject, done.attempts
@@ -686,6 +689,7 @@ impl Sender {
                     }
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(RETRY_BACKOFF_MAX);
+                    recovering = true;
                     self.resend(js, settings, &mut window).await;
                 }
             }
