@@ -333,7 +333,7 @@ impl<'a, T> Served<'a, T> {
 
 /// Enqueues `event` for one subscriber, applying its overflow policy if the queue is full.
 #[inline]
-fn offer<E: Event, T>(
+fn offer<E: Send + 'static, T>(
     registry: &Registry<E>,
     entry: &Entry<E>,
     event: E,
@@ -357,7 +357,7 @@ fn offer<E: Event, T>(
 /// [`offer`] for an async publish: a full `Overflow::Block` queue hands the event back (`Err`)
 /// instead of blocking the thread, and the caller waits for room asynchronously; every other
 /// policy applies as in `offer`.
-pub(crate) fn offer_or_return<E: Event, T>(
+pub(crate) fn offer_or_return<E: Send + 'static, T>(
     registry: &Registry<E>,
     entry: &Entry<E>,
     event: E,
@@ -388,7 +388,7 @@ pub(crate) fn enqueued<E>(entry: &Entry<E>, delivery: &mut Delivery) {
 
 #[cold]
 #[inline(never)]
-fn overflow<E: Event, T>(
+fn overflow<E: Send + 'static, T>(
     registry: &Registry<E>,
     entry: &Entry<E>,
     event: E,
@@ -487,6 +487,30 @@ fn overflow<E: Event, T>(
     drop(refused);
 }
 
+/// The publish of a [`broadcast`](crate::broadcast) sender: `Err` hands the value back when the
+/// bus is closed or no subscriber's topics take `bit`; otherwise the number of subscribers whose
+/// topics take it (all of a channel's receivers). No interest shortcut: one snapshot load, whose
+/// `closed` flag is synchronised with `close`, so a send racing the close is delivered or handed
+/// back, as a publish is.
+pub(crate) fn send<E: Clone + Send + 'static>(
+    inner: &Inner<E>,
+    counter: &PublishCounter,
+    event: E,
+    bit: u64,
+) -> Result<usize, E> {
+    let snapshot = inner.registry.load();
+    let receivers = snapshot
+        .entries
+        .iter()
+        .filter(|entry| entry.mask & bit != 0)
+        .count();
+    if snapshot.closed || receivers == 0 {
+        return Err(event);
+    }
+    fan_out_to(&snapshot, inner, counter, event, bit, None);
+    Ok(receivers)
+}
+
 /// [`fan_out`] through a snapshot the caller has already loaded and found open: a bus with
 /// history loads it under its ring lock (see [`crate::history`]). The loop is a copy of `fan_out`'s, kept apart so
 /// that the plain path's machine code stays exactly what it was: sharing one body (an
@@ -494,7 +518,7 @@ fn overflow<E: Event, T>(
 /// callgrind at +1 to +7 instructions per plain publish (BENCHMARKS.md, issue 12). Keep the two
 /// loops in step.
 #[inline]
-pub(crate) fn fan_out_to<E: Event>(
+pub(crate) fn fan_out_to<E: Clone + Send + 'static>(
     snapshot: &Snapshot<E>,
     inner: &Inner<E>,
     counter: &PublishCounter,

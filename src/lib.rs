@@ -379,6 +379,7 @@
 //!
 //! | module | what is in it |
 //! |---|---|
+//! | [`bus`] | [`WeakBus`](bus::WeakBus), a handle that does not keep the bus open; [`NoSubscribers`](bus::NoSubscribers), awaiting the last subscriber's departure |
 //! | [`error`] | every error: [`PublishError`](error::PublishError), [`RecvError`](error::RecvError), [`TryRecvError`](error::TryRecvError), [`RecvTimeoutError`](error::RecvTimeoutError), [`BuildError`](error::BuildError) |
 //! | [`subscriber`] | the receive iterators and futures, [`SubscriberId`](subscriber::SubscriberId), `Accepted` (for `select!`) |
 //! | [`publisher`] | [`PublishAsync`](publisher::PublishAsync), the future of `publish_async` |
@@ -394,7 +395,7 @@
 
 #[cfg(feature = "agent")]
 pub mod agent;
-mod bus;
+pub mod bus;
 mod capacity;
 pub mod error;
 mod event;

@@ -12,7 +12,7 @@ use crate::registry::{Entry, Filter, SubscriberId, SubscriberState};
 use crate::shared::{check_capacity, Inner};
 use crate::subscriber::SubscriberParts;
 use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize};
-use crate::{Event, Overflow, Subscriber, Topics, WaitStrategy};
+use crate::{Overflow, Subscriber, Topics, WaitStrategy};
 
 /// Builds a [`Subscriber`] with its own topics, capacity, overflow policy, name, filter and wait
 /// strategy; made by [`Bus::subscriber`](crate::Bus::subscriber). Settings left alone take the
@@ -101,9 +101,14 @@ impl<E> SubscriberBuilder<E> {
         self.filter = Some(std::sync::Arc::new(filter));
         self
     }
+
+    /// The filter of the subscriber being resubscribed, shared.
+    pub(crate) fn set_filter(&mut self, filter: Option<std::sync::Arc<Filter<E>>>) {
+        self.filter = filter;
+    }
 }
 
-impl<E: Event> SubscriberBuilder<E> {
+impl<E> SubscriberBuilder<E> {
     /// Creates the subscriber; it receives every matching event published after this returns.
     ///
     /// # Errors
@@ -191,7 +196,7 @@ impl<E> SubscriberBuilder<E> {
             Arc::clone(&state),
             tx,
             evictor,
-            self.filter,
+            self.filter.clone(),
             gone,
             self.inner.registry.closing().clone(),
         );
@@ -199,6 +204,7 @@ impl<E> SubscriberBuilder<E> {
             state,
             rx,
             gone: gone_trigger,
+            filter: self.filter,
         };
         Prepared {
             entry,
