@@ -379,6 +379,7 @@
 //!
 //! | module | what is in it |
 //! |---|---|
+//! | [`broadcast`] | `tokio::sync::broadcast`'s API (`channel`, `Sender`, `Receiver`, its `error`s) over the bus: migrate by changing one import |
 //! | [`bus`] | [`WeakBus`](bus::WeakBus), a handle that does not keep the bus open; [`NoSubscribers`](bus::NoSubscribers), awaiting the last subscriber's departure |
 //! | [`error`] | every error: [`PublishError`](error::PublishError), [`RecvError`](error::RecvError), [`TryRecvError`](error::TryRecvError), [`RecvTimeoutError`](error::RecvTimeoutError), [`BuildError`](error::BuildError) |
 //! | [`subscriber`] | the receive iterators and futures, [`SubscriberId`](subscriber::SubscriberId), `Accepted` (for `select!`) |
@@ -395,6 +396,8 @@
 
 #[cfg(feature = "agent")]
 pub mod agent;
+#[cfg(not(loom))]
+pub mod broadcast;
 pub mod bus;
 mod capacity;
 pub mod error;

@@ -758,12 +758,15 @@ impl<E> Subscriber<E> {
         Some(self.dequeued(event))
     }
 
-    /// For a `ring` subscriber: if events were evicted after `held` was held back, `held` is the
-    /// oldest and a ring would have overwritten it first: count it as lost (the subscriber's own
-    /// loss, in the same counter) and return the report, which includes it.
+    /// For a `ring` subscriber, about to hand out the event it held back behind a `Lagged`
+    /// report: that event is the oldest it has, outside the queue, so queue and event together
+    /// can hold one more than `capacity`. A ring of `capacity` slots would have overwritten it
+    /// by now if the queue has filled up since (whether or not that evicted more): then count it
+    /// as lost (the subscriber's own loss, in the same counter) and return the report, which
+    /// includes it. Nothing was dequeued since the event was held, so the queue only grew.
     fn overwritten(&mut self) -> Option<u64> {
         let lost = self.loss_count();
-        if lost == self.reported {
+        if lost == self.reported && self.rx.len() < self.state.capacity {
             return None;
         }
         self.state.lost.record(1);
