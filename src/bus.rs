@@ -200,6 +200,22 @@ impl<E> Bus<E> {
         }
     }
 
+    /// Live `Bus` and [`Publisher`] handles (this one included): the bus closes when the last
+    /// goes.
+    pub fn strong_count(&self) -> usize {
+        self.inner.handle_count()
+    }
+
+    /// Live [`WeakBus`] handles.
+    pub fn weak_count(&self) -> usize {
+        self.inner.weak_count()
+    }
+
+    /// Whether both handles are of the same bus.
+    pub fn same_bus(&self, other: &Bus<E>) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// Blocks the thread until no subscriber is registered; see
     /// [`no_subscribers`](Self::no_subscribers).
     #[cfg(not(loom))]

@@ -355,3 +355,17 @@ fn no_subscribers_across_threads_on_an_executor() {
         }
     }
 }
+
+#[test]
+fn bus_counts_its_handles_and_knows_its_own() {
+    let bus = Bus::<Tick>::new();
+    let other = Bus::<Tick>::new();
+    assert_eq!((bus.strong_count(), bus.weak_count()), (1, 0));
+    let publisher = bus.publisher();
+    let clone = bus.clone();
+    let weak = bus.downgrade();
+    assert_eq!((bus.strong_count(), bus.weak_count()), (3, 1));
+    assert!(bus.same_bus(&clone) && !bus.same_bus(&other));
+    drop((publisher, clone, weak));
+    assert_eq!((bus.strong_count(), bus.weak_count()), (1, 0));
+}
