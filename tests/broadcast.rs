@@ -550,3 +550,44 @@ fn a_panicking_clone_in_send_is_reported_as_lag() {
         assert_eq!(drain(rx), [Err(TryRecvError::Lagged(1)), Ok(Fragile(1))]);
     }
 }
+
+#[test]
+fn a_ring_receiver_conserves_under_concurrent_senders() {
+    // Received + lagged == sent, in each sender's order, however the receiver's reads and the
+    // senders' overwrites interleave (the held-back value counted as overwritten included).
+    for round in 0..20 {
+        let (tx, mut rx) = broadcast::channel::<(u8, u32)>(4);
+        let senders: Vec<_> = (0..2u8)
+            .map(|who| {
+                let tx = tx.clone();
+                thread::spawn(move || {
+                    for i in 0..2000 {
+                        tx.send((who, i)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+        let (mut received, mut lagged) = (0u64, 0u64);
+        let mut last = [None::<u32>; 2];
+        loop {
+            match rx.blocking_recv() {
+                Ok((who, i)) => {
+                    let prev = last[usize::from(who)].replace(i);
+                    assert!(prev.map_or(true, |p| p < i), "round {round}: {who} out of order");
+                    received += 1;
+                    if received % 64 == 0 {
+                        thread::yield_now(); // let the senders overwrite
+                    }
+                }
+                Err(RecvError::Lagged(n)) => lagged += n,
+                Err(RecvError::Closed) => break,
+            }
+        }
+        for s in senders {
+            s.join().unwrap();
+        }
+        assert_eq!(received + lagged, 4000, "round {round}");
+        assert_eq!(rx.subscriber().lost(), lagged);
+    }
+}

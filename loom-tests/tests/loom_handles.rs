@@ -26,7 +26,7 @@ use loom::thread;
 /// drops it); the subscriber on the main thread, receiving to the end.
 #[test]
 fn upgrade_racing_the_last_drop_never_reopens() {
-    model(None, || {
+    model(Some(3), || {
         let ledger = Ledger::new();
         let bus = Bus::new();
         let mut sub = bus.subscriber().capacity(2).build().unwrap();
