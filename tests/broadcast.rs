@@ -574,7 +574,10 @@ fn a_ring_receiver_conserves_under_concurrent_senders() {
             match rx.blocking_recv() {
                 Ok((who, i)) => {
                     let prev = last[usize::from(who)].replace(i);
-                    assert!(prev.map_or(true, |p| p < i), "round {round}: {who} out of order");
+                    assert!(
+                        prev.map_or(true, |p| p < i),
+                        "round {round}: {who} out of order"
+                    );
                     received += 1;
                     if received % 64 == 0 {
                         thread::yield_now(); // let the senders overwrite
