@@ -86,6 +86,11 @@
 //! ([`Subscriber::iter`], or `for item in sub`), or match every `Err` of
 //! [`recv`](Subscriber::recv) as above.
 //!
+//! Coming from `tokio::sync::broadcast`: [`broadcast`] has its API and behaviour (`channel`,
+//! `Sender`, `Receiver`, `Lagged(n)`, `Closed`) over this bus, so `use fanout::broadcast;` in
+//! place of `use tokio::sync::broadcast;` is the migration, and each receiver gets a queue of
+//! its own.
+//!
 //! A whole agent host (concurrent runs, a slow UI, telemetry, a lossless audit log, a cost
 //! tracker, run waiters, and a table of what each got and lost) is the example
 //! `examples/agent_loop.rs` in the repository:

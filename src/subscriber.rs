@@ -113,8 +113,9 @@ pub struct Subscriber<E> {
     filter: Option<std::sync::Arc<Filter<E>>>,
     /// A `DropOldest` subscriber that behaves as a slot of a ring of `capacity` events (the
     /// [`broadcast`](crate::broadcast) channel's receivers): an event held back behind a `Lagged`
-    /// report is the oldest it has, so when more events are evicted before it is handed out, it
-    /// is the first one a ring would have overwritten, and it is counted as lost too.
+    /// report is the oldest it has, so when the queue fills up before it is handed out, it is
+    /// the first one a ring would have overwritten: it is counted as lost and reported with the
+    /// losses since, instead of being handed out ahead of them (see `overwritten`).
     ring: bool,
     /// The `Stream` has yielded its last item (`Overflowed`, or ended at `Disconnected`).
     #[cfg_attr(not(feature = "stream"), allow(dead_code))]
