@@ -54,6 +54,8 @@ fn main() {
     scenarios::throughput::idle(&mut c);
     scenarios::throughput::selective(&mut c);
     scenarios::throughput::broadcast(&mut c);
+    scenarios::sustained::selective(&mut c);
+    scenarios::sustained::broadcast(&mut c);
     scenarios::throughput::per_delivery(&mut c);
     scenarios::policies::isolation(&mut c);
     scenarios::policies::eviction(&mut c);

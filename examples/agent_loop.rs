@@ -28,9 +28,10 @@
 //! slow UI (and, on a very busy machine, another lossy subscriber) drops, and every latency.
 //!
 //! ```text
-//! cargo run --release --example agent_loop -- --help
-//! cargo run --release --example agent_loop -- --seconds 10 --runs 4 --token-rate 200 \
-//!     --ui-capacity 64 --ui-delay-us 2000 --subscribers 2 --budget-usd 0.10 --audit audit.jsonl
+//! cargo run --release -p fanout-examples --example agent_loop -- --help
+//! cargo run --release -p fanout-examples --example agent_loop -- --seconds 10 --runs 4 \
+//!     --token-rate 200 --ui-capacity 64 --ui-delay-us 2000 --subscribers 2 --budget-usd 0.10 \
+//!     --audit audit.jsonl
 //! ```
 //!
 //! The flags are the table `FLAGS` (one entry each); `cargo test --example agent_loop` checks the
@@ -53,6 +54,46 @@ use fanout::error::RecvError;
 use fanout::history::Replay;
 use fanout::tap::{Received, TapEnd, TapHandler};
 use fanout::{Bus, Event, HistoryBus, Overflow, Publisher, Topic};
+
+mod flags;
+use flags::{number, whole, Command, Flag};
+
+/// Ctrl-C: the first one ends the runs early, as if their time were up, so that the subscribers
+/// drain, the table is printed and the temporary audit file removed; a second one exits at once.
+mod interrupt {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static REQUESTED: AtomicBool = AtomicBool::new(false);
+
+    /// Whether Ctrl-C was pressed.
+    pub fn requested() -> bool {
+        REQUESTED.load(Ordering::Relaxed)
+    }
+
+    #[cfg(unix)]
+    pub fn install() {
+        // The C library's `signal` and `_exit` (std links it on every unix); no crate needed.
+        extern "C" {
+            fn signal(signum: i32, handler: extern "C" fn(i32)) -> usize;
+            fn _exit(status: i32) -> !;
+        }
+        const SIGINT: i32 = 2; // the same number on every unix
+        extern "C" fn on_sigint(_: i32) {
+            if REQUESTED.swap(true, Ordering::Relaxed) {
+                // SAFETY: `_exit` is async-signal-safe (POSIX) and takes any status.
+                unsafe { _exit(130) }
+            }
+        }
+        // SAFETY: `on_sigint` is async-signal-safe: it does one lock-free atomic swap and, on a
+        // second signal, calls `_exit`. Installing a handler has no other precondition.
+        unsafe {
+            signal(SIGINT, on_sigint);
+        }
+    }
+
+    #[cfg(not(unix))]
+    pub fn install() {}
+}
 
 /// The example's event: an agent event plus the instant it was published, for measuring
 /// publish→receive latency. `Arc` so that a fan-out clones a pointer, not the strings.
@@ -126,17 +167,8 @@ impl Default for Config {
     }
 }
 
-/// One command-line flag. A new flag is one entry in [`FLAGS`] (plus its `Config` field).
-struct Flag {
-    name: &'static str,
-    /// The value's placeholder in the help (`N`, `X`, `PATH`), or `None` for a switch.
-    value: Option<&'static str>,
-    help: &'static str,
-    /// Checks the value (`""` for a switch) and stores it.
-    set: fn(&mut Config, &str) -> Result<(), String>,
-}
-
-const FLAGS: &[Flag] = &[
+/// The flags; a new flag is one entry here (plus its `Config` field).
+const FLAGS: &[Flag<Config>] = &[
     Flag {
         name: "--seconds",
         value: Some("S"),
@@ -204,80 +236,19 @@ const FLAGS: &[Flag] = &[
     },
 ];
 
-/// `v` as a number in `(low, high]`.
-fn number(v: &str, low: f64, high: f64) -> Result<f64, String> {
-    match v.parse::<f64>() {
-        Ok(x) if x > low && x <= high => Ok(x),
-        Ok(_) if high == f64::MAX => Err(format!("{v:?} is not above {low}")),
-        Ok(_) => Err(format!("{v:?} is not in ({low}, {high}]")),
-        Err(_) => Err(format!("{v:?} is not a number")),
-    }
-}
-
-/// `v` as a whole number in `low..=high`.
-fn whole(v: &str, low: usize, high: usize) -> Result<usize, String> {
-    match v.parse::<usize>() {
-        Ok(n) if (low..=high).contains(&n) => Ok(n),
-        Ok(_) => Err(format!("{v:?} is not in {low}..={high}")),
-        Err(_) => Err(format!("{v:?} is not a whole number")),
-    }
-}
-
 fn usage() -> String {
-    let mut text = String::from(
+    flags::usage(
         "A simulated agent host on a fanout bus: runs stream events to a slow UI,\n\
          telemetry, an audit log, a cost tracker and run waiters, then a table\n\
          of what every subscriber got and lost.\n\n\
-         usage: cargo run --release --example agent_loop -- [FLAGS]\n\
+         usage: cargo run --release -p fanout-examples --example agent_loop -- [FLAGS]\n\
          (flags as `--name VALUE` or `--name=VALUE`)\n\n",
-    );
-    for flag in FLAGS {
-        let name = format!("{} {}", flag.name, flag.value.unwrap_or(""));
-        let help = flag.help.replace('\n', &format!("\n{:20}", ""));
-        text.push_str(&format!("  {name:<18}{help}\n"));
-    }
-    text.push_str(&format!("  {:<18}{}", "-h, --help", "this help"));
-    text
+        FLAGS,
+    )
 }
 
-/// What the command line asked for.
-enum Command {
-    Run(Config),
-    Help,
-}
-
-fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
-    let mut config = Config::default();
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        if arg == "--help" || arg == "-h" {
-            return Ok(Command::Help);
-        }
-        if !arg.starts_with("--") {
-            return Err(format!(
-                "unexpected argument {arg:?}: agent_loop takes only flags"
-            ));
-        }
-        let (name, inline) = match arg.split_once('=') {
-            Some((name, value)) => (name, Some(value.to_string())),
-            None => (arg.as_str(), None),
-        };
-        let flag = FLAGS
-            .iter()
-            .find(|f| f.name == name)
-            .ok_or_else(|| format!("unknown flag {name}"))?;
-        let value = match (flag.value, inline) {
-            (None, None) => String::new(),
-            (None, Some(_)) => return Err(format!("{name} takes no value")),
-            (Some(_), Some(value)) => value,
-            (Some(placeholder), None) => match args.next() {
-                Some(value) if !value.starts_with("--") => value,
-                _ => return Err(format!("{name} needs a value ({name} {placeholder})")),
-            },
-        };
-        (flag.set)(&mut config, &value).map_err(|e| format!("{name}: {e}"))?;
-    }
-    Ok(Command::Run(config))
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command<Config>, String> {
+    flags::parse("agent_loop", FLAGS, args)
 }
 
 /// Latency samples (nanoseconds) and counts of one consumer.
@@ -392,8 +363,9 @@ impl SimClock {
         }
     }
 
+    /// Simulated time is up, or the user pressed Ctrl-C (the runs then end as at the limit).
     fn time_is_up(&self) -> bool {
-        self.now >= self.limit
+        self.now >= self.limit || interrupt::requested()
     }
 
     /// Moves simulated time on by `by` and sleeps until the wall clock has caught up.
@@ -765,6 +737,7 @@ fn progress_line(
 }
 
 fn main() -> ExitCode {
+    interrupt::install();
     let config = match parse_args(std::env::args().skip(1)) {
         Ok(Command::Run(config)) => config,
         Ok(Command::Help) => {
@@ -773,7 +746,7 @@ fn main() -> ExitCode {
         }
         Err(message) => {
             eprintln!("error: {message}");
-            eprintln!("(`cargo run --release --example agent_loop -- --help` lists the flags)");
+            eprintln!("(`--help` lists the flags)");
             return ExitCode::from(2);
         }
     };
@@ -1058,6 +1031,13 @@ fn main() -> ExitCode {
         config.runs,
         config.token_rate
     );
+    if interrupt::requested() {
+        say!(
+            out,
+            "interrupted (Ctrl-C): the runs were cancelled early; below is what ran,"
+        );
+        say!(out, "so the counts are not the seeded run's");
+    }
     say!(
         out,
         "time: {} s simulated, {:.1} s wall",

@@ -13,7 +13,9 @@
 //! its session published on the UI topics: the example exits non-zero if not.
 //!
 //! ```text
-//! cargo run --release --example async_ui --features fanout-examples/async -- --runs 3 --deltas 400 --token-us 50 --ui-delay-us 300
+//! cargo run --release --example async_ui --features fanout-examples/async -- --help
+//! cargo run --release --example async_ui --features fanout-examples/async -- \
+//!     --runs 3 --deltas 400 --token-us 50 --ui-delay-us 300
 //! ```
 
 use std::process::ExitCode;
@@ -28,6 +30,10 @@ use fanout::{Bus, Overflow, Publisher};
 const CLIENTS: usize = 8;
 const CLIENT_CAPACITY: usize = 16;
 
+mod flags;
+use flags::{whole, Command, Flag};
+
+#[derive(Debug)]
 struct Args {
     runs: u32,
     deltas: u32,
@@ -35,26 +41,56 @@ struct Args {
     ui_delay_us: u64,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        runs: 3,
-        deltas: 400,
-        token_us: 50,
-        ui_delay_us: 300,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().ok_or(format!("{flag} needs a value"))?;
-        let number = |v: &str| v.parse::<u64>().map_err(|e| format!("{flag} {v}: {e}"));
-        match flag.as_str() {
-            "--runs" => args.runs = number(&value)? as u32,
-            "--deltas" => args.deltas = number(&value)? as u32,
-            "--token-us" => args.token_us = number(&value)?,
-            "--ui-delay-us" => args.ui_delay_us = number(&value)?,
-            _ => return Err(format!("unknown flag {flag}")),
+impl Default for Args {
+    fn default() -> Self {
+        Args {
+            runs: 3,
+            deltas: 400,
+            token_us: 50,
+            ui_delay_us: 300,
         }
     }
-    Ok(args)
+}
+
+const FLAGS: &[Flag<Args>] = &[
+    Flag {
+        name: "--runs",
+        value: Some("N"),
+        help: "runs per session, one after the other, 1..=1000 (default 3)",
+        set: |a, v| whole(v, 1, 1000).map(|x| a.runs = x as u32),
+    },
+    Flag {
+        name: "--deltas",
+        value: Some("N"),
+        help: "text deltas per run, 1..=1000000 (default 400)",
+        set: |a, v| whole(v, 1, 1_000_000).map(|x| a.deltas = x as u32),
+    },
+    Flag {
+        name: "--token-us",
+        value: Some("N"),
+        help: "pause between deltas, µs, 0..=1000000 (default 50)",
+        set: |a, v| whole(v, 0, 1_000_000).map(|x| a.token_us = x as u64),
+    },
+    Flag {
+        name: "--ui-delay-us",
+        value: Some("N"),
+        help: "a client's send time per event, µs, 0..=1000000\n(default 300)",
+        set: |a, v| whole(v, 0, 1_000_000).map(|x| a.ui_delay_us = x as u64),
+    },
+];
+
+fn usage() -> String {
+    flags::usage(
+        "8 async UI clients (tokio tasks) follow one session each of a simulated\n\
+         agent host; every event is received or reported lost, or it exits 1.\n\n\
+         usage: cargo run --release --example async_ui --features \\\n\
+         \x20   fanout-examples/async -- [FLAGS]   (`--name VALUE` or `--name=VALUE`)\n\n",
+        FLAGS,
+    )
+}
+
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command<Args>, String> {
+    flags::parse("async_ui", FLAGS, args)
 }
 
 /// One session's agent loop on its own thread: `runs` runs, each a `RunStarted`, `deltas` text
@@ -101,10 +137,15 @@ struct ClientReport {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(args) => args,
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(Command::Run(args)) => args,
+        Ok(Command::Help) => {
+            println!("{}", usage());
+            return ExitCode::SUCCESS;
+        }
         Err(err) => {
             eprintln!("async_ui: {err}");
+            eprintln!("(`--help` lists the flags)");
             return ExitCode::from(2);
         }
     };
@@ -230,5 +271,49 @@ fn main() -> ExitCode {
     } else {
         eprintln!("async_ui: conservation FAILED");
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, String> {
+        match parse_args(args.iter().map(|a| a.to_string()))? {
+            Command::Run(args) => Ok(args),
+            Command::Help => Err("help".into()),
+        }
+    }
+
+    #[test]
+    fn help_is_help_and_bad_flags_are_named() {
+        assert_eq!(parse(&["--help"]).unwrap_err(), "help");
+        assert_eq!(parse(&["-h"]).unwrap_err(), "help");
+        assert_eq!(parse(&["--bogus"]).unwrap_err(), "unknown flag --bogus");
+        assert!(parse(&["--runs"])
+            .unwrap_err()
+            .contains("--runs needs a value"));
+        assert!(parse(&["bogus"])
+            .unwrap_err()
+            .contains("unexpected argument"));
+    }
+
+    #[test]
+    fn zero_runs_is_refused_not_run() {
+        assert!(parse(&["--runs", "0"]).unwrap_err().starts_with("--runs:"));
+        assert!(parse(&["--deltas=0"]).unwrap_err().starts_with("--deltas:"));
+        let args = parse(&["--runs", "2", "--ui-delay-us=0"]).unwrap();
+        assert_eq!((args.runs, args.deltas, args.ui_delay_us), (2, 400, 0));
+    }
+
+    #[test]
+    fn help_lists_every_flag_within_80_columns() {
+        let text = usage();
+        for flag in FLAGS {
+            assert!(text.contains(flag.name), "{} missing", flag.name);
+        }
+        for line in text.lines() {
+            assert!(line.chars().count() <= 80, "too wide: {line}");
+        }
     }
 }

@@ -1,7 +1,16 @@
-//! [`Bus`]: the handle that owns the subscriber table, and its [`BusBuilder`].
+//! [`Bus`]: the handle that owns the subscriber table, its [`BusBuilder`], its weak handle
+//! [`WeakBus`] and the [`NoSubscribers`] future.
 
 use std::fmt;
 use std::time::Duration;
+
+mod no_subscribers;
+mod weak;
+
+#[cfg(not(loom))]
+use no_subscribers::wait_no_subscribers;
+pub use no_subscribers::NoSubscribers;
+pub use weak::WeakBus;
 
 use crate::capacity::DEFAULT_CAPACITY;
 use crate::error::{BuildError, PublishError};
@@ -65,12 +74,6 @@ impl<E: Event> Bus<E> {
         })
     }
 
-    fn with_defaults(defaults: Defaults) -> Self {
-        let inner = Inner::new(defaults);
-        let counter = inner.new_counter();
-        Bus { inner, counter }
-    }
-
     /// A builder for a bus with defaults of its own.
     ///
     /// # Examples
@@ -92,6 +95,132 @@ impl<E: Event> Bus<E> {
             },
             _event: std::marker::PhantomData,
         }
+    }
+
+    /// A builder for a tap: a subscriber consumed by a handler on a thread of its own, which
+    /// survives the handler's panics; see [`TapBuilder`](crate::tap::TapBuilder).
+    #[cfg(not(loom))]
+    pub fn tap(&self) -> crate::tap::TapBuilder<E> {
+        crate::tap::TapBuilder::new(self.subscriber())
+    }
+
+    /// A new publishing handle (`Clone + Send`) for another thread.
+    pub fn publisher(&self) -> Publisher<E> {
+        let (inner, counter) = Inner::acquire_handle(&self.inner);
+        Publisher::new(inner, counter)
+    }
+
+    /// Publishes `event` to every interested subscriber; see [`Publisher::publish`].
+    pub fn publish(&self, event: E) -> Result<Delivery, PublishError<E>> {
+        fan_out::publish(&self.inner, &self.counter, event, None)
+    }
+
+    /// Publishes `event`, awaiting room in full [`Overflow::Block`] queues instead of blocking
+    /// the thread; see [`Publisher::publish_async`].
+    pub fn publish_async(&self, event: E) -> PublishAsync<'_, E> {
+        PublishAsync::new(&self.inner, &self.counter, event)
+    }
+
+    /// Publishes the event built by `make` if some subscriber wants `topic`, and never calls
+    /// `make` otherwise; see [`Publisher::publish_with`].
+    pub fn publish_with(
+        &self,
+        topic: Topic,
+        make: impl FnOnce() -> E,
+    ) -> Result<Delivery, PublishError<E>> {
+        fan_out::publish_with(&self.inner, &self.counter, topic, make)
+    }
+
+    /// Publishes, bounding the time spent blocked on [`Overflow::Block`] subscribers; see
+    /// [`Publisher::publish_timeout`].
+    pub fn publish_timeout(
+        &self,
+        event: E,
+        timeout: Duration,
+    ) -> Result<Delivery, PublishError<E>> {
+        fan_out::publish_timeout(&self.inner, &self.counter, event, timeout)
+    }
+}
+
+impl<E> Bus<E> {
+    /// A bus with these defaults, for any event type (the [`broadcast`](crate::broadcast)
+    /// channel's values need no [`Event`] impl: it names their topic itself).
+    pub(crate) fn with_defaults(defaults: Defaults) -> Self {
+        let inner = Inner::new(defaults);
+        let counter = inner.new_counter();
+        Bus { inner, counter }
+    }
+
+    /// A weak handle: it subscribes, reads stats and waits for subscribers to leave like a `Bus`,
+    /// but does not keep the bus open. [`WeakBus::upgrade`] gives a `Bus` back while some `Bus`
+    /// or [`Publisher`] handle is alive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::{Bus, Topics};
+    /// use fanout::error::RecvError;
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping;
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = Bus::<Ping>::new();
+    /// let weak = bus.downgrade();
+    /// let mut sub = weak.subscribe(Topics::ALL); // a weak handle subscribes
+    /// assert!(weak.upgrade().is_some());
+    /// drop(bus); // the last strong handle: the bus closes, the weak handle does not hold it open
+    /// assert_eq!(sub.recv(), Err(RecvError::Disconnected));
+    /// assert!(weak.upgrade().is_none());
+    /// assert!(weak.is_closed());
+    /// ```
+    pub fn downgrade(&self) -> WeakBus<E> {
+        WeakBus {
+            inner: Inner::acquire_weak(&self.inner),
+        }
+    }
+
+    /// A future that completes once no subscriber is registered (at once if none is): every
+    /// subscriber was dropped (or cut off by [`Overflow::Disconnect`]), or the bus was closed.
+    /// A subscriber that joins before the future is polled again keeps it waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::{Bus, Topics};
+    /// # #[derive(Clone)] struct Ping;
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = Bus::<Ping>::new();
+    /// let sub = bus.subscribe(Topics::ALL);
+    /// let consumer = std::thread::spawn(move || drop(sub)); // the last subscriber leaves
+    /// futures_executor::block_on(bus.no_subscribers());
+    /// assert_eq!(bus.subscriber_count(), 0);
+    /// # consumer.join().unwrap();
+    /// ```
+    pub fn no_subscribers(&self) -> NoSubscribers<'_, E> {
+        NoSubscribers {
+            registry: &self.inner.registry,
+        }
+    }
+
+    /// Live `Bus` and [`Publisher`] handles (this one included): the bus closes when the last
+    /// goes.
+    pub fn strong_count(&self) -> usize {
+        self.inner.handle_count()
+    }
+
+    /// Live [`WeakBus`] handles.
+    pub fn weak_count(&self) -> usize {
+        self.inner.weak_count()
+    }
+
+    /// Whether both handles are of the same bus.
+    pub fn same_bus(&self, other: &Bus<E>) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// Blocks the thread until no subscriber is registered; see
+    /// [`no_subscribers`](Self::no_subscribers).
+    #[cfg(not(loom))]
+    pub fn wait_no_subscribers(&self) {
+        wait_no_subscribers(&self.inner.registry);
     }
 
     /// Subscribes to `topics` with the bus's defaults.
@@ -145,52 +274,6 @@ impl<E: Event> Bus<E> {
         SubscriberBuilder::new(Arc::clone(&self.inner))
     }
 
-    /// A builder for a tap: a subscriber consumed by a handler on a thread of its own, which
-    /// survives the handler's panics; see [`TapBuilder`](crate::tap::TapBuilder).
-    #[cfg(not(loom))]
-    pub fn tap(&self) -> crate::tap::TapBuilder<E> {
-        crate::tap::TapBuilder::new(self.subscriber())
-    }
-
-    /// A new publishing handle (`Clone + Send`) for another thread.
-    pub fn publisher(&self) -> Publisher<E> {
-        let (inner, counter) = Inner::acquire_handle(&self.inner);
-        Publisher::new(inner, counter)
-    }
-
-    /// Publishes `event` to every interested subscriber; see [`Publisher::publish`].
-    pub fn publish(&self, event: E) -> Result<Delivery, PublishError<E>> {
-        fan_out::publish(&self.inner, &self.counter, event, None)
-    }
-
-    /// Publishes `event`, awaiting room in full [`Overflow::Block`] queues instead of blocking
-    /// the thread; see [`Publisher::publish_async`].
-    pub fn publish_async(&self, event: E) -> PublishAsync<'_, E> {
-        PublishAsync::new(&self.inner, &self.counter, event)
-    }
-
-    /// Publishes the event built by `make` if some subscriber wants `topic`, and never calls
-    /// `make` otherwise; see [`Publisher::publish_with`].
-    pub fn publish_with(
-        &self,
-        topic: Topic,
-        make: impl FnOnce() -> E,
-    ) -> Result<Delivery, PublishError<E>> {
-        fan_out::publish_with(&self.inner, &self.counter, topic, make)
-    }
-
-    /// Publishes, bounding the time spent blocked on [`Overflow::Block`] subscribers; see
-    /// [`Publisher::publish_timeout`].
-    pub fn publish_timeout(
-        &self,
-        event: E,
-        timeout: Duration,
-    ) -> Result<Delivery, PublishError<E>> {
-        fan_out::publish_timeout(&self.inner, &self.counter, event, timeout)
-    }
-}
-
-impl<E> Bus<E> {
     /// The union of every live subscriber's topics: a publish of any other topic does nothing.
     ///
     /// # Examples
@@ -265,7 +348,7 @@ impl<E> Bus<E> {
     /// let stats = bus.stats();
     /// assert_eq!(stats.published, 2);
     /// let ui = &stats.subscribers[0];
-    /// assert_eq!((ui.name.as_str(), ui.delivered, ui.dropped, ui.queued), ("ui", 1, 1, 1));
+    /// assert_eq!((ui.name.as_str(), ui.enqueued, ui.dropped, ui.queued), ("ui", 1, 1, 1));
     /// ```
     pub fn stats(&self) -> BusStats {
         BusStats::of(&self.inner)
@@ -282,6 +365,18 @@ impl<E> Clone for Bus<E> {
     fn clone(&self) -> Self {
         let (inner, counter) = Inner::acquire_handle(&self.inner);
         Bus { inner, counter }
+    }
+}
+
+impl<E> Bus<E> {
+    /// A handle from a registered handle count and its publish counter.
+    pub(crate) fn from_parts(inner: Arc<Inner<E>>, counter: Arc<PublishCounter>) -> Self {
+        Bus { inner, counter }
+    }
+
+    /// This handle's publish counter (for the `broadcast` sender's publish path).
+    pub(crate) fn counter(&self) -> &PublishCounter {
+        &self.counter
     }
 }
 

@@ -22,13 +22,20 @@ use std::fmt;
 pub enum PublishError<E> {
     /// The bus was closed before this publish started; nobody received the event.
     Closed(E),
+    /// A [`HistoryBus`](crate::HistoryBus) publish with a deadline
+    /// ([`publish_timeout`](crate::HistoryBus::publish_timeout)) could not start in time: another
+    /// publish held the bus's order lock (waiting on a full `Block` queue, say) until the deadline
+    /// passed. Nobody received the event and it took no sequence number; it is handed back, to
+    /// retry or drop. (A plain [`Bus`](crate::Bus) never returns it: its publishes do not wait
+    /// for each other.)
+    Timeout(E),
 }
 
 impl<E> PublishError<E> {
     /// The event that was not published.
     pub fn into_inner(self) -> E {
         match self {
-            PublishError::Closed(event) => event,
+            PublishError::Closed(event) | PublishError::Timeout(event) => event,
         }
     }
 
@@ -36,12 +43,18 @@ impl<E> PublishError<E> {
     pub fn is_closed(&self) -> bool {
         matches!(self, PublishError::Closed(_))
     }
+
+    /// Whether the publish could not start before its deadline.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, PublishError::Timeout(_))
+    }
 }
 
 impl<E> fmt::Debug for PublishError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PublishError::Closed(_) => f.write_str("Closed(..)"),
+            PublishError::Timeout(_) => f.write_str("Timeout(..)"),
         }
     }
 }
@@ -50,6 +63,9 @@ impl<E> fmt::Display for PublishError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PublishError::Closed(_) => f.write_str("publishing on a closed bus"),
+            PublishError::Timeout(_) => {
+                f.write_str("timed out waiting for another publish of the history bus")
+            }
         }
     }
 }
@@ -219,6 +235,13 @@ pub enum BuildError {
         /// The history size asked for.
         requested: usize,
     },
+    /// The queue or history could not be allocated: the allocator refused this many bytes (an
+    /// event type of 64 KiB in a queue of [`MAX_CAPACITY`](crate::MAX_CAPACITY), say). Nothing
+    /// was created; a smaller capacity, or `Arc<E>` for large events, fits.
+    OutOfMemory {
+        /// The bytes asked of the allocator.
+        bytes: usize,
+    },
     /// [`Replay::Since`](crate::history::Replay::Since) named a sequence number the bus has not given
     /// yet: a cursor from another bus (a server that restarted, say), not from this one.
     ReplayFromFuture {
@@ -255,6 +278,12 @@ impl fmt::Display for BuildError {
                 "history size {requested} is above the maximum of {}",
                 crate::capacity::MAX_CAPACITY
             ),
+            BuildError::OutOfMemory { bytes } => {
+                write!(
+                    f,
+                    "the allocator refused {bytes} bytes for a queue or history"
+                )
+            }
             BuildError::ReplayFromFuture { requested, last } => write!(
                 f,
                 "replay since sequence number {requested}, but the bus's last is {last}"

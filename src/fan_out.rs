@@ -32,7 +32,7 @@ use crate::queue::{self, TrySendError, WaitError};
 use crate::registry::{Entry, Registry, Snapshot};
 use crate::shared::{Inner, PublishCounter};
 use crate::sync::{fence, Ordering};
-use crate::{Event, Overflow, Topic};
+use crate::{Event, Key, Overflow, Topic};
 
 /// What one publish did: how many subscribers got the event, and what overflow cost.
 ///
@@ -99,6 +99,19 @@ impl Delivery {
 }
 
 impl Delivery {
+    /// `publish_all`: publishes each event of `events` with `publish`, in order, stopping at the
+    /// first error; the sum of the deliveries.
+    pub(crate) fn sum_of<E>(
+        events: impl IntoIterator<Item = E>,
+        mut publish: impl FnMut(E) -> Result<Delivery, PublishError<E>>,
+    ) -> Result<Delivery, PublishError<E>> {
+        let mut total = Delivery::default();
+        for event in events {
+            total.add(publish(event)?);
+        }
+        Ok(total)
+    }
+
     pub(crate) fn add(&mut self, other: Delivery) {
         self.delivered += other.delivered;
         self.dropped += other.dropped;
@@ -178,8 +191,10 @@ fn fan_out<E: Event>(
         return Err(PublishError::Closed(event));
     }
     if snapshot.keyed.is_some() {
+        // User code, before anything is counted or served: a panic here publishes nothing.
+        let key = event.key();
         return Ok(fan_out_keyed(
-            &snapshot, inner, counter, event, bit, deadline,
+            &snapshot, inner, counter, event, key, bit, deadline,
         ));
     }
     counter.add(1);
@@ -335,7 +350,7 @@ impl<'a, T> Served<'a, T> {
 
 /// Enqueues `event` for one subscriber, applying its overflow policy if the queue is full.
 #[inline]
-fn offer<E: Event, T>(
+fn offer<E: Send + 'static, T>(
     registry: &Registry<E>,
     entry: &Entry<E>,
     event: E,
@@ -359,7 +374,7 @@ fn offer<E: Event, T>(
 /// [`offer`] for an async publish: a full `Overflow::Block` queue hands the event back (`Err`)
 /// instead of blocking the thread, and the caller waits for room asynchronously; every other
 /// policy applies as in `offer`.
-pub(crate) fn offer_or_return<E: Event, T>(
+pub(crate) fn offer_or_return<E: Send + 'static, T>(
     registry: &Registry<E>,
     entry: &Entry<E>,
     event: E,
@@ -390,7 +405,7 @@ pub(crate) fn enqueued<E>(entry: &Entry<E>, delivery: &mut Delivery) {
 
 #[cold]
 #[inline(never)]
-fn overflow<E: Event, T>(
+fn overflow<E: Send + 'static, T>(
     registry: &Registry<E>,
     entry: &Entry<E>,
     event: E,
@@ -489,6 +504,33 @@ fn overflow<E: Event, T>(
     drop(refused);
 }
 
+/// The publish of a [`broadcast`](crate::broadcast) sender: `Err` hands the value back when the
+/// bus is closed or no subscriber's topics take `bit`; otherwise the number of subscribers whose
+/// topics take it (all of a channel's receivers). No interest shortcut: one snapshot load, whose
+/// `closed` flag is synchronised with `close`, so a send racing the close is delivered or handed
+/// back, as a publish is.
+pub(crate) fn send<E: Clone + Send + 'static>(
+    inner: &Inner<E>,
+    counter: &PublishCounter,
+    event: E,
+    bit: u64,
+) -> Result<usize, E> {
+    let snapshot = inner.registry.load();
+    // A value has no key: it reaches keyed subscribers too (see `crate::key`).
+    let keyed = snapshot.keyed.iter().flat_map(|keyed| keyed.subscribers());
+    let receivers = snapshot
+        .entries
+        .iter()
+        .chain(keyed)
+        .filter(|entry| entry.mask & bit != 0)
+        .count();
+    if snapshot.closed || receivers == 0 {
+        return Err(event);
+    }
+    fan_out_to(&snapshot, inner, counter, event, |_| None, bit, None);
+    Ok(receivers)
+}
+
 /// [`fan_out`] through a snapshot the caller has already loaded and found open: a bus with
 /// history loads it under its ring lock (see [`crate::history`]). The loop is a copy of `fan_out`'s, kept apart so
 /// that the plain path's machine code stays exactly what it was: sharing one body (an
@@ -496,17 +538,20 @@ fn overflow<E: Event, T>(
 /// callgrind at +1 to +7 instructions per plain publish (BENCHMARKS.md, issue 12). Keep the two
 /// loops in step.
 #[inline]
-pub(crate) fn fan_out_to<E: Event>(
+pub(crate) fn fan_out_to<E: Clone + Send + 'static>(
     snapshot: &Snapshot<E>,
     inner: &Inner<E>,
     counter: &PublishCounter,
     event: E,
+    key: impl FnOnce(&E) -> Option<Key>,
     bit: u64,
     deadline: Option<Instant>,
 ) -> Delivery {
     // The caller found the snapshot open.
     if snapshot.keyed.is_some() {
-        return fan_out_keyed(snapshot, inner, counter, event, bit, deadline);
+        // User code, before anything is counted or served: a panic here publishes nothing.
+        let key = key(&event);
+        return fan_out_keyed(snapshot, inner, counter, event, key, bit, deadline);
     }
     counter.add(1);
     let registry = &inner.registry;
@@ -561,16 +606,16 @@ pub(crate) fn fan_out_to<E: Event>(
 /// the plain publish took 10 more instructions (BENCHMARKS.md, issue 19).
 #[cold]
 #[inline(never)]
-fn fan_out_keyed<E: Event>(
+fn fan_out_keyed<E: Clone + Send + 'static>(
     snapshot: &Snapshot<E>,
     inner: &Inner<E>,
     counter: &PublishCounter,
     event: E,
+    key: Option<Key>,
     bit: u64,
     deadline: Option<Instant>,
 ) -> Delivery {
-    // User code, before anything is counted or served: a panic here publishes nothing.
-    let route = Route::keyed(snapshot, event.key());
+    let route = Route::keyed(snapshot, key);
     counter.add(1);
     fan_out_route(&inner.registry, route, event, bit, deadline, false)
 }
@@ -580,7 +625,7 @@ fn fan_out_keyed<E: Event>(
 /// original). Keep it in step with `fan_out`. With `skip_cut_off` (a batch), subscribers already
 /// cut off by `Overflow::Disconnect` are passed over, as a later publish's snapshot would.
 #[inline]
-fn fan_out_route<E: Event>(
+fn fan_out_route<E: Clone + Send + 'static>(
     registry: &Registry<E>,
     route: Route<'_, E>,
     event: E,

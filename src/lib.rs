@@ -27,16 +27,16 @@
 //! use fanout::error::RecvError;
 //!
 //! #[derive(Clone)]
-//! enum AgentEvent { Token(String), ToolCall(&'static str), Done }
+//! enum HostEvent { Token(String), ToolCall(&'static str), Done }
 //! const TOKENS: Topic = topic!(0);
 //! const TOOLS: Topic = topic!(1);
 //! const LIFECYCLE: Topic = topic!(2);
-//! impl Event for AgentEvent {
+//! impl Event for HostEvent {
 //!     fn topic(&self) -> Topic {
 //!         match self {
-//!             AgentEvent::Token(_) => TOKENS,
-//!             AgentEvent::ToolCall(_) => TOOLS,
-//!             AgentEvent::Done => LIFECYCLE,
+//!             HostEvent::Token(_) => TOKENS,
+//!             HostEvent::ToolCall(_) => TOOLS,
+//!             HostEvent::Done => LIFECYCLE,
 //!         }
 //!     }
 //! }
@@ -51,10 +51,10 @@
 //! let publisher = bus.publisher();
 //! let agent = thread::spawn(move || {
 //!     for i in 0..100 {
-//!         publisher.publish(AgentEvent::Token(format!(" tok{i}"))).unwrap();
+//!         publisher.publish(HostEvent::Token(format!(" tok{i}"))).unwrap();
 //!     }
-//!     publisher.publish(AgentEvent::ToolCall("grep")).unwrap();
-//!     publisher.publish(AgentEvent::Done).unwrap();
+//!     publisher.publish(HostEvent::ToolCall("grep")).unwrap();
+//!     publisher.publish(HostEvent::Done).unwrap();
 //! });
 //!
 //! // Each consumer on its own thread, with the loop to write: `Lagged(n)` is an item of the
@@ -86,10 +86,16 @@
 //! ([`Subscriber::iter`], or `for item in sub`), or match every `Err` of
 //! [`recv`](Subscriber::recv) as above.
 //!
+//! Coming from `tokio::sync::broadcast`: [`broadcast`] has its API and behaviour (`channel`,
+//! `Sender`, `Receiver`, `Lagged(n)`, `Closed`) over this bus, so `use fanout::broadcast;` in
+//! place of `use tokio::sync::broadcast;` is the migration, and each receiver gets a queue of
+//! its own.
+//!
 //! A whole agent host (concurrent runs, a slow UI, telemetry, a lossless audit log, a cost
 //! tracker, run waiters, and a table of what each got and lost) is the example
-//! `examples/agent_loop.rs` in the repository: `cargo run --release --example agent_loop` in a
-//! checkout (`-- --help` lists its flags).
+//! `examples/agent_loop.rs` in the repository:
+//! `cargo run --release -p fanout-examples --example agent_loop` in a checkout (`-- --help`
+//! lists its flags).
 //!
 //! # Topics
 //!
@@ -154,8 +160,31 @@
 //! way. So a `Lagged(n)` is never late: it comes before the first event after the gap. It can come
 //! early, ahead of events that were queued before the loss: with `DropNewest`, `Disconnect` and a
 //! timed-out `Block` the lost events are newer than everything queued, yet the report is handed
-//! out at the next dequeue (as above). With `DropOldest` the lost events are the oldest and the
-//! report comes before the survivors; the newest event always gets in.
+//! out at the next dequeue (as above). With `DropOldest` the lost events are the oldest still in
+//! the queue and the report comes before the survivors; the newest event always gets in. An event
+//! that was already dequeued when a loss was found is out of the queue: it is held behind that
+//! report and comes right after it, before any later loss (those losses are of newer events):
+//!
+//! ```
+//! use fanout::{Bus, Overflow};
+//! use fanout::error::TryRecvError;
+//! # #[derive(Clone, Debug, PartialEq)] struct Tick(u32);
+//! # impl fanout::Event for Tick { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+//! let bus = Bus::new();
+//! let mut ui = bus.subscriber().capacity(2).overflow(Overflow::DropOldest).build().unwrap();
+//! for i in 1..=3 {
+//!     bus.publish(Tick(i)).unwrap(); // Tick(3) evicts Tick(1)
+//! }
+//! // Tick(2) is dequeued, the loss before it found: reported first, Tick(2) is held behind it.
+//! assert_eq!(ui.try_recv(), Err(TryRecvError::Lagged(1)));
+//! for i in 4..=6 {
+//!     bus.publish(Tick(i)).unwrap(); // Tick(5) and Tick(6) evict Tick(3) and Tick(4)
+//! }
+//! assert_eq!(ui.try_recv(), Ok(Tick(2)));
+//! assert_eq!(ui.try_recv(), Err(TryRecvError::Lagged(2)));
+//! assert_eq!(ui.try_recv(), Ok(Tick(5)));
+//! assert_eq!(ui.try_recv(), Ok(Tick(6)));
+//! ```
 //!
 //! # Ordering
 //!
@@ -365,6 +394,8 @@
 //!
 //! | module | what is in it |
 //! |---|---|
+//! | [`broadcast`] | `tokio::sync::broadcast`'s API (`channel`, `Sender`, `Receiver`, its `error`s) over the bus: migrate by changing one import |
+//! | [`bus`] | [`WeakBus`](bus::WeakBus), a handle that does not keep the bus open; [`NoSubscribers`](bus::NoSubscribers), awaiting the last subscriber's departure |
 //! | [`error`] | every error: [`PublishError`](error::PublishError), [`RecvError`](error::RecvError), [`TryRecvError`](error::TryRecvError), [`RecvTimeoutError`](error::RecvTimeoutError), [`BuildError`](error::BuildError) |
 //! | [`subscriber`] | the receive iterators and futures, [`SubscriberId`](subscriber::SubscriberId), `Accepted` (for `select!`) |
 //! | [`publisher`] | [`PublishAsync`](publisher::PublishAsync), the future of `publish_async` |
@@ -381,7 +412,9 @@
 
 #[cfg(feature = "agent")]
 pub mod agent;
-mod bus;
+#[cfg(not(loom))]
+pub mod broadcast;
+pub mod bus;
 mod capacity;
 pub mod error;
 mod event;
@@ -422,7 +455,6 @@ pub use wait::WaitStrategy;
 /// your own: `fanout::crossbeam_channel::select!`.
 pub use crossbeam_channel;
 
-/// The README's examples, compiled and run as doctests so they cannot drift from the code.
+// The README's examples, compiled and run as doctests so they cannot drift from the code.
 #[cfg(doctest)]
-#[doc = include_str!("../README.md")]
-struct ReadmeDoctests;
+mod readme;

@@ -16,7 +16,7 @@ use crate::shared::{Inner, PublishCounter};
 use crate::sync::{Arc, Ordering};
 use crate::{Event, Topic};
 
-/// A publishing handle for one thread: `Clone + Send`, cheap to clone.
+/// A publishing handle: `Send + Sync + Clone`, cheap to clone (share one, or clone one per thread).
 ///
 /// Every handle publishes into the same bus; the bus closes when the last `Bus` and `Publisher`
 /// handle is gone (or on [`Bus::close`](crate::Bus::close)). Events from one publisher reach
@@ -209,11 +209,7 @@ impl<E: Event> Publisher<E> {
         &self,
         events: impl IntoIterator<Item = E>,
     ) -> Result<Delivery, PublishError<E>> {
-        let mut total = Delivery::default();
-        for event in events {
-            total.add(self.publish(event)?);
-        }
-        Ok(total)
+        Delivery::sum_of(events, |event| self.publish(event))
     }
 
     /// Publishes every event of `events` in order, draining the vector (its allocation is kept,

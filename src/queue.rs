@@ -51,6 +51,7 @@ mod signal {
     use std::time::Instant;
 
     use crossbeam_channel::{Receiver, Select, Sender, TryRecvError, TrySendError};
+    use crossbeam_utils::Backoff;
 
     use super::WaitError;
 
@@ -77,12 +78,28 @@ mod signal {
 
     /// Sends `item`, waiting for room until `deadline` (none: no limit) or until one of `stops`
     /// fires, whichever comes first. A queue that has room when a stop fires still takes the item.
+    ///
+    /// Under sustained load a full queue usually has room again within microseconds (its
+    /// consumer is draining it), so first, like crossbeam's own blocking `send`, it retries with
+    /// a short exponential backoff (spins, then a few `yield_now`s); only then does it build a
+    /// `Select` over the send and the stops and park. The backoff is bounded (crossbeam's
+    /// `Backoff::is_completed`) and does not look at the deadline: it is far shorter than any
+    /// useful one.
     pub(crate) fn send_waiting<T>(
         tx: &Sender<T>,
         mut item: T,
         deadline: Option<Instant>,
         stops: [&Stop; 2],
     ) -> Result<(), WaitError<T>> {
+        let backoff = Backoff::new();
+        while !backoff.is_completed() {
+            backoff.snooze();
+            match tx.try_send(item) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Disconnected(back)) => return Err(WaitError::Disconnected(back)),
+                Err(TrySendError::Full(back)) => item = back,
+            }
+        }
         loop {
             match tx.try_send(item) {
                 Ok(()) => return Ok(()),

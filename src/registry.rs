@@ -265,6 +265,12 @@ pub(crate) struct Registry<E> {
     table: Mutex<Table<E>>,
     /// Fired by close; every entry holds a clone (see `Entry::closing`).
     closing: Stop,
+    /// Tasks waiting for the table to be empty ([`NoSubscribers`](crate::bus::NoSubscribers)):
+    /// woken by the removal (or close) that empties it, after the lock is released. The waiter
+    /// registers, then looks at the table under the lock; the notifier empties the table under
+    /// the lock, then wakes: the lock orders the look and the emptying, and the `SeqCst` swaps
+    /// on the list's flag order the registration and the wake (see `crate::notify`).
+    emptied: WakerList,
 }
 
 impl<E> Registry<E> {
@@ -285,7 +291,30 @@ impl<E> Registry<E> {
                 closing: Some(trigger),
             }),
             closing,
+            emptied: WakerList::new(),
         }
+    }
+
+    /// Registers a task to be woken when the table becomes empty; the caller looks at
+    /// [`len`](Self::len) afterwards.
+    pub(crate) fn wait_emptied(&self, waker: &std::task::Waker) {
+        self.emptied.register(waker);
+    }
+
+    /// Of every registered subscriber, the most events one of them has still to receive from its
+    /// queue (held-back events included), each counted at most up to its capacity.
+    pub(crate) fn max_queued(&self) -> usize {
+        let table = self.table.lock();
+        table
+            .entries
+            .iter()
+            .chain(table.keyed.subscribers())
+            .map(|entry| {
+                let held = entry.state.held.load(Ordering::Relaxed) as usize;
+                (entry.tx.len() + held).min(entry.state.capacity)
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     /// The bus's close signal, for a new entry.
@@ -357,8 +386,12 @@ impl<E> Registry<E> {
                 table.keyed.remove(key, state.id, &mut replaced);
             }
             let old = self.publish(&table);
+            let emptied = table.entries.is_empty() && table.keyed.is_empty();
             drop(table);
             drop((replaced, old));
+            if emptied {
+                self.emptied.wake_strict();
+            }
             return;
         }
         let Some(index) = table
@@ -372,10 +405,16 @@ impl<E> Registry<E> {
         // a publish serves subscribers in (and so who is served before a panic) and stats' order.
         let removed = table.entries.remove(index);
         let old = self.publish(&table);
+        let emptied = table.entries.is_empty() && table.keyed.is_empty();
         drop(table);
         // Dropped outside the lock: if they were the last handles on the queue, dropping them drops
         // the queued events, and an event's `Drop` must not run under the registry lock.
         drop((removed, old));
+        if emptied {
+            // Wakers are user code: after the lock (and after the entries' drops, so a woken
+            // `closed()` waiter that drops the bus finds nothing of ours half done).
+            self.emptied.wake_strict();
+        }
     }
 
     /// Changes a subscriber's topics; a publish that starts after this returns obeys them (it loads
@@ -445,7 +484,11 @@ impl<E> Registry<E> {
         for entry in entries.iter().chain(keyed.subscribers()) {
             entry.state.room_waiters.wake_strict();
         }
+        let emptied = !entries.is_empty() || !keyed.is_empty();
         drop((entries, keyed, old));
+        if emptied {
+            self.emptied.wake_strict();
+        }
         true
     }
 

@@ -27,6 +27,8 @@ pub(crate) struct Inner<E> {
     pub(crate) defaults: Defaults,
     /// Live `Bus` and `Publisher` handles; the bus closes itself when the last one goes.
     handles: AtomicUsize,
+    /// Live [`WeakBus`](crate::bus::WeakBus) handles: they keep this memory, never the bus, open.
+    weak_handles: AtomicUsize,
     next_id: AtomicU64,
     /// Every publishing handle's own counter of the publishes it made, plus the sum of the
     /// counters of handles that are gone. Locked only when a handle is made or dropped and by
@@ -42,6 +44,7 @@ impl<E> Inner<E> {
             registry: Registry::new(),
             defaults,
             handles: AtomicUsize::new(1),
+            weak_handles: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
             counters: Mutex::new(Counters {
                 live: Vec::new(),
@@ -59,6 +62,51 @@ impl<E> Inner<E> {
     pub(crate) fn acquire_handle(this: &Arc<Self>) -> (Arc<Self>, Arc<PublishCounter>) {
         this.handles.fetch_add(1, Ordering::Relaxed);
         (Arc::clone(this), this.new_counter())
+    }
+
+    /// Registers one more publishing handle if one is still alive (a weak handle's upgrade);
+    /// `None` once the last one is gone, so a bus closed by its last handle is never reopened.
+    pub(crate) fn try_acquire_handle(this: &Arc<Self>) -> Option<(Arc<Self>, Arc<PublishCounter>)> {
+        let mut handles = this.handles.load(Ordering::Relaxed);
+        loop {
+            if handles == 0 {
+                return None;
+            }
+            // Never from zero: the handle that took the count to zero has closed (or is closing)
+            // the bus, and an upgrade racing it must not hand out a publisher of a bus whose
+            // subscribers are being told `Disconnected`. Relaxed as `acquire_handle`: the new
+            // handle synchronises with nothing (its publishes go through the snapshot).
+            match this.handles.compare_exchange_weak(
+                handles,
+                handles + 1,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some((Arc::clone(this), this.new_counter())),
+                Err(now) => handles = now,
+            }
+        }
+    }
+
+    /// Live `Bus` and `Publisher` handles.
+    pub(crate) fn handle_count(&self) -> usize {
+        self.handles.load(Ordering::Relaxed)
+    }
+
+    /// Counts a new weak handle.
+    pub(crate) fn acquire_weak(this: &Arc<Self>) -> Arc<Self> {
+        this.weak_handles.fetch_add(1, Ordering::Relaxed);
+        Arc::clone(this)
+    }
+
+    /// Counts a weak handle gone.
+    pub(crate) fn release_weak(&self) {
+        self.weak_handles.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Live weak handles.
+    pub(crate) fn weak_count(&self) -> usize {
+        self.weak_handles.load(Ordering::Relaxed)
     }
 
     /// A counter for a new publishing handle.
@@ -118,6 +166,19 @@ struct Counters {
 }
 
 /// Checks a queue capacity asked for by a builder.
+/// Reserves room for `n` values of `T`, or says that the allocator refused: a queue or a history
+/// is allocated up front, and a refusal must be a [`BuildError`], never an abort of the process.
+/// (An allocator that overcommits may grant what it cannot back and fail only when the memory is
+/// touched; that is the system's policy, beyond what a program can see.)
+pub(crate) fn reserve<T>(n: usize) -> Result<Vec<T>, BuildError> {
+    let mut room = Vec::new();
+    room.try_reserve_exact(n)
+        .map_err(|_| BuildError::OutOfMemory {
+            bytes: n.saturating_mul(std::mem::size_of::<T>()),
+        })?;
+    Ok(room)
+}
+
 pub(crate) fn check_capacity(capacity: usize) -> Result<(), BuildError> {
     match capacity {
         0 => Err(BuildError::ZeroCapacity),

@@ -54,9 +54,10 @@ pub struct SubscriberStats {
     pub dropped: u64,
     /// Of `dropped`, how many have been reported to it as `Lagged`.
     pub lag_reported: u64,
-    /// Events that went into its queue (received, still queued, or evicted from the queue by
-    /// `DropOldest`).
-    pub delivered: u64,
+    /// Events that went into its queue: received, still queued, or evicted from the queue by
+    /// `DropOldest` (so under `DropOldest` it can be far above `received`; `enqueued - received
+    /// - queued` were evicted).
+    pub enqueued: u64,
     /// Whether `Overflow::Disconnect` cut it off.
     pub overflowed: bool,
 }
@@ -104,7 +105,7 @@ impl SubscriberStats {
             received,
             dropped,
             lag_reported: state.lag_reported.load(Ordering::Relaxed),
-            delivered: received + queued as u64 + evicted,
+            enqueued: received + queued as u64 + evicted,
             overflowed: state.overflowed.load(Ordering::Relaxed),
         }
     }

@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{RecvError, RecvTimeoutError, TryRecvError};
 use crate::queue::{self, Receiver, StopTrigger};
-use crate::registry::{SubscriberState, WakeOnDrop};
+use crate::registry::{Filter, SubscriberState, WakeOnDrop};
 use crate::shared::Inner;
 use crate::sync::{Arc, Ordering};
 use crate::wait::{self, WaitStrategy};
@@ -56,6 +56,7 @@ pub(crate) struct SubscriberParts<E> {
     pub(crate) state: Arc<SubscriberState>,
     pub(crate) rx: Receiver<E>,
     pub(crate) gone: StopTrigger,
+    pub(crate) filter: Option<std::sync::Arc<Filter<E>>>,
 }
 
 /// One consumer's end of a [`Bus`](crate::Bus): a bounded queue of the events it wants.
@@ -97,6 +98,9 @@ pub struct Subscriber<E> {
     /// was pending (handed out right after the `Lagged` report), or one an [`Accepted`] was
     /// dropped with. Empty almost always; it allocates once, the first time it holds an event.
     held: VecDeque<E>,
+    /// The first held event was held behind a `Lagged` report that has been handed out: it comes
+    /// next, before any loss counted since (those losses are of newer events, evicted after it).
+    held_reported: bool,
     /// Lost events already reported (the loss counter's value at the last report).
     reported: u64,
     /// Events handed out.
@@ -104,6 +108,15 @@ pub struct Subscriber<E> {
     /// `Ready` results of [`poll_recv`](Self::poll_recv) since it last returned `Pending`: at
     /// `recv_async::YIELD_AFTER` it yields once (see there).
     ready_run: u32,
+    /// The filter it was built with, for [`resubscribe`](Self::resubscribe) (publishers run
+    /// their copy in the table entry).
+    filter: Option<std::sync::Arc<Filter<E>>>,
+    /// A `DropOldest` subscriber that behaves as a slot of a ring of `capacity` events (the
+    /// [`broadcast`](crate::broadcast) channel's receivers): an event held back behind a `Lagged`
+    /// report is the oldest it has, so when the queue fills up before it is handed out, it is
+    /// the first one a ring would have overwritten: it is counted as lost and reported with the
+    /// losses since, instead of being handed out ahead of them (see `overwritten`).
+    ring: bool,
     /// The `Stream` has yielded its last item (`Overflowed`, or ended at `Disconnected`).
     #[cfg_attr(not(feature = "stream"), allow(dead_code))]
     stream_done: bool,
@@ -117,14 +130,22 @@ impl<E> Unpin for Subscriber<E> {}
 
 impl<E> Subscriber<E> {
     pub(crate) fn new(parts: SubscriberParts<E>, inner: Arc<Inner<E>>) -> Self {
-        let SubscriberParts { state, rx, gone } = parts;
+        let SubscriberParts {
+            state,
+            rx,
+            gone,
+            filter,
+        } = parts;
         Subscriber {
+            filter,
+            ring: false,
             _wake_on_drop: WakeOnDrop(Arc::clone(&state)),
             state,
             rx,
             inner,
             _gone: gone,
             held: VecDeque::new(),
+            held_reported: false,
             reported: 0,
             received: 0,
             ready_run: 0,
@@ -164,9 +185,8 @@ impl<E> Subscriber<E> {
     /// assert_eq!(sub.try_recv(), Ok(Ping));
     /// ```
     pub fn try_recv(&mut self) -> Result<E, TryRecvError> {
-        if let Some(event) = self.held.pop_front() {
-            self.held_changed();
-            return self.dequeued(event).map_err(TryRecvError::from);
+        if let Some(item) = self.take_held() {
+            return item.map_err(TryRecvError::from);
         }
         match self.rx.try_recv() {
             Ok(event) => {
@@ -434,6 +454,92 @@ impl<E> Subscriber<E> {
         &self.state.keys
     }
 
+    /// A new subscriber of the same bus with this one's settings: its current topics, capacity,
+    /// overflow policy, wait strategy, filter and name. It starts at the tail: it receives what
+    /// is published after this returns, none of what is queued here. This subscriber is
+    /// untouched. On a closed bus the new subscriber is born disconnected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::{Bus, Overflow};
+    /// use fanout::error::TryRecvError;
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = Bus::new();
+    /// let mut audit = bus.subscriber().capacity(4).overflow(Overflow::Block)
+    ///     .filter(|p: &Ping| p.0 % 2 == 0).build().unwrap();
+    /// bus.publish(Ping(2)).unwrap();
+    /// let mut again = audit.resubscribe();
+    /// assert_eq!((again.capacity(), again.overflow()), (4, Overflow::Block));
+    /// bus.publish(Ping(3)).unwrap(); // filtered out, for both
+    /// bus.publish(Ping(4)).unwrap();
+    /// assert_eq!(again.try_recv(), Ok(Ping(4))); // not Ping(2): it starts at the tail
+    /// assert_eq!(again.try_recv(), Err(TryRecvError::Empty));
+    /// assert_eq!(audit.try_recv(), Ok(Ping(2)));
+    /// ```
+    pub fn resubscribe(&self) -> Subscriber<E> {
+        let ring = self.ring;
+        let mut subscriber = self.same_settings().build_or_disconnected();
+        subscriber.set_ring(ring);
+        subscriber
+    }
+
+    /// A builder with this subscriber's settings (no user code runs: `Arc` clones and the name).
+    pub(crate) fn same_settings(&self) -> SubscriberBuilder<E> {
+        let mut builder = SubscriberBuilder::new(Arc::clone(&self.inner))
+            .topics(self.topics())
+            .capacity(self.state.capacity)
+            .overflow(self.state.overflow)
+            .wait(self.state.wait)
+            .name(self.state.name.clone());
+        builder.set_filter(self.filter.clone());
+        if self.state.keys.is_empty() {
+            builder
+        } else {
+            builder.keys(self.state.keys.iter().copied())
+        }
+    }
+
+    /// Whether this handle still behaves as a ring slot (see the `ring` field).
+    pub(crate) fn set_ring(&mut self, ring: bool) {
+        self.ring = ring && self.state.overflow == Overflow::DropOldest;
+    }
+
+    /// The bus's shared part, for the `broadcast` facade's counts and identity.
+    pub(crate) fn shared(&self) -> &Arc<Inner<E>> {
+        &self.inner
+    }
+
+    /// Events lost to overflow and not reported yet.
+    pub(crate) fn unreported_loss(&self) -> u64 {
+        self.state.lost.current().saturating_sub(self.reported)
+    }
+
+    /// Whether the bus is closed: nothing published from now on reaches this subscriber. What
+    /// is queued (and what a publish racing the close delivered) is still to be received before
+    /// [`Disconnected`](RecvError::Disconnected); see [`is_empty`](Self::is_empty). A subscriber
+    /// cut off by [`Overflow::Disconnect`] says so through
+    /// [`is_overflowed`](Self::is_overflowed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::{Bus, Topics};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping;
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = Bus::new();
+    /// let mut sub = bus.subscribe(Topics::ALL);
+    /// bus.publish(Ping).unwrap();
+    /// assert!(!sub.is_closed());
+    /// drop(bus);
+    /// assert!(sub.is_closed());
+    /// assert_eq!(sub.recv(), Ok(Ping)); // still queued
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.inner.registry.is_closed()
+    }
+
     /// How many events are waiting to be received (including one held back behind a `Lagged`).
     pub fn len(&self) -> usize {
         self.rx.len() + self.held.len()
@@ -648,10 +754,44 @@ impl<E> Subscriber<E> {
         let lost = self.loss_count();
         if lost != self.reported {
             self.held.push_front(event);
+            self.held_reported = true;
             self.held_changed();
             return Err(RecvError::Lagged(self.report(lost)));
         }
         Ok(self.hand_out(event))
+    }
+
+    /// The next held event, if any. One held behind a report already handed out comes now, even
+    /// if more was lost since: what a `DropOldest` queue evicted meanwhile is newer than it (it
+    /// was out of the queue), so that loss is reported after it, in stream order.
+    fn take_held(&mut self) -> Option<Result<E, RecvError>> {
+        let event = self.held.pop_front()?;
+        self.held_changed();
+        if std::mem::take(&mut self.held_reported) {
+            if self.ring {
+                if let Some(lagged) = self.overwritten() {
+                    drop(event); // counted: only now may its `Drop` run
+                    return Some(Err(RecvError::Lagged(lagged)));
+                }
+            }
+            return Some(Ok(self.hand_out(event)));
+        }
+        Some(self.dequeued(event))
+    }
+
+    /// For a `ring` subscriber, about to hand out the event it held back behind a `Lagged`
+    /// report: that event is the oldest it has, outside the queue, so queue and event together
+    /// can hold one more than `capacity`. A ring of `capacity` slots would have overwritten it
+    /// by now if the queue has filled up since (whether or not that evicted more): then count it
+    /// as lost (the subscriber's own loss, in the same counter) and return the report, which
+    /// includes it. Nothing was dequeued since the event was held, so the queue only grew.
+    fn overwritten(&mut self) -> Option<u64> {
+        let lost = self.loss_count();
+        if lost == self.reported && self.rx.len() < self.state.capacity {
+            return None;
+        }
+        self.state.lost.record(1);
+        Some(self.report(lost + 1))
     }
 
     /// The queue is empty (`queue_gone`: and disconnected): report a pending loss, or the end.
@@ -698,6 +838,8 @@ impl<E> Subscriber<E> {
 
     /// Takes back a `Lagged(n)` report that was not handed to the caller.
     fn unreport(&mut self, n: u64) {
+        // The event held behind the report needs it again.
+        self.held_reported = false;
         self.reported -= n;
         self.state
             .lag_reported
@@ -763,9 +905,8 @@ impl<E> Subscriber<E> {
         &mut self,
         msg: &mut Option<Option<E>>,
     ) -> Option<Result<E, RecvError>> {
-        if let Some(event) = self.held.pop_front() {
-            self.held_changed();
-            return Some(self.dequeued(event));
+        if let Some(item) = self.take_held() {
+            return Some(item);
         }
         match msg.take()? {
             Some(event) => {

@@ -51,6 +51,20 @@ impl<T> Mutex<T> {
             self.inner.lock().unwrap()
         }
     }
+
+    /// Locks, waiting until `deadline` at the latest; `None` if the lock was not free by then.
+    pub(crate) fn try_lock_until(&self, deadline: std::time::Instant) -> Option<MutexGuard<'_, T>> {
+        #[cfg(not(loom))]
+        {
+            self.inner.try_lock_until(deadline)
+        }
+        #[cfg(loom)]
+        {
+            // Loom has no time: a timed lock is modelled as one that waits.
+            let _ = deadline;
+            Some(self.lock())
+        }
+    }
 }
 
 /// An atomically replaceable `Arc<T>` whose reads take no lock and allocate nothing.

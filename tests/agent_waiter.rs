@@ -118,7 +118,7 @@ fn other_runs_terminal_events_do_not_wake_the_waiter() {
         .iter()
         .find(|s| s.name.starts_with("run-waiter-"))
         .unwrap();
-    assert_eq!((w.delivered, w.dropped), (0, 0));
+    assert_eq!((w.enqueued, w.dropped), (0, 0));
 
     bus.publish(AgentEvent::RunCancelled {
         session,

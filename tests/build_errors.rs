@@ -89,3 +89,38 @@ fn bus_builder_defaults_reach_subscribers() {
     assert_eq!(plain.capacity(), fanout::DEFAULT_CAPACITY);
     assert_eq!(plain.overflow(), Overflow::DropOldest);
 }
+
+/// A size the checks accept but the allocator refuses is a `BuildError`, not an abort.
+#[derive(Clone)]
+struct Huge(#[allow(dead_code)] [u8; 65536]); // only its size matters
+impl fanout::Event for Huge {
+    fn topic(&self) -> fanout::Topic {
+        fanout::topic!(0)
+    }
+}
+
+#[test]
+fn a_history_the_allocator_refuses_is_a_build_error() {
+    let err = fanout::HistoryBus::<Huge>::builder(fanout::MAX_CAPACITY)
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(err, BuildError::OutOfMemory { bytes } if bytes >= fanout::MAX_CAPACITY * 65536),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("allocator refused"), "{err}");
+}
+
+#[test]
+fn a_queue_the_allocator_refuses_is_a_build_error() {
+    let bus = Bus::<Huge>::new();
+    let err = bus
+        .subscriber()
+        .capacity(fanout::MAX_CAPACITY)
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, BuildError::OutOfMemory { .. }), "{err:?}");
+    // Nothing was registered, and a sensible size still works.
+    assert_eq!(bus.subscriber_count(), 0);
+    assert_eq!(bus.subscriber().capacity(4).build().unwrap().capacity(), 4);
+}

@@ -110,6 +110,7 @@ fn publish_after_close_hands_the_event_back() {
     );
     match publisher.publish_all([Tick(6), Tick(7)]) {
         Err(PublishError::Closed(event)) => assert_eq!(event, Tick(6)),
+        Err(other) => panic!("not a close: {other:?}"),
         Ok(d) => panic!("published after close: {d:?}"),
     }
     assert_eq!(sub.try_recv(), Err(TryRecvError::Disconnected));

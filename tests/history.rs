@@ -167,7 +167,7 @@ fn since_resumes_after_the_last_seen_and_reports_what_the_history_lost() {
     let all_stats = stats.subscribers.iter().find(|s| s.id == all.id()).unwrap();
     assert_eq!((all_stats.dropped, all_stats.received), (2, 3));
     assert_eq!(
-        all_stats.delivered,
+        all_stats.enqueued,
         3 + 1,
         "3 replayed, received, and seq 6 queued"
     );

@@ -459,6 +459,9 @@ struct MSub {
     /// frees a slot) while it reports a loss that was found when dequeuing it: `held`.
     queue: VecDeque<u32>,
     held: bool,
+    /// The held event's `Lagged` was handed out: it comes next, before any loss counted since
+    /// (those are of newer events: the held one was out of the queue).
+    held_reported: bool,
     lost: u64,
     reported: u64,
     received: u64,
@@ -778,15 +781,17 @@ impl Model {
         let lag_after_queue = self.lag_after_queue;
         let sub = &mut self.subs[s];
         let defer = lag_after_queue && sub.cut && !sub.queue.is_empty();
-        if sub.lost > sub.reported && !defer {
+        if sub.lost > sub.reported && !defer && !(sub.held && sub.held_reported) {
             let n = sub.lost - sub.reported;
             sub.reported = sub.lost;
             // Found when dequeuing the next event, which is held back behind the report.
             sub.held = !sub.queue.is_empty();
+            sub.held_reported = sub.held;
             return Item::Lagged(n);
         }
         if let Some(id) = sub.queue.pop_front() {
             sub.held = false;
+            sub.held_reported = false;
             sub.received += 1;
             return Item::Ev(id);
         }
@@ -823,6 +828,7 @@ impl Model {
                     // The report is given back, but the event behind it stays held.
                     let sub = &mut self.subs[s];
                     sub.held = !sub.queue.is_empty();
+                    sub.held_reported = false;
                     break;
                 }
                 _ => break,
@@ -854,7 +860,18 @@ impl Model {
             Form::RecvInto(max) => match self.next_item(s) {
                 Item::Ev(id) => {
                     let mut got = vec![id];
-                    got.extend(self.drain(s, usize::from(max) - 1).unwrap_or_default());
+                    match self.drain(s, usize::from(max) - 1) {
+                        Ok(more) => got.extend(more),
+                        // A loss found while topping up: the report is given back for the next
+                        // call, and the event behind it stays held, needing it again.
+                        Err(Item::Lagged(n)) => {
+                            let sub = &mut self.subs[s];
+                            sub.reported -= n;
+                            sub.held_reported = false;
+                        }
+                        // An end is found again by the next call.
+                        Err(_) => {}
+                    }
                     Obs::Batch(Ok(got))
                 }
                 item => Obs::Batch(Err(item)),
@@ -886,6 +903,7 @@ impl Model {
                         cut: false,
                         queue: VecDeque::new(),
                         held: false,
+                        held_reported: false,
                         lost: 0,
                         reported: 0,
                         received: 0,
@@ -1396,7 +1414,7 @@ impl Harness {
                     st.received,
                     st.dropped,
                     st.lag_reported,
-                    st.delivered,
+                    st.enqueued,
                     st.overflowed,
                 );
                 let want = (
@@ -1413,7 +1431,7 @@ impl Harness {
                 expect(
                     &format!(
                         "stats of subscriber #{s} (topics, capacity, overflow, queued, received, \
-                         dropped, lag_reported, delivered, overflowed)"
+                         dropped, lag_reported, enqueued, overflowed)"
                     ),
                     format!("{got:?}"),
                     format!("{want:?}"),

@@ -18,9 +18,9 @@ impl Event for Ev {
     }
 }
 
-/// A subscriber's moving counters: `(queued, received, dropped, lag_reported, delivered)`.
+/// A subscriber's moving counters: `(queued, received, dropped, lag_reported, enqueued)`.
 fn counters(s: &SubscriberStats) -> (usize, u64, u64, u64, u64) {
-    (s.queued, s.received, s.dropped, s.lag_reported, s.delivered)
+    (s.queued, s.received, s.dropped, s.lag_reported, s.enqueued)
 }
 
 #[test]
@@ -106,7 +106,7 @@ fn stats_report_every_field() {
         WaitStrategy::SpinThenPark(Duration::from_micros(10))
     );
     assert_eq!(
-        (audit.queued, audit.received, audit.delivered, audit.dropped),
+        (audit.queued, audit.received, audit.enqueued, audit.dropped),
         (0, 0, 0, 0)
     );
 

@@ -5,6 +5,7 @@ pub mod history;
 pub mod keys;
 pub mod latency;
 pub mod policies;
+pub mod sustained;
 pub mod throughput;
 
 use std::collections::BTreeMap;

@@ -67,13 +67,10 @@ fn parent(args: &[String], load: &Load) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    println!("{} on {}", server.version(), server.url());
     println!(
-        "{} on {}; {HOSTS} hosts x {} sessions x {} runs x {} deltas",
-        server.version(),
-        server.url(),
-        load.sessions,
-        load.runs,
-        load.deltas
+        "{HOSTS} hosts x {} sessions x {} runs x {} deltas",
+        load.sessions, load.runs, load.deltas
     );
     let exe = std::env::current_exe().expect("own path");
     let child = |role: &[&str]| {
@@ -122,8 +119,12 @@ fn parent(args: &[String], load: &Load) -> ExitCode {
         imported.values().sum(),
     );
     println!(
-        "\nconservation: {sent} events exported by {HOSTS} hosts, {got} imported by the dashboard: {}",
+        "\nsession events: {sent} exported by {HOSTS} hosts, {got} imported: {}",
         if ok && sent == got { "OK" } else { "FAILED" }
+    );
+    println!(
+        "(each host also exports one end marker, ShutdownRequested, which is not\n\
+         a session's: the hosts' lines above count it, the table does not)"
     );
     if ok && sent == got {
         ExitCode::SUCCESS
@@ -230,7 +231,15 @@ fn host(url: &str, name: &str, load: &Load) -> ExitCode {
     .unwrap();
     bus.close();
     let stats = exporter.shutdown();
-    eprintln!("host-{name}: {stats:?} in {:?}", started.elapsed());
+    // Every event of this bus, the end marker included.
+    eprintln!(
+        "host-{name}: {} events exported in {:.2} s: {} stored, {} retried, {} lost",
+        stats.received,
+        started.elapsed().as_secs_f64(),
+        stats.acknowledged,
+        stats.retried,
+        stats.lost()
+    );
     for (session, sent) in counts {
         println!("COUNT {session} {sent}");
     }
@@ -280,7 +289,11 @@ fn dashboard(url: &str) -> ExitCode {
         }
     }
     let stats = importer.shutdown();
-    eprintln!("dashboard: {stats:?}");
+    eprintln!(
+        "dashboard: {} imported ({} end markers), {} duplicates, {} lost, \
+         {} undecodable",
+        stats.published, hosts_done, stats.duplicates, stats.lost, stats.decode_failed
+    );
     for (session, n) in counts {
         println!("COUNT {session} {n}");
     }

@@ -9,19 +9,25 @@
 //! publishers back, the others drop events and the exporter counts them from the `Lagged` reports.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use async_nats::header::HeaderMap;
+use async_nats::jetstream::context::PublishError;
+use async_nats::jetstream::publish::PublishAck;
 use async_nats::jetstream::{self, message::PublishMessage};
 use async_nats::{Client, Subject};
 use bytes::Bytes;
 use fanout::error::RecvTimeoutError;
 use fanout::topic::TOPIC_COUNT;
 use fanout::{Event, Subscriber, Topic};
+use futures_util::FutureExt;
 use tokio::sync::mpsc;
 
 use crate::connection::Reporter;
@@ -38,6 +44,11 @@ const CHANNEL_BATCHES: usize = 8;
 const STOP_POLL: Duration = Duration::from_millis(20);
 /// How long shutdown waits for the client to write out what it was given.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+/// The first and the longest pause before a JetStream window is re-sent.
+const RETRY_BACKOFF_MIN: Duration = Duration::from_millis(10);
+const RETRY_BACKOFF_MAX: Duration = Duration::from_millis(250);
+/// JetStream publishes awaiting their acknowledgement at once, by default.
+const DEFAULT_IN_FLIGHT: usize = 256;
 
 /// How an exporter publishes.
 #[derive(Clone, Debug, Default)]
@@ -52,21 +63,28 @@ pub enum ExportMode {
     JetStream(JetStreamExport),
 }
 
-/// JetStream settings for an exporter: the stream, and how long an unacknowledged event is retried.
+/// JetStream settings for an exporter: the stream, how many publishes may await their
+/// acknowledgement at once, and how long an unacknowledged event is retried.
 ///
-/// Each event is published with `Nats-Msg-Id` = `<origin>-<seq>` and the exporter waits for its
-/// acknowledgement before it sends the next one, retrying the same event (same id, so the stream
-/// stores it once) until it is acknowledged or `retry_window` has passed since its first attempt.
-/// One event at a time is what keeps each exporter's events in order in the stream across a
-/// server restart; it costs throughput (one round trip per event). With a
-/// [`Block`](fanout::Overflow::Block) subscriber, nothing is lost across an outage shorter than
-/// the window: the bus holds its publishers back meanwhile.
+/// Each event is published with `Nats-Msg-Id` = `<origin>-<seq>`. Up to
+/// [`max_in_flight`](Self::max_in_flight) publishes (256 by default) are sent before the first
+/// is acknowledged; acknowledgements are taken in order. When one fails or does not come within
+/// [`ack_timeout`](Self::ack_timeout), every publish still in flight is sent again, in order,
+/// under the same ids (the stream stores each id once), until each is acknowledged or
+/// `retry_window` has passed since its first attempt. Across a server restart the stream can so
+/// hold an event after later ones from the same exporter (those lost with the old connection are
+/// re-sent after those the client queued for the new one); a JetStream
+/// [`Importer`](crate::Importer) puts them back in order by their sequence numbers (see
+/// [`sequence`](crate::sequence#reordering-jetstream)). With a [`Block`](fanout::Overflow::Block)
+/// subscriber, nothing is lost across an outage shorter than the window: the bus holds its
+/// publishers back meanwhile.
 ///
 /// ```
 /// use std::time::Duration;
 /// use fanout_nats::JetStreamExport;
 /// let js = JetStreamExport::new("AGENTS")
 ///     .subjects(["agent.>"])
+///     .max_in_flight(512)
 ///     .retry_window(Duration::from_secs(60));
 /// # drop(js);
 /// ```
@@ -76,18 +94,20 @@ pub struct JetStreamExport {
     subjects: Vec<String>,
     retry_window: Duration,
     ack_timeout: Duration,
+    max_in_flight: usize,
 }
 
 impl JetStreamExport {
     /// Publish into the stream `stream`, created (file storage) if it does not exist. Defaults:
-    /// the stream covers `<prefix>.>` (see [`ExportBuilder::subject_prefix`]), a 30 s retry
-    /// window, a 1 s acknowledgement timeout.
+    /// the stream covers `<prefix>.>` (see [`ExportBuilder::subject_prefix`]), 256 publishes in
+    /// flight, a 30 s retry window, a 1 s acknowledgement timeout.
     pub fn new(stream: impl Into<String>) -> Self {
         JetStreamExport {
             stream: stream.into(),
             subjects: Vec::new(),
             retry_window: Duration::from_secs(30),
             ack_timeout: Duration::from_secs(1),
+            max_in_flight: DEFAULT_IN_FLIGHT,
         }
     }
 
@@ -105,9 +125,19 @@ impl JetStreamExport {
         self
     }
 
-    /// How long to wait for one acknowledgement before sending the event again.
+    /// How long to wait for one acknowledgement before sending the window again (each further
+    /// attempt at the same event waits longer, up to 8 times this, and takes the acknowledgement
+    /// of the attempt before if that one comes first).
     pub fn ack_timeout(mut self, timeout: Duration) -> Self {
         self.ack_timeout = timeout;
+        self
+    }
+
+    /// How many publishes may await their acknowledgement at once (default 256, at least 1, at
+    /// most [`MAX_HELD`](crate::sequence::MAX_HELD), 2,048: what a JetStream importer holds of
+    /// one exporter's events for reordering). 1 is one round trip per event.
+    pub fn max_in_flight(mut self, publishes: usize) -> Self {
+        self.max_in_flight = publishes.clamp(1, crate::sequence::MAX_HELD);
         self
     }
 }
@@ -493,22 +523,41 @@ struct Sender {
     reporter: Reporter,
 }
 
+/// A JetStream acknowledgement on its way.
+type AckFuture = Pin<Box<dyn Future<Output = Result<PublishAck, PublishError>> + Send>>;
+
+/// One JetStream publish awaiting its acknowledgement.
+struct InFlight {
+    seq: u64,
+    out: Outgoing,
+    headers: HeaderMap,
+    /// When it was first sent: the retry window runs from here.
+    first_sent: Instant,
+    /// The acknowledgement of its latest attempt, due by `due`; `Err` if it could not be sent or
+    /// failed (a finished future is never polled again).
+    ack: Result<AckFuture, PublishError>,
+    due: Instant,
+    /// The acknowledgement of the attempt before, if it was still pending when this one was
+    /// sent: either one will do.
+    earlier: Option<AckFuture>,
+    /// Acknowledged already (found while re-sending the window).
+    acked: bool,
+    attempts: u32,
+}
+
 impl Sender {
     async fn run(self, mut rx: mpsc::Receiver<Vec<Outgoing>>) {
-        let mut seq = 0u64;
-        while let Some(batch) = rx.recv().await {
-            for out in batch {
-                seq += 1;
-                let mut headers = HeaderMap::new();
-                headers.insert(ORIGIN_HEADER, self.origin.as_str());
-                headers.insert(SEQUENCE_HEADER, seq.to_string().as_str());
-                match &self.jetstream {
-                    None => self.publish_core(out, headers).await,
-                    Some((js, settings)) => {
-                        self.publish_acked(js, settings, out, headers, seq).await
+        match &self.jetstream {
+            None => {
+                let mut seq = 0u64;
+                while let Some(batch) = rx.recv().await {
+                    for out in batch {
+                        seq += 1;
+                        self.publish_core(out, self.headers(seq)).await;
                     }
                 }
             }
+            Some((js, settings)) => self.publish_pipelined(js, settings, rx).await,
         }
         match tokio::time::timeout(FLUSH_TIMEOUT, self.client.flush()).await {
             Ok(Ok(())) => {}
@@ -519,6 +568,13 @@ impl Sender {
                 "final flush timed out after {FLUSH_TIMEOUT:?}"
             )),
         }
+    }
+
+    fn headers(&self, seq: u64) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(ORIGIN_HEADER, self.origin.as_str());
+        headers.insert(SEQUENCE_HEADER, seq.to_string().as_str());
+        headers
     }
 
     async fn publish_core(&self, out: Outgoing, headers: HeaderMap) {
@@ -535,57 +591,209 @@ impl Sender {
         }
     }
 
-    async fn publish_acked(
+    /// JetStream: keeps up to `max_in_flight` publishes awaiting acknowledgement, takes the
+    /// acknowledgements in order, and on a failure re-sends the whole window in order.
+    async fn publish_pipelined(
         &self,
         js: &jetstream::Context,
         settings: &JetStreamExport,
-        out: Outgoing,
-        headers: HeaderMap,
-        seq: u64,
+        mut rx: mpsc::Receiver<Vec<Outgoing>>,
     ) {
-        let id = format!("{}-{seq}", self.origin);
-        let started = Instant::now();
-        let mut backoff = Duration::from_millis(10);
-        let mut attempts = 0u32;
+        let mut window: VecDeque<InFlight> = VecDeque::with_capacity(settings.max_in_flight);
+        let mut pending: VecDeque<Outgoing> = VecDeque::new();
+        let mut open = true;
+        let mut seq = 0u64;
+        let mut backoff = RETRY_BACKOFF_MIN;
+        // Re-sent since the last acknowledgement: the first one after says so (once, not once
+        // per event of the window).
+        let mut recovering = false;
         loop {
-            let message = PublishMessage::build()
-                .payload(out.payload.clone())
-                .headers(headers.clone())
-                .message_id(&id);
-            let attempt = async { js.send_publish(out.subject.clone(), message).await?.await };
-            match attempt.await {
-                Ok(_ack) => {
+            while window.len() < settings.max_in_flight {
+                let Some(out) = pending.pop_front() else {
+                    break;
+                };
+                seq += 1;
+                let headers = self.headers(seq);
+                let now = Instant::now();
+                let ack = self.send(js, seq, &out, &headers).await;
+                window.push_back(InFlight {
+                    seq,
+                    out,
+                    headers,
+                    first_sent: now,
+                    ack,
+                    due: Instant::now() + settings.ack_timeout,
+                    earlier: None,
+                    acked: false,
+                    attempts: 0,
+                });
+            }
+            let in_flight = window.len();
+            let want_more = open && pending.is_empty() && in_flight < settings.max_in_flight;
+            let Some(front) = window.front_mut() else {
+                if !open {
+                    return;
+                }
+                match rx.recv().await {
+                    Some(batch) => pending.extend(batch),
+                    None => open = false,
+                }
+                continue;
+            };
+            let result = if front.acked {
+                Ok(())
+            } else {
+                tokio::select! {
+                    biased;
+                    result = ack_of(front) => result,
+                    batch = rx.recv(), if want_more => {
+                        match batch {
+                            Some(batch) => pending.extend(batch),
+                            None => open = false,
+                        }
+                        continue;
+                    }
+                }
+            };
+            match result {
+                Ok(()) => {
+                    let done = window.pop_front().expect("the front");
                     add(&self.counters.acknowledged, 1);
                     add(&self.counters.published, 1);
-                    if attempts > 0 {
+                    if std::mem::take(&mut recovering) {
                         self.reporter.report(format_args!(
-                            "{id} on {} acknowledged after {attempts} retries",
-                            out.subject
+                            "{}-{} on {} acknowledged after {} retries",
+                            self.origin, done.seq, done.out.subject, done.attempts
                         ));
                     }
-                    return;
+                    backoff = RETRY_BACKOFF_MIN;
                 }
-                Err(e) if started.elapsed() >= settings.retry_window => {
+                Err(e) if front.first_sent.elapsed() >= settings.retry_window => {
+                    let given_up = window.pop_front().expect("the front");
                     add(&self.counters.publish_failed, 1);
                     self.reporter.report(format_args!(
-                        "gave up {id} on {} after {:?} ({attempts} retries): {e}",
-                        out.subject, settings.retry_window
+                        "gave up {}-{} on {} after {:?} ({} retries): {e}",
+                        self.origin,
+                        given_up.seq,
+                        given_up.out.subject,
+                        settings.retry_window,
+                        given_up.attempts
                     ));
-                    return;
                 }
                 Err(e) => {
-                    if attempts == 0 {
+                    if front.attempts == 0 {
                         self.reporter.report(format_args!(
-                            "{id} on {} not acknowledged ({e}); retrying",
-                            out.subject
+                            "{}-{} on {} not acknowledged ({e}); re-sending the {} in flight",
+                            self.origin, front.seq, front.out.subject, in_flight
                         ));
                     }
-                    attempts += 1;
-                    add(&self.counters.retried, 1);
                     tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_millis(250));
+                    backoff = (backoff * 2).min(RETRY_BACKOFF_MAX);
+                    recovering = true;
+                    self.resend(js, settings, &mut window).await;
                 }
             }
+        }
+    }
+
+    /// Sends again, in order, every publish in `window` not yet known to be acknowledged.
+    async fn resend(
+        &self,
+        js: &jetstream::Context,
+        settings: &JetStreamExport,
+        window: &mut VecDeque<InFlight>,
+    ) {
+        for entry in window.iter_mut() {
+            if entry.acked {
+                continue;
+            }
+            // An acknowledgement that already came is kept; anything else is sent again. (A
+            // finished acknowledgement is never polled again: `acked`, or replaced below.) One
+            // still pending is kept beside the new attempt: on a server that is only slow, it
+            // is the one that comes first, and waiting for it keeps re-sends from piling up.
+            let mut pending = None;
+            if let Ok(ack) = &mut entry.ack {
+                match ack.as_mut().now_or_never() {
+                    Some(Ok(_)) => {
+                        entry.acked = true;
+                        continue;
+                    }
+                    Some(Err(_)) => {}
+                    None => pending = Some(()),
+                }
+            }
+            entry.attempts += 1;
+            add(&self.counters.retried, 1);
+            let previous = std::mem::replace(
+                &mut entry.ack,
+                self.send(js, entry.seq, &entry.out, &entry.headers).await,
+            );
+            if pending.is_some() {
+                entry.earlier = previous.ok();
+            }
+            // Each attempt waits longer (up to 8 times the timeout): a loaded server gets time.
+            entry.due = Instant::now() + settings.ack_timeout * (entry.attempts + 1).min(8);
+        }
+    }
+
+    /// One attempt at publishing `out` as `<origin>-<seq>`.
+    async fn send(
+        &self,
+        js: &jetstream::Context,
+        seq: u64,
+        out: &Outgoing,
+        headers: &HeaderMap,
+    ) -> Result<AckFuture, PublishError> {
+        let message = PublishMessage::build()
+            .payload(out.payload.clone())
+            .headers(headers.clone())
+            .message_id(format!("{}-{seq}", self.origin));
+        let ack = js.send_publish(out.subject.clone(), message).await?;
+        Ok(ack.into_future())
+    }
+}
+
+/// The acknowledgement of `entry`'s latest attempt (or of the one before, if still pending), or
+/// its failure: an error, or no acknowledgement by `due`.
+async fn ack_of(entry: &mut InFlight) -> Result<(), String> {
+    enum Outcome {
+        Acked,
+        Failed(PublishError),
+        EarlierFailed,
+        Late,
+    }
+    loop {
+        let InFlight {
+            ack, earlier, due, ..
+        } = &mut *entry;
+        let current = match ack {
+            Ok(ack) => ack,
+            Err(e) => return Err(e.to_string()),
+        };
+        let outcome = tokio::select! {
+            result = current.as_mut() => match result {
+                Ok(_) => Outcome::Acked,
+                Err(e) => Outcome::Failed(e),
+            },
+            result = async { earlier.as_mut().expect("checked").as_mut().await }, if earlier.is_some() => {
+                match result {
+                    Ok(_) => Outcome::Acked,
+                    Err(_) => Outcome::EarlierFailed,
+                }
+            }
+            _ = tokio::time::sleep_until((*due).into()) => Outcome::Late,
+        };
+        match outcome {
+            Outcome::Acked => return Ok(()),
+            Outcome::Failed(e) => {
+                let why = e.to_string();
+                // Finished: it must not be polled again.
+                entry.ack = Err(e);
+                return Err(why);
+            }
+            // Finished too; the latest attempt may still come.
+            Outcome::EarlierFailed => entry.earlier = None,
+            Outcome::Late => return Err("no acknowledgement in time".to_owned()),
         }
     }
 }
@@ -596,7 +804,13 @@ async fn open_stream<E>(
     subjects: &Subjects<E>,
 ) -> Result<(jetstream::Context, JetStreamExport), BridgeError> {
     let js = jetstream::ContextBuilder::new()
-        .timeout(settings.ack_timeout)
+        // The exporter times each acknowledgement itself (longer for later attempts); the
+        // client's own timeout only has to be the longest of those.
+        .timeout(settings.ack_timeout * 8)
+        // The client's own bound on acknowledgements awaited (a permit each, held up to 30 s for
+        // a publish whose acknowledgement was abandoned by a re-send) must not be what limits
+        // re-sending a window during an outage: the window is the bound.
+        .max_ack_inflight(1 << 16)
         .build(client.clone());
     let covered = if !settings.subjects.is_empty() {
         settings.subjects.clone()

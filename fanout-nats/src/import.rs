@@ -9,22 +9,25 @@
 //! importer rather than losing events; in JetStream mode a message is acknowledged only after its
 //! event was published into the bus. A core subscription that falls behind makes the client drop
 //! messages (a *slow consumer*): counted in [`ImportStats::slow_consumer_notices`] and, per event,
-//! in [`ImportStats::lost`].
+//! in [`ImportStats::lost`]. A sequence number implausibly far ahead of its exporter's (a forged
+//! or corrupt header) is held until the next one confirms it, or dropped and counted in
+//! [`ImportStats::implausible`]: see [`sequence`](crate::sequence#plausible-jumps).
 
 use std::fmt;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer::pull, AckKind};
-use async_nats::{Client, HeaderMap};
+use async_nats::{Client, HeaderMap, Subject};
+use bytes::Bytes;
 use fanout::{Event, Publisher};
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, watch};
 
 use crate::connection::Reporter;
 use crate::export::connection_event;
-use crate::sequence::{Arrival, GapTracker, ORIGIN_HEADER, SEQUENCE_HEADER};
+use crate::sequence::{GapTracker, Step, Steps, DEFAULT_MAX_JUMP, ORIGIN_HEADER, SEQUENCE_HEADER};
 use crate::stats::{add, ImportCounters};
 use crate::{BridgeError, Codec, Connection, ImportStats, JsonCodec};
 
@@ -59,6 +62,7 @@ pub struct JetStreamImport {
     stream: String,
     durable: String,
     filter_subject: Option<String>,
+    reorder_window: Duration,
 }
 
 impl JetStreamImport {
@@ -68,12 +72,22 @@ impl JetStreamImport {
             stream: stream.into(),
             durable: durable.into(),
             filter_subject: None,
+            reorder_window: Duration::from_secs(30),
         }
     }
 
     /// Take only the stream's messages on `subject` (wildcards allowed).
     pub fn filter_subject(mut self, subject: impl Into<String>) -> Self {
         self.filter_subject = Some(subject.into());
+        self
+    }
+
+    /// How long a message that follows a gap in its exporter's numbers is held for the gap to
+    /// fill (default 30 s, the exporter's default retry window) before the gap is counted lost;
+    /// see [`sequence`](crate::sequence#reordering-jetstream). The stream can hold an exporter's
+    /// retried events after later ones; this is what puts them back in order.
+    pub fn reorder_window(mut self, window: Duration) -> Self {
+        self.reorder_window = window;
         self
     }
 }
@@ -85,6 +99,7 @@ pub struct ImportBuilder<E, C = JsonCodec<E>> {
     source: ImportSource,
     max_payload: usize,
     subscription_capacity: Option<usize>,
+    max_sequence_jump: u64,
     codec: C,
 }
 
@@ -121,6 +136,15 @@ impl<E: Event, C: Codec<E>> ImportBuilder<E, C> {
         self
     }
 
+    /// How far ahead of an exporter's last sequence number a message is accepted at once (default
+    /// [`DEFAULT_MAX_JUMP`](crate::sequence::DEFAULT_MAX_JUMP), 65,536; at least 1). A message
+    /// further ahead is held until the exporter's next number confirms it, or dropped and counted
+    /// in [`ImportStats::implausible`]: see [`sequence`](crate::sequence#plausible-jumps).
+    pub fn max_sequence_jump(mut self, jump: u64) -> Self {
+        self.max_sequence_jump = jump;
+        self
+    }
+
     /// Decode with `codec` instead of serde JSON.
     pub fn codec<C2: Codec<E>>(self, codec: C2) -> ImportBuilder<E, C2> {
         ImportBuilder {
@@ -129,6 +153,7 @@ impl<E: Event, C: Codec<E>> ImportBuilder<E, C> {
             source: self.source,
             max_payload: self.max_payload,
             subscription_capacity: self.subscription_capacity,
+            max_sequence_jump: self.max_sequence_jump,
             codec,
         }
     }
@@ -170,6 +195,10 @@ impl<E: Event, C: Codec<E>> ImportBuilder<E, C> {
             Ok::<_, BridgeError>((client, source))
         })?;
 
+        let reorder = match &self.source {
+            ImportSource::Core(_) => None,
+            ImportSource::JetStream(settings) => Some(settings.reorder_window),
+        };
         let (events_tx, events_rx) = mpsc::channel::<Incoming<E>>(CHANNEL_EVENTS);
         let (acks_tx, acks_rx) = mpsc::unbounded_channel::<jetstream::Message>();
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -185,7 +214,9 @@ impl<E: Event, C: Codec<E>> ImportBuilder<E, C> {
             client,
             codec: self.codec,
             max_payload: self.max_payload,
-            gaps: GapTracker::default(),
+            gaps: GapTracker::new(self.max_sequence_jump, reorder),
+            steps: Vec::new(),
+            handled: Vec::new(),
             counters: counters.clone(),
             reporter,
         };
@@ -208,6 +239,7 @@ impl<E, C> fmt::Debug for ImportBuilder<E, C> {
             .field("connection", &self.connection)
             .field("source", &self.source)
             .field("max_payload", &self.max_payload)
+            .field("max_sequence_jump", &self.max_sequence_jump)
             .finish_non_exhaustive()
     }
 }
@@ -254,6 +286,7 @@ impl Importer {
             source: ImportSource::Core("fanout.>".into()),
             max_payload: 1 << 20,
             subscription_capacity: None,
+            max_sequence_jump: DEFAULT_MAX_JUMP,
             codec: JsonCodec::new(),
         }
     }
@@ -336,34 +369,49 @@ async fn open_source(client: &Client, source: &ImportSource) -> Result<Source, B
     }
 }
 
-struct Receiver<C> {
+struct Receiver<E, C> {
     client: Client,
     codec: C,
     max_payload: usize,
-    gaps: GapTracker,
+    gaps: GapTracker<Raw>,
+    /// What the tracker decided, reused.
+    steps: Steps<Raw>,
+    /// What becomes of the messages, in order, reused.
+    handled: Vec<Handled<E>>,
     counters: Arc<ImportCounters>,
     reporter: Reporter,
 }
 
-impl<C> Receiver<C> {
-    async fn run<E: Event>(
+/// A message as the receiver holds it before decoding.
+struct Raw {
+    subject: Subject,
+    payload: Bytes,
+    ack: Option<jetstream::Message>,
+}
+
+/// What becomes of a message: an event to publish, or nothing (then acknowledged, JetStream).
+enum Handled<E> {
+    Publish(Incoming<E>),
+    Done(Option<jetstream::Message>),
+}
+
+impl<E: Event, C: Codec<E>> Receiver<E, C> {
+    async fn run(
         mut self,
         source: Source,
         events: mpsc::Sender<Incoming<E>>,
         mut acks: mpsc::UnboundedReceiver<jetstream::Message>,
         mut stop: watch::Receiver<bool>,
-    ) where
-        C: Codec<E>,
-    {
+    ) {
         match source {
             Source::Core(mut subscription) => loop {
                 tokio::select! {
                     _ = stop.changed() => break,
                     message = subscription.next() => match message {
                         Some(message) => {
-                            if let Some(incoming) = self.accept(&message.subject, &message.headers, &message.payload, None) {
-                                if events.send(incoming).await.is_err() { break; }
-                            }
+                            let raw = Raw { subject: message.subject, payload: message.payload, ack: None };
+                            self.accept(&message.headers, raw);
+                            if !self.hand_on(&events).await { break; }
                         }
                         None => break,
                     },
@@ -382,19 +430,28 @@ impl<C> Receiver<C> {
                     }
                 };
                 loop {
+                    let deadline = self.gaps.next_deadline();
                     tokio::select! {
                         _ = stop.changed() => break 'consume,
                         Some(message) = acks.recv() => self.ack(message).await,
+                        _ = sleep_until(deadline) => {
+                            let mut steps = std::mem::take(&mut self.steps);
+                            self.gaps.expire(Instant::now(), &mut steps);
+                            self.settle(&mut steps);
+                            self.steps = steps;
+                            if !self.hand_on(&events).await { break 'consume; }
+                        }
                         message = messages.next() => match message {
                             Some(Ok(message)) => {
                                 let inner = &message.message;
-                                let (subject, headers, payload) = (inner.subject.clone(), inner.headers.clone(), inner.payload.clone());
-                                if let Some(incoming) = self.accept(&subject, &headers, &payload, Some(message.clone())) {
-                                    if events.send(incoming).await.is_err() { break 'consume; }
-                                } else {
-                                    // Dropped (malformed, oversized, duplicate): done with it.
-                                    self.ack(message).await;
-                                }
+                                let headers = inner.headers.clone();
+                                let raw = Raw {
+                                    subject: inner.subject.clone(),
+                                    payload: inner.payload.clone(),
+                                    ack: Some(message),
+                                };
+                                self.accept(&headers, raw);
+                                if !self.hand_on(&events).await { break 'consume; }
                             }
                             Some(Err(e)) => self.reporter.report(format_args!("consumer: {e}")),
                             None => continue 'consume,
@@ -403,12 +460,35 @@ impl<C> Receiver<C> {
                 }
             },
         }
+        // What is held behind gaps is delivered (the gaps counted lost), suspects are dropped.
+        let mut steps = std::mem::take(&mut self.steps);
+        self.gaps.finish(Instant::now(), &mut steps);
+        self.settle(&mut steps);
+        let _ = self.hand_on(&events).await;
         // Let the publisher thread drain what it holds, acknowledging as it goes.
         drop(events);
         while let Some(message) = acks.recv().await {
             self.ack(message).await;
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), self.client.flush()).await;
+    }
+
+    /// Sends what `accept` decided on to the publisher thread, in order, and acknowledges what
+    /// was dropped. False if the publisher thread is gone.
+    async fn hand_on(&mut self, events: &mpsc::Sender<Incoming<E>>) -> bool {
+        let mut handled = std::mem::take(&mut self.handled);
+        let mut open = true;
+        for handled in handled.drain(..) {
+            match handled {
+                Handled::Publish(incoming) => {
+                    open = open && events.send(incoming).await.is_ok();
+                }
+                Handled::Done(Some(message)) => self.ack(message).await,
+                Handled::Done(None) => {}
+            }
+        }
+        self.handled = handled;
+        open
     }
 
     async fn ack(&self, message: jetstream::Message) {
@@ -420,31 +500,62 @@ impl<C> Receiver<C> {
         }
     }
 
-    /// Counts and checks one message; the event to publish, if any.
-    fn accept<E: Event>(
-        &mut self,
-        subject: &str,
-        headers: &Option<HeaderMap>,
-        payload: &[u8],
-        ack: Option<jetstream::Message>,
-    ) -> Option<Incoming<E>>
-    where
-        C: Codec<E>,
-    {
+    /// Counts and checks one message; what becomes of it (and of the messages it releases)
+    /// goes to `self.handled`, in delivery order.
+    fn accept(&mut self, headers: &Option<HeaderMap>, raw: Raw) {
         add(&self.counters.received, 1);
-        if let Some((origin, seq)) = headers.as_ref().and_then(sequence_of) {
-            match self.gaps.arrive(origin, seq) {
-                Arrival::Duplicate => {
+        let Some((origin, seq)) = headers.as_ref().and_then(sequence_of) else {
+            let handled = self.decode(raw);
+            self.handled.push(handled);
+            return;
+        };
+        let mut steps = std::mem::take(&mut self.steps);
+        self.gaps
+            .arrive(origin, seq, raw, Instant::now(), &mut steps);
+        self.settle(&mut steps);
+        self.steps = steps;
+    }
+
+    /// Turns the tracker's steps into what becomes of each message, counting and reporting.
+    fn settle(&mut self, steps: &mut Steps<Raw>) {
+        for (origin, step) in steps.drain(..) {
+            let handled = match step {
+                Step::Deliver { item, seq, lost } => {
+                    if lost > 0 {
+                        add(&self.counters.lost, lost);
+                        self.reporter.report(format_args!(
+                            "{lost} events from exporter {origin} never arrived (before #{seq} on {})",
+                            item.subject
+                        ));
+                    }
+                    self.decode(item)
+                }
+                Step::Duplicate(item) => {
                     add(&self.counters.duplicates, 1);
-                    return None;
+                    Handled::Done(item.ack)
                 }
-                Arrival::InOrder { lost: 0 } => {}
-                Arrival::InOrder { lost } => {
-                    add(&self.counters.lost, lost);
-                    self.reporter.report(format_args!("{lost} events from exporter {origin} never arrived (before #{seq} on {subject})"));
+                Step::Implausible { item, seq } => {
+                    add(&self.counters.implausible, 1);
+                    self.reporter.report(format_args!(
+                        "dropped #{seq} from exporter {origin} on {}: implausibly far ahead of \
+                         its last number and not confirmed by the next one (a forged or corrupt \
+                         header?)",
+                        item.subject
+                    ));
+                    Handled::Done(item.ack)
                 }
-            }
+            };
+            self.handled.push(handled);
         }
+    }
+
+    /// Size check and decoding of a message to deliver.
+    fn decode(&self, raw: Raw) -> Handled<E> {
+        let Raw {
+            subject,
+            payload,
+            ack,
+        } = raw;
         if payload.len() > self.max_payload {
             add(&self.counters.oversized, 1);
             self.reporter.report(format_args!(
@@ -452,18 +563,26 @@ impl<C> Receiver<C> {
                 payload.len(),
                 self.max_payload
             ));
-            return None;
+            return Handled::Done(ack);
         }
-        match self.codec.decode(payload) {
-            Ok(event) => Some(Incoming { event, ack }),
+        match self.codec.decode(&payload) {
+            Ok(event) => Handled::Publish(Incoming { event, ack }),
             Err(e) => {
                 add(&self.counters.decode_failed, 1);
                 self.reporter.report(format_args!(
                     "dropped a malformed message on {subject}: {e}"
                 ));
-                None
+                Handled::Done(ack)
             }
         }
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
     }
 }
 

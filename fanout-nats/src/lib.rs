@@ -6,10 +6,13 @@
 //!   builds (topics, filter, capacity, overflow policy), names each event's subject (a prefix and
 //!   the topic's name, or a function such as [`agent::session_subject`]), encodes it with a
 //!   [`Codec`] (serde JSON by default) and publishes it: core NATS (at-most-once) or JetStream
-//!   (each event acknowledged, retried in order until acknowledged or its retry window ends).
+//!   (a bounded window of publishes awaiting acknowledgement, re-sent in order under the same
+//!   message ids until acknowledged or their retry window ends).
 //! - [`Importer`] (NATS → bus) subscribes to a subject or reads a durable JetStream consumer,
-//!   decodes, and publishes into a local bus. Malformed, oversized and duplicate messages are
-//!   counted and reported, never a panic and never the end of the bridge.
+//!   decodes, and publishes into a local bus, each exporter's events in its order (a JetStream
+//!   importer reorders what a restart left out of order in the stream). Malformed, oversized,
+//!   duplicate and implausibly numbered (forged or corrupt) messages are counted and reported,
+//!   never a panic and never the end of the bridge.
 //! - [`ExportStats`] and [`ImportStats`] say what each did; `shutdown` publishes what was accepted.
 //! - [`server`] finds, or installs, a `nats-server` and runs it on loopback for tests and examples.
 //!
@@ -21,7 +24,9 @@
 //! One NATS message per event: the codec's bytes, and two headers, the exporter's random origin
 //! id and its sequence number for the event ([`sequence`]). The importer uses them to count the
 //! events that never arrived (core NATS drops messages across a server restart and for slow
-//! consumers) and to drop duplicates (a JetStream redelivery).
+//! consumers), to drop duplicates (a JetStream redelivery), to put a JetStream exporter's retried
+//! events back in order, and to refuse a forged or corrupt number that jumps implausibly far
+//! ([`sequence`] says how far is plausible, and what the headers do not protect against).
 //!
 //! # Guarantees
 //!
@@ -30,7 +35,7 @@
 //! | bus → exporter | by the exporter subscriber's overflow policy; none with `Block` | per publisher |
 //! | exporter → core NATS → importer | at-most-once: counted at the importer ([`ImportStats::lost`]) | per exporter |
 //! | exporter → JetStream | none while the server is back within the retry window | per exporter |
-//! | JetStream → importer → bus | none: acknowledged once published into the bus | per exporter |
+//! | JetStream → importer → bus | none: acknowledged once published into the bus | per exporter (reordered by sequence number) |
 //!
 //! ```
 //! use fanout::agent::{topics, AgentEvent, RunId, SessionId};

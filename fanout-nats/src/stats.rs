@@ -40,6 +40,10 @@ impl ExportStats {
 }
 
 /// What an [`Importer`](crate::Importer) did so far (NATS → bus).
+///
+/// Conservation, once the importer has [shut down](crate::Importer::shutdown): every received
+/// message is in exactly one of `published`, `bus_closed`, `decode_failed`, `oversized`,
+/// `duplicates` and `implausible`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ImportStats {
@@ -56,6 +60,10 @@ pub struct ImportStats {
     pub lost: u64,
     /// Messages seen before (a JetStream redelivery or an exporter's retry), dropped.
     pub duplicates: u64,
+    /// Messages whose sequence number jumped implausibly far ahead of their exporter's (a forged
+    /// or corrupt header) and that no next number confirmed, dropped with the exporter's cursor
+    /// unmoved; see [`sequence`](crate::sequence#plausible-jumps).
+    pub implausible: u64,
     /// JetStream messages acknowledged after their event was published into the bus.
     pub acknowledged: u64,
     /// Slow-consumer notices from the client: this importer fell behind and the client dropped
@@ -103,6 +111,7 @@ pub(crate) struct ImportCounters {
     pub oversized: AtomicU64,
     pub lost: AtomicU64,
     pub duplicates: AtomicU64,
+    pub implausible: AtomicU64,
     pub acknowledged: AtomicU64,
     pub slow_consumer_notices: AtomicU64,
     pub bus_closed: AtomicU64,
@@ -117,6 +126,7 @@ impl ImportCounters {
             oversized: self.oversized.load(Relaxed),
             lost: self.lost.load(Relaxed),
             duplicates: self.duplicates.load(Relaxed),
+            implausible: self.implausible.load(Relaxed),
             acknowledged: self.acknowledged.load(Relaxed),
             slow_consumer_notices: self.slow_consumer_notices.load(Relaxed),
             bus_closed: self.bus_closed.load(Relaxed),

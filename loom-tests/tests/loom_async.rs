@@ -218,6 +218,7 @@ fn close_resolves_pending_publish_async() {
                 assert_eq!(event.key(), (1, 1));
                 None
             }
+            Err(other) => panic!("a plain publish has no deadline: {other:?}"),
         });
         bus.close();
         let outcome = publishing.join().unwrap();

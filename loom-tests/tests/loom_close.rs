@@ -43,6 +43,7 @@ fn close_racing_publish_and_receive() {
                         accepted.push(seq);
                     }
                     Err(PublishError::Closed(ev)) => assert_eq!(ev.key(), (1, seq)),
+                    Err(other) => panic!("a plain publish has no deadline: {other:?}"),
                 }
             }
             accepted

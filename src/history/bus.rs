@@ -109,11 +109,36 @@ impl<E: Event> HistoryBus<E> {
         publish::publish(&self.inner, &self.counter, &self.history, event, None)
     }
 
-    /// Publishes, bounding the time spent blocked on [`Block`](Overflow::Block) subscribers.
+    /// Publishes, bounding the time spent waiting: for another publish's turn (publishes of a
+    /// history bus are serialised), then on [`Block`](Overflow::Block) subscribers (see
+    /// [`Publisher::publish_timeout`](crate::Publisher::publish_timeout)).
     ///
     /// # Errors
     ///
-    /// As [`publish`](Self::publish).
+    /// [`PublishError::Closed`] with the event, if the bus was closed;
+    /// [`PublishError::Timeout`] with the event if its turn did not come in time (another publish
+    /// is waiting on a full `Block` queue, say): nobody received it and it took no number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fanout::{HistoryBus, Overflow};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = HistoryBus::builder(8).build().unwrap();
+    /// let _audit = bus.subscriber().capacity(1).overflow(Overflow::Block).build().unwrap();
+    /// bus.publish(Ping(1)).unwrap(); // the audit queue is full now
+    /// let stuck = bus.publisher();
+    /// let t = std::thread::spawn(move || stuck.publish(Ping(2))); // waits for room, holding its turn
+    /// # while bus.stats().published < 2 { std::thread::yield_now(); }
+    /// # std::thread::sleep(Duration::from_millis(20));
+    /// let err = bus.publish_timeout(Ping(3), Duration::from_millis(50)).unwrap_err();
+    /// assert!(err.is_timeout());
+    /// assert_eq!(err.into_inner(), Ping(3));
+    /// bus.close(); // releases the waiting publish
+    /// # t.join().unwrap().unwrap();
+    /// ```
     pub fn publish_timeout(
         &self,
         event: E,
@@ -134,6 +159,28 @@ impl<E: Event> HistoryBus<E> {
         make: impl FnOnce() -> E,
     ) -> Result<Delivery, PublishError<E>> {
         publish::publish_with(&self.inner, &self.counter, &self.history, topic, make)
+    }
+
+    /// Publishes every event of `events` in order; see [`HistoryPublisher::publish_all`].
+    ///
+    /// # Errors
+    ///
+    /// As [`HistoryPublisher::publish_all`].
+    pub fn publish_all(
+        &self,
+        events: impl IntoIterator<Item = E>,
+    ) -> Result<Delivery, PublishError<E>> {
+        Delivery::sum_of(events, |event| self.publish(event))
+    }
+
+    /// Publishes every event of `events` in one turn, with consecutive sequence numbers; see
+    /// [`HistoryPublisher::publish_batch`].
+    ///
+    /// # Errors
+    ///
+    /// As [`HistoryPublisher::publish_batch`].
+    pub fn publish_batch(&self, events: &mut Vec<E>) -> Result<Delivery, PublishError<Vec<E>>> {
+        publish::publish_batch(&self.inner, &self.counter, &self.history, events)
     }
 }
 
@@ -299,7 +346,8 @@ impl<E: Event> HistoryBusBuilder<E> {
     /// # Errors
     ///
     /// [`BuildError::ZeroHistory`], [`BuildError::HistoryTooLarge`] (above
-    /// [`MAX_CAPACITY`](crate::MAX_CAPACITY)), or a bad default capacity.
+    /// [`MAX_CAPACITY`](crate::MAX_CAPACITY)), [`BuildError::OutOfMemory`] if the allocator
+    /// refuses the ring, or a bad default capacity.
     pub fn build(self) -> Result<HistoryBus<E>, BuildError> {
         check_capacity(self.defaults.capacity)?;
         match self.events {
@@ -307,12 +355,13 @@ impl<E: Event> HistoryBusBuilder<E> {
             n if n > MAX_CAPACITY => return Err(BuildError::HistoryTooLarge { requested: n }),
             _ => {}
         }
+        let history = History::new(self.events, self.topics.bits())?;
         let inner = Inner::new(self.defaults);
         let counter = inner.new_counter();
         Ok(HistoryBus {
             inner,
             counter,
-            history: std::sync::Arc::new(History::new(self.events, self.topics.bits())),
+            history: std::sync::Arc::new(history),
         })
     }
 }

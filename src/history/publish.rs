@@ -15,6 +15,7 @@ use crate::{Event, EventSink, Topic};
 fn unwrap_closed<E>(err: PublishError<Sequenced<E>>) -> PublishError<E> {
     match err {
         PublishError::Closed(item) => PublishError::Closed(item.into_inner()),
+        PublishError::Timeout(item) => PublishError::Timeout(item.into_inner()),
     }
 }
 
@@ -46,7 +47,29 @@ pub(crate) fn publish<E: Event>(
         // no number (nobody could ever see one) and no lock.
         return fan_out::idle(inner, || Sequenced::new(0, event)).map_err(unwrap_closed);
     }
-    let _order = history.order.lock();
+    // The deadline bounds the whole call: the wait for another publish's turn too.
+    let _order = match deadline {
+        None => history.order.lock(),
+        Some(deadline) => match history.order.try_lock_until(deadline) {
+            Some(order) => order,
+            None => return Err(PublishError::Timeout(event)),
+        },
+    };
+    publish_in_order(inner, counter, history, event, topic, deadline)
+}
+
+/// Numbers `event` (of `topic`), keeps it if the history keeps its topic, and delivers it; the
+/// caller holds the order lock.
+fn publish_in_order<E: Event>(
+    inner: &Inner<Sequenced<E>>,
+    counter: &PublishCounter,
+    history: &History<E>,
+    event: E,
+    topic: Topic,
+    deadline: Option<Instant>,
+) -> Result<Delivery, PublishError<E>> {
+    let bit = topic.bit();
+    let kept = history.topics & bit != 0;
     // User code (Clone, and the key a late keyed subscriber's replay is chosen by) before the
     // ring lock.
     let copy = if kept {
@@ -72,6 +95,7 @@ pub(crate) fn publish<E: Event>(
         inner,
         counter,
         Sequenced::new(seq, event),
+        Event::key,
         bit,
         deadline,
     );
@@ -91,6 +115,40 @@ pub(crate) fn publish_timeout<E: Event>(
     // A timeout too large to add is no bound at all.
     let deadline = Instant::now().checked_add(timeout);
     publish(inner, counter, history, event, deadline)
+}
+
+/// `publish_batch` on a history bus: one turn of the order lock for the whole batch, so the
+/// batch's events take consecutive sequence numbers.
+pub(crate) fn publish_batch<E: Event>(
+    inner: &Inner<Sequenced<E>>,
+    counter: &PublishCounter,
+    history: &History<E>,
+    events: &mut Vec<E>,
+) -> Result<Delivery, PublishError<Vec<E>>> {
+    let _order = history.order.lock();
+    if inner.registry.is_closed() {
+        return Err(PublishError::Closed(std::mem::take(events)));
+    }
+    let mut total = Delivery::default();
+    let mut rest = events.drain(..);
+    while let Some(event) = rest.next() {
+        let topic = event.topic();
+        let published = if !is_interested(inner, history, topic) {
+            fan_out::idle(inner, || Sequenced::new(0, event)).map_err(unwrap_closed)
+        } else {
+            publish_in_order(inner, counter, history, event, topic, None)
+        };
+        match published {
+            Ok(delivery) => total.add(delivery),
+            Err(err) => {
+                // Closed during the batch: this event and the rest are handed back, unpublished.
+                let mut unpublished = vec![err.into_inner()];
+                unpublished.extend(rest);
+                return Err(PublishError::Closed(unpublished));
+            }
+        }
+    }
+    Ok(total)
 }
 
 pub(crate) fn publish_with<E: Event>(
@@ -148,12 +206,14 @@ impl<E: Event> HistoryPublisher<E> {
         publish(&self.inner, &self.counter, &self.history, event, None)
     }
 
-    /// Publishes, bounding the time spent blocked on [`Block`](crate::Overflow::Block)
-    /// subscribers; see [`Publisher::publish_timeout`](crate::Publisher::publish_timeout).
+    /// Publishes, bounding the time spent waiting for this publish's turn and on
+    /// [`Block`](crate::Overflow::Block) subscribers; see
+    /// [`HistoryBus::publish_timeout`](crate::HistoryBus::publish_timeout).
     ///
     /// # Errors
     ///
-    /// As [`publish`](Self::publish).
+    /// [`PublishError::Closed`], or [`PublishError::Timeout`] if its turn did not come in time
+    /// (nobody received the event and it took no number).
     pub fn publish_timeout(
         &self,
         event: E,
@@ -174,6 +234,53 @@ impl<E: Event> HistoryPublisher<E> {
         make: impl FnOnce() -> E,
     ) -> Result<Delivery, PublishError<E>> {
         publish_with(&self.inner, &self.counter, &self.history, topic, make)
+    }
+
+    /// Publishes every event of `events` in order (each in its own turn), stopping at the first
+    /// error, which hands back the event that failed (the rest are not consumed). Returns the
+    /// sum of the deliveries.
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError::Closed`] with the first event that could not be published.
+    pub fn publish_all(
+        &self,
+        events: impl IntoIterator<Item = E>,
+    ) -> Result<Delivery, PublishError<E>> {
+        Delivery::sum_of(events, |event| self.publish(event))
+    }
+
+    /// Publishes every event of `events` in order, in one turn of the bus's publish lock, so the
+    /// batch takes consecutive sequence numbers (no other publish interleaves); drains the
+    /// vector and keeps its allocation.
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError::Closed`] with the events not published: all of them if the bus was
+    /// closed when the batch began; if it closed during the batch, the event that met the
+    /// closed bus and those after it (the ones before were published).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::HistoryBus;
+    /// use fanout::history::Replay;
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = HistoryBus::builder(8).build().unwrap();
+    /// let publisher = bus.publisher();
+    /// let mut batch = vec![Ping(1), Ping(2), Ping(3)];
+    /// publisher.publish_batch(&mut batch).unwrap();
+    /// assert!(batch.is_empty());
+    /// let mut late = bus.subscriber().replay(Replay::Since(0)).build().unwrap();
+    /// let seqs: Vec<u64> = late.try_iter().map(|e| e.unwrap().seq()).collect();
+    /// assert_eq!(seqs, [1, 2, 3]);
+    /// bus.close();
+    /// let mut after = vec![Ping(4)];
+    /// assert_eq!(publisher.publish_batch(&mut after).unwrap_err().into_inner(), [Ping(4)]);
+    /// ```
+    pub fn publish_batch(&self, events: &mut Vec<E>) -> Result<Delivery, PublishError<Vec<E>>> {
+        publish_batch(&self.inner, &self.counter, &self.history, events)
     }
 
     /// Whether an event of `topic` would reach a subscriber or the history.

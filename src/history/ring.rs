@@ -27,13 +27,15 @@ pub(crate) struct History<E> {
 }
 
 impl<E> History<E> {
-    pub(crate) fn new(capacity: usize, topics: u64) -> Self {
-        History {
+    /// A history of `capacity` events, its ring allocated up front.
+    pub(crate) fn new(capacity: usize, topics: u64) -> Result<Self, BuildError> {
+        let slots = crate::shared::reserve(capacity)?;
+        Ok(History {
             order: Mutex::new(()),
             ring: Mutex::new(Ring {
                 next: 1,
                 dropped_through: 0,
-                slots: Vec::with_capacity(capacity),
+                slots,
                 head: 0,
                 last_of: [0; SLOTS],
                 retained: (0..SLOTS).map(|_| None).collect(),
@@ -43,7 +45,7 @@ impl<E> History<E> {
             }),
             topics,
             capacity,
-        }
+        })
     }
 }
 

@@ -121,10 +121,33 @@ impl<E: Event> HistorySubscriberBuilder<E> {
     /// any live event: `DropOldest` keeps the newest `capacity` and reports the rest as
     /// `Lagged` first; `DropNewest` keeps the oldest `capacity` and reports the rest;
     /// `Disconnect` keeps the oldest `capacity` and cuts the subscriber off at once (it receives
-    /// them, `Lagged(1)`, then `Overflowed`: give it room for its replay). `Block` loses nothing:
-    /// waiting for room would wait forever (nobody can be receiving yet), so what does not fit
-    /// is held by the subscriber itself and handed out before its queue (at most the history's
-    /// size).
+    /// `Lagged(1)`, then them, then `Overflowed`: give it room for its replay). `Block` loses
+    /// nothing: waiting for room would wait forever (nobody can be receiving yet), so what does
+    /// not fit is held by the subscriber itself and handed out before its queue (at most the
+    /// history's size).
+    ///
+    /// ```
+    /// use fanout::{HistoryBus, Overflow};
+    /// use fanout::error::TryRecvError;
+    /// use fanout::history::Replay;
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ev(u32);
+    /// # impl fanout::Event for Ev { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = HistoryBus::builder(8).build().unwrap();
+    /// for i in 0..3 {
+    ///     bus.publish(Ev(i)).unwrap();
+    /// }
+    /// let mut small = bus
+    ///     .subscriber()
+    ///     .capacity(2)
+    ///     .overflow(Overflow::Disconnect)
+    ///     .replay(Replay::Since(0))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(small.try_recv(), Err(TryRecvError::Lagged(1)));
+    /// assert_eq!(small.try_recv().unwrap().into_inner(), Ev(0));
+    /// assert_eq!(small.try_recv().unwrap().into_inner(), Ev(1));
+    /// assert_eq!(small.try_recv(), Err(TryRecvError::Overflowed));
+    /// ```
     ///
     /// The replay is copied (`Clone`, and the filter, both user code) under the history's ring
     /// lock, which publishers also take briefly: a slow `Clone` delays them, and a `Clone` or

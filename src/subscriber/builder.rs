@@ -12,7 +12,7 @@ use crate::registry::{Entry, Filter, SubscriberId, SubscriberState};
 use crate::shared::{check_capacity, Inner};
 use crate::subscriber::SubscriberParts;
 use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize};
-use crate::{key, Event, Key, Overflow, Subscriber, Topics, WaitStrategy};
+use crate::{key, Key, Overflow, Subscriber, Topics, WaitStrategy};
 
 /// Builds a [`Subscriber`] with its own topics, capacity, overflow policy, name, filter and wait
 /// strategy; made by [`Bus::subscriber`](crate::Bus::subscriber). Settings left alone take the
@@ -107,6 +107,11 @@ impl<E> SubscriberBuilder<E> {
         self
     }
 
+    /// The filter of the subscriber being resubscribed, shared.
+    pub(crate) fn set_filter(&mut self, filter: Option<std::sync::Arc<Filter<E>>>) {
+        self.filter = filter;
+    }
+
     /// Makes this a keyed subscriber of `key`: of the events that name a key
     /// ([`Event::key`]), it is offered only those of `key`; it is still offered every unkeyed
     /// event. Its topics, filter and overflow policy apply to what it is offered as usual. A
@@ -143,7 +148,7 @@ impl<E> SubscriberBuilder<E> {
     }
 }
 
-impl<E: Event> SubscriberBuilder<E> {
+impl<E> SubscriberBuilder<E> {
     /// Creates the subscriber; it receives every matching event published after this returns.
     ///
     /// # Errors
@@ -199,6 +204,9 @@ impl<E> SubscriberBuilder<E> {
         if let Some(keys) = &self.keys {
             key::normalize(keys.clone())?;
         }
+        // The queue is allocated up front by crossbeam, which aborts if the allocator refuses:
+        // ask first for room of the same size (a slot is the event and a stamp word).
+        drop(crate::shared::reserve::<(usize, E)>(self.capacity)?);
         Ok(())
     }
 
@@ -242,7 +250,7 @@ impl<E> SubscriberBuilder<E> {
             Arc::clone(&state),
             tx,
             evictor,
-            self.filter,
+            self.filter.clone(),
             gone,
             self.inner.registry.closing().clone(),
         );
@@ -250,6 +258,7 @@ impl<E> SubscriberBuilder<E> {
             state,
             rx,
             gone: gone_trigger,
+            filter: self.filter,
         };
         Prepared {
             entry,
