@@ -113,7 +113,7 @@ impl<E> SubscriberBuilder<E> {
     }
 
     /// Makes this a keyed subscriber of `key`: of the events that name a key
-    /// ([`Event::key`]), it is offered only those of `key`; it is still offered every unkeyed
+    /// ([`Event::key`](crate::Event::key)), it is offered only those of `key`; it is still offered every unkeyed
     /// event. Its topics, filter and overflow policy apply to what it is offered as usual. A
     /// publish of a key costs nothing for the subscribers of other keys: use it instead of a
     /// [`filter`](Self::filter) for per-session, per-connection or per-run targeting (see
