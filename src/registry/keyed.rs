@@ -121,6 +121,11 @@ pub(crate) struct KeyHash {
 
 impl KeyHash {
     fn new() -> Self {
+        // Under loom a model must run the same way every time: the map's layout decides the
+        // order in which its entries (queue senders, loom objects) are dropped.
+        if cfg!(loom) {
+            return KeyHash { seed: [1, 2] };
+        }
         let random = RandomState::new();
         KeyHash {
             seed: [random.hash_one(0x5eed_u64), random.hash_one(0xfeed_u64)],
