@@ -113,7 +113,7 @@ pub fn prometheus(stats: &BusStats, counts: &GatewayCounts) -> String {
                 out,
                 "{name}{{subscriber=\"{}\",id=\"{}\"}} {}",
                 escape(&sub.name),
-                sub.id,
+                sub.id.get(),
                 field(sub)
             );
         }
