@@ -417,7 +417,7 @@ impl<E: WebEvent + Sync> Live<E> {
 }
 
 /// An event's frame: `id:` its number, `event:` its name, `data:` its JSON. An event the host's
-/// type cannot serialize, or whose name is not one line, becomes an `event: error` frame (with
+/// type cannot serialize, or whose name is not one line, becomes an `event: invalid` frame (not `error`, which is `EventSource`'s own connection event) (with
 /// its `id:`, so the stream and its resume go on).
 pub(crate) fn event_frame<E: WebEvent>(seq: Option<u64>, event: &E) -> Frame {
     let frame = match seq {
@@ -429,7 +429,7 @@ pub(crate) fn event_frame<E: WebEvent>(seq: Option<u64>, event: &E) -> Frame {
         if name.is_empty() || name.contains(['\r', '\n']) {
             let error =
                 serde_json::json!({ "error": format!("event name {name:?} is not one line") });
-            return frame.event("error").data(error.to_string());
+            return frame.event("invalid").data(error.to_string());
         }
     }
     match serde_json::to_string(event) {
@@ -440,7 +440,7 @@ pub(crate) fn event_frame<E: WebEvent>(seq: Option<u64>, event: &E) -> Frame {
         Err(err) => {
             let error =
                 serde_json::json!({ "error": format!("the event does not serialize: {err}") });
-            frame.event("error").data(error.to_string())
+            frame.event("invalid").data(error.to_string())
         }
     }
 }

@@ -148,3 +148,56 @@ pub fn node(script: &str, args: &[&str]) -> String {
     );
     stdout
 }
+
+/// Debian's Chromium: `$FANOUT_CHROMIUM`, `chromium` on the `PATH`, or `apt-get install
+/// chromium` (as root).
+pub fn chromium() -> PathBuf {
+    static PATH: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    PATH.get_or_init(|| {
+        if let Some(path) = std::env::var_os("FANOUT_CHROMIUM") {
+            return Ok(PathBuf::from(path));
+        }
+        for name in ["chromium", "chromium-browser"] {
+            if let Some(path) = on_path(name) {
+                return Ok(path);
+            }
+        }
+        apt_install(&["chromium"])?;
+        on_path("chromium")
+            .ok_or_else(|| "`chromium` is not on the PATH after apt-get install".into())
+    })
+    .clone()
+    .unwrap_or_else(|why| {
+        panic!(
+            "fanout-web's browser test needs Chromium and could not install it: {why}. Install \
+             Debian's `chromium` package, or set FANOUT_CHROMIUM to a Chromium or Chrome binary"
+        )
+    })
+}
+
+/// Starts `node <script> <args>` in the installed directory (for a script that runs while the
+/// test acts); wait with [`finish`].
+pub fn spawn_node(script: &str, args: &[&str]) -> std::process::Child {
+    let dir = js_dir();
+    Command::new(on_path("node").expect("node was found at install"))
+        .arg(script)
+        .args(args)
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("node starts")
+}
+
+/// The stdout of a finished node process, or a panic with its stderr.
+pub fn finish(child: std::process::Child) -> String {
+    let out = child.wait_with_output().expect("node ran");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "node failed ({}): {stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
