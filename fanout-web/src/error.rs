@@ -74,3 +74,32 @@ impl IntoResponse for WebError {
         response
     }
 }
+
+/// Why a stream is not opened: an error, or (the bus is closed) 204 No Content, which tells a
+/// browser's `EventSource` to stop reconnecting.
+#[derive(Debug)]
+pub(crate) enum NotOpened {
+    Error(WebError),
+    Closed,
+}
+
+impl From<WebError> for NotOpened {
+    fn from(error: WebError) -> Self {
+        NotOpened::Error(error)
+    }
+}
+
+impl From<Refusal> for NotOpened {
+    fn from(refusal: Refusal) -> Self {
+        NotOpened::Error(refusal.into())
+    }
+}
+
+impl IntoResponse for NotOpened {
+    fn into_response(self) -> Response {
+        match self {
+            NotOpened::Error(error) => error.into_response(),
+            NotOpened::Closed => StatusCode::NO_CONTENT.into_response(),
+        }
+    }
+}

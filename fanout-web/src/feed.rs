@@ -116,10 +116,7 @@ pub(crate) fn subscribe<E: WebEvent>(
     feed: &Feed<E>,
     target: &Target<E::Key>,
     start: Start,
-) -> Result<(Conn<E>, u64), BuildError>
-where
-    E: Sync,
-{
+) -> Result<(Conn<E>, u64), BuildError> {
     let filter = key_filter::<E>(&target.keys);
     match feed {
         Feed::Plain(bus) => {
@@ -224,7 +221,7 @@ pub(crate) struct Follow<E: WebEvent> {
     repaired: Arc<AtomicU64>,
 }
 
-impl<E: WebEvent + Sync> Follow<E> {
+impl<E: WebEvent> Follow<E> {
     /// Subscribes a connection; see [`subscribe`].
     pub(crate) fn new(
         feed: Feed<E>,

@@ -17,6 +17,7 @@ use futures_util::stream::{self, Stream};
 use tokio::sync::watch;
 
 use crate::agui::{self, AguiHost};
+use crate::error::NotOpened;
 use crate::feed::{Follow, Start, Step, Target};
 use crate::{metrics, request, Authorize, Feed, WebError, WebEvent};
 
@@ -39,7 +40,7 @@ pub struct GatewayBuilder<E: WebEvent> {
     agui: Option<Arc<dyn AguiHost<E>>>,
 }
 
-impl<E: WebEvent + Sync> GatewayBuilder<E> {
+impl<E: WebEvent> GatewayBuilder<E> {
     /// Each connection's queue capacity, in `1..=MAX_CAPACITY` (default
     /// [`DEFAULT_CONNECTION_CAPACITY`]).
     pub fn capacity(mut self, capacity: usize) -> Self {
@@ -177,7 +178,7 @@ pub(crate) struct Shared<E: WebEvent> {
     stop: watch::Sender<u64>,
 }
 
-impl<E: WebEvent + Sync> Gateway<E> {
+impl<E: WebEvent> Gateway<E> {
     /// A builder for a gateway of `feed` (a [`Bus`](fanout::Bus) or a
     /// [`HistoryBus`](fanout::HistoryBus)), whose connections `auth` authorizes (use
     /// [`AllowAll`](crate::AllowAll) to grant everything).
@@ -238,7 +239,7 @@ impl<E: WebEvent> Drop for Slot<E> {
     }
 }
 
-impl<E: WebEvent + Sync> Shared<E> {
+impl<E: WebEvent> Shared<E> {
     /// A place for one more stream, or 503.
     pub(crate) fn reserve(self: &Arc<Self>) -> Result<Slot<E>, WebError> {
         let reserved = self
@@ -270,7 +271,7 @@ impl<E: WebEvent + Sync> Shared<E> {
         keys: crate::feed::KeySet<E::Key>,
         start: Start,
         capacity: Option<usize>,
-    ) -> Result<Follow<E>, Response> {
+    ) -> Result<Follow<E>, NotOpened> {
         let target = Target {
             name,
             topics,
@@ -278,20 +279,18 @@ impl<E: WebEvent + Sync> Shared<E> {
             capacity: capacity.unwrap_or(self.capacity),
             overflow: self.overflow,
         };
-        Follow::new(self.feed.clone(), target, start, Arc::clone(&self.repaired)).map_err(|err| {
-            match err {
-                BuildError::Closed => StatusCode::NO_CONTENT.into_response(),
-                BuildError::ReplayFromFuture { requested, last } => WebError::new(
-                    StatusCode::CONFLICT,
-                    format!(
+        let repaired = Arc::clone(&self.repaired);
+        Follow::new(self.feed.clone(), target, start, repaired).map_err(|err| match err {
+            BuildError::Closed => NotOpened::Closed,
+            BuildError::ReplayFromFuture { requested, last } => WebError::new(
+                StatusCode::CONFLICT,
+                format!(
                     "Last-Event-ID {requested} is beyond this bus's last sequence number {last} \
                      (a cursor from another run of the server?): reconnect without it"
                 ),
-                )
-                .into_response(),
-                other => WebError::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string())
-                    .into_response(),
-            }
+            )
+            .into(),
+            other => WebError::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()).into(),
         })
     }
 
@@ -317,34 +316,25 @@ impl<E: WebEvent + Sync> Shared<E> {
 }
 
 /// `GET /events`.
-async fn events<E: WebEvent + Sync>(
-    State(shared): State<Arc<Shared<E>>>,
-    request: Request,
-) -> Response {
+async fn events<E: WebEvent>(State(shared): State<Arc<Shared<E>>>, request: Request) -> Response {
     let (parts, _) = request.into_parts();
-    match open_stream(&shared, &parts) {
-        Ok(response) => response,
-        Err(response) => response,
-    }
+    open_stream(&shared, &parts).unwrap_or_else(IntoResponse::into_response)
 }
 
-fn open_stream<E: WebEvent + Sync>(
+fn open_stream<E: WebEvent>(
     shared: &Arc<Shared<E>>,
     parts: &axum::http::request::Parts,
-) -> Result<Response, Response> {
-    let raw = request::read::<E>(parts).map_err(IntoResponse::into_response)?;
+) -> Result<Response, NotOpened> {
+    let raw = request::read::<E>(parts)?;
     if raw.last_event_id.is_some() && matches!(shared.feed, Feed::Plain(_)) {
         return Err(WebError::bad_request(
             "this gateway's bus keeps no history, so it cannot resume from a Last-Event-ID",
         )
-        .into_response());
+        .into());
     }
-    let grant = shared
-        .auth
-        .authorize(parts)
-        .map_err(|refusal| WebError::from(refusal).into_response())?;
-    let asked = raw.within(&grant).map_err(IntoResponse::into_response)?;
-    let slot = shared.reserve().map_err(IntoResponse::into_response)?;
+    let grant = shared.auth.authorize(parts)?;
+    let asked = raw.within(&grant)?;
+    let slot = shared.reserve()?;
     let start = asked.last_event_id.map_or(Start::Now, Start::After);
     let follow = shared.follow(
         format!("sse-{}", slot.id),
@@ -388,7 +378,7 @@ struct Live<E: WebEvent> {
     _slot: Slot<E>,
 }
 
-impl<E: WebEvent + Sync> Live<E> {
+impl<E: WebEvent> Live<E> {
     async fn next(&mut self) -> Option<Frame> {
         if let Some(first) = self.first.take() {
             return Some(first);
@@ -453,7 +443,7 @@ pub(crate) fn gap_frame(missed: u64) -> Frame {
 }
 
 /// `GET /metrics`.
-async fn metrics_text<E: WebEvent + Sync>(State(shared): State<Arc<Shared<E>>>) -> Response {
+async fn metrics_text<E: WebEvent>(State(shared): State<Arc<Shared<E>>>) -> Response {
     let text = metrics::prometheus(
         &shared.feed.stats(),
         &metrics::GatewayCounts {
@@ -473,7 +463,7 @@ async fn metrics_text<E: WebEvent + Sync>(State(shared): State<Arc<Shared<E>>>) 
 }
 
 /// `GET /stats.json`.
-async fn stats_json<E: WebEvent + Sync>(State(shared): State<Arc<Shared<E>>>) -> Response {
+async fn stats_json<E: WebEvent>(State(shared): State<Arc<Shared<E>>>) -> Response {
     let body = serde_json::json!({
         "bus": shared.feed.stats(),
         "connections": shared.open(),

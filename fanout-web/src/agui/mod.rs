@@ -24,6 +24,7 @@ use tokio::sync::watch;
 pub use encode::{AgentRunEncoder, AguiEncoder};
 pub use types::{AguiEvent, Context, Message, Outcome, Role, RunAgentInput, TokenUsage, Tool};
 
+use crate::error::NotOpened;
 use crate::feed::{Follow, KeySet, Start, Step};
 use crate::gateway::{sse_response, Shared, Slot};
 use crate::{Refusal, WebError, WebEvent};
@@ -83,43 +84,36 @@ impl<E: WebEvent> RunPlan<E> {
 }
 
 /// `POST /agui`.
-pub(crate) async fn endpoint<E: WebEvent + Sync>(
+pub(crate) async fn endpoint<E: WebEvent>(
     State(shared): State<Arc<Shared<E>>>,
     request: Request,
 ) -> Response {
-    match run(shared, request).await {
-        Ok(response) | Err(response) => response,
-    }
+    run(shared, request)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn run<E: WebEvent + Sync>(
-    shared: Arc<Shared<E>>,
-    request: Request,
-) -> Result<Response, Response> {
+async fn run<E: WebEvent>(shared: Arc<Shared<E>>, request: Request) -> Result<Response, NotOpened> {
     let (parts, body) = request.into_parts();
     let json = parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
-        });
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
     if !json {
         return Err(WebError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "a RunAgentInput is sent as Content-Type: application/json",
         )
-        .into_response());
+        .into());
     }
     let limit = shared.body_limit;
     let too_large = || {
-        WebError::new(
+        NotOpened::from(WebError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("the body is larger than {limit} bytes"),
-        )
-        .into_response()
+        ))
     };
     let declared = parts
         .headers
@@ -132,35 +126,27 @@ async fn run<E: WebEvent + Sync>(
     let bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| too_large())?;
-    let input: RunAgentInput = serde_json::from_slice(&bytes).map_err(|err| {
-        WebError::bad_request(format!("the body is not a RunAgentInput: {err}")).into_response()
-    })?;
-    let grant = shared
-        .auth
-        .authorize(&parts)
-        .map_err(|refusal| WebError::from(refusal).into_response())?;
-    let host = shared
-        .agui
-        .as_ref()
-        .ok_or_else(|| StatusCode::NOT_FOUND.into_response())?;
-    let plan = host
-        .plan(input, &parts)
-        .map_err(|refusal| WebError::from(refusal).into_response())?;
+    let input: RunAgentInput = serde_json::from_slice(&bytes)
+        .map_err(|err| WebError::bad_request(format!("the body is not a RunAgentInput: {err}")))?;
+    let grant = shared.auth.authorize(&parts)?;
+    let Some(host) = shared.agui.as_ref() else {
+        return Err(WebError::new(StatusCode::NOT_FOUND, "no AG-UI host").into());
+    };
+    let plan = host.plan(input, &parts)?;
     if !grant.keys.allows(&plan.key) {
         return Err(WebError::forbidden(format!(
             "this connection may not follow key {}",
             plan.key
         ))
-        .into_response());
+        .into());
     }
     let topics = Topics::from_bits(plan.topics.bits() & grant.topics.bits());
     if topics.is_empty() {
         return Err(
-            WebError::forbidden("this connection may follow none of the run's topics")
-                .into_response(),
+            WebError::forbidden("this connection may follow none of the run's topics").into(),
         );
     }
-    let slot = shared.reserve().map_err(IntoResponse::into_response)?;
+    let slot = shared.reserve()?;
     let follow = shared.follow(
         format!("agui-{}", slot.id),
         topics,
@@ -196,7 +182,7 @@ struct RunStream<E: WebEvent> {
     _slot: Slot<E>,
 }
 
-impl<E: WebEvent + Sync> RunStream<E> {
+impl<E: WebEvent> RunStream<E> {
     async fn next(&mut self) -> Option<Frame> {
         loop {
             if let Some(event) = self.pending.pop_front() {
