@@ -141,6 +141,14 @@ pub async fn open(url: &str, headers: &[(&str, &str)]) -> Stream {
 }
 
 impl Stream {
+    /// A stream of a response already checked.
+    pub fn new(response: reqwest::Response) -> Stream {
+        Stream {
+            response,
+            buffer: String::new(),
+        }
+    }
+
     /// The next frame, keep-alives included; `None` at the end of the body.
     pub async fn next_raw(&mut self) -> Option<Frame> {
         loop {
