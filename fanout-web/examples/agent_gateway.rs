@@ -237,7 +237,8 @@ fn main() -> ExitCode {
     let token_gap = Duration::from_secs_f64(1.0 / config.token_rate);
 
     // The host's other subscribers, as in the main job: a lossless audit log without deltas,
-    // and a telemetry consumer of the content-free topics.
+    // a telemetry consumer of the content-free topics, and a slow UI (a small drop-oldest
+    // queue, 5 ms per event) that loses deltas and says how many: the dashboard shows it.
     let mut audit = bus
         .subscriber()
         .name("audit")
@@ -254,6 +255,18 @@ fn main() -> ExitCode {
         .build()
         .unwrap();
     thread::spawn(move || for _ in telemetry.iter() {});
+    let mut slow_ui = bus
+        .subscriber()
+        .name("slow-ui")
+        .topics(topics::UI)
+        .capacity(32)
+        .build()
+        .unwrap();
+    thread::spawn(move || {
+        for _ in slow_ui.iter() {
+            thread::sleep(Duration::from_millis(5));
+        }
+    });
 
     // The simulated sessions, each running agents back to back.
     let sessions: Vec<SessionId> = (0..config.sessions).map(|_| SessionId::new()).collect();

@@ -214,6 +214,11 @@ impl<E: WebEvent> Gateway<E> {
         self.shared.open.load(Ordering::Relaxed)
     }
 
+    /// Events connections lost and got back from the history (never in a gap frame), so far.
+    pub fn repaired(&self) -> u64 {
+        self.shared.repaired()
+    }
+
     /// Ends every open stream now (without a `close` frame): browsers reconnect by themselves
     /// and resume with `Last-Event-ID`. For a deploy's drain, or a test.
     pub fn disconnect_all(&self) {
