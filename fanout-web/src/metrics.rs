@@ -103,7 +103,7 @@ pub fn prometheus(stats: &BusStats, counts: &GatewayCounts) -> String {
             "fanout_subscriber_delivered_total",
             "counter",
             "Events that went into its queue.",
-            |s| s.delivered.to_string(),
+            |s| s.enqueued.to_string(),
         ),
     ];
     for (name, kind, help, field) in per_subscriber {
