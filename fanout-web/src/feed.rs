@@ -301,13 +301,17 @@ impl<E: WebEvent> Follow<E> {
     }
 
     /// The connection's events numbered in `(after, before)` that the history still holds (at
-    /// most `max`).
+    /// most `max`). Runs on the connection's task, copying under the history's ring lock as any
+    /// subscribe with replay does (publishers wait for that copy, at most the history's length).
     fn read_back(&self, after: u64, before: u64, max: u64) -> Vec<(u64, E)> {
         let Feed::History(bus) = &self.feed else {
             return Vec::new();
         };
+        // No more than the history holds: a connection that lost a million events must not
+        // allocate a million slots to find the few thousand still there.
         let capacity = usize::try_from(max)
             .unwrap_or(usize::MAX)
+            .min(bus.history_capacity())
             .clamp(1, fanout::MAX_CAPACITY);
         let mut builder = bus
             .subscriber()

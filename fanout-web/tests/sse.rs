@@ -298,3 +298,21 @@ async fn metrics_and_stats_describe_every_connection() {
     assert_eq!(stats["connections"], 1);
     assert_eq!(stats["bus"]["subscribers"][0]["name"], "sse-1");
 }
+
+#[tokio::test]
+async fn a_resume_larger_than_the_connections_queue_loses_nothing_the_history_holds() {
+    let bus = history(1000);
+    let gateway = Gateway::builder(bus.clone(), AllowAll)
+        .capacity(4)
+        .build()
+        .unwrap();
+    let addr = serve(gateway.router()).await;
+    for n in 0..100 {
+        bus.publish(Ev::a(1, n)).unwrap();
+    }
+    // The replay of 100 meets a queue of 4: the 96 oldest are dropped from it, then read back.
+    let mut tab = open(&format!("http://{addr}/events"), &[("Last-Event-ID", "0")]).await;
+    let seqs: Vec<u64> = tab.take(100).await.iter().map(|f| f.seq()).collect();
+    assert_eq!(seqs, (1..=100).collect::<Vec<_>>());
+    assert_eq!(gateway.repaired(), 96);
+}
