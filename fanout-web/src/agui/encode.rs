@@ -395,3 +395,225 @@ impl AguiEncoder<AgentEvent> for AgentRunEncoder {
         self.done = true;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fanout::agent::{AgentId, SessionId};
+
+    /// The sequencing rules `@ag-ui/client` verifies (its `verifyEvents`): RUN_STARTED first and
+    /// once; content only inside an open message or tool call; no second START of an open one;
+    /// a STEP_FINISHED only for an open step; nothing open at RUN_FINISHED; nothing after the end.
+    /// And (the client does not check it, a UI needs it) a TOOL_CALL_RESULT names a call that
+    /// was started and ended.
+    fn verify(events: &[AguiEvent]) -> Result<(), String> {
+        use std::collections::HashSet;
+        let (mut started, mut ended) = (false, false);
+        let (mut texts, mut tools, mut steps) = (HashSet::new(), HashSet::new(), HashSet::new());
+        let mut ended_calls = HashSet::new();
+        for (i, event) in events.iter().enumerate() {
+            let at = |what: &str| format!("event {i} ({event:?}): {what}");
+            if ended {
+                return Err(at("after the run ended"));
+            }
+            if !started && !matches!(event, AguiEvent::RunStarted { .. }) {
+                return Err(at("before RUN_STARTED"));
+            }
+            match event {
+                AguiEvent::RunStarted { .. } if started => return Err(at("a second RUN_STARTED")),
+                AguiEvent::RunStarted { .. } => started = true,
+                AguiEvent::TextMessageStart { message_id, .. } if !texts.insert(message_id) => {
+                    return Err(at("already open"))
+                }
+                AguiEvent::TextMessageContent { message_id, .. } if !texts.contains(message_id) => {
+                    return Err(at("no open message"))
+                }
+                AguiEvent::TextMessageEnd { message_id, .. } if !texts.remove(message_id) => {
+                    return Err(at("no open message"))
+                }
+                AguiEvent::ToolCallStart { tool_call_id, .. } if !tools.insert(tool_call_id) => {
+                    return Err(at("already open"))
+                }
+                AguiEvent::ToolCallArgs { tool_call_id, .. } if !tools.contains(tool_call_id) => {
+                    return Err(at("no open tool call"))
+                }
+                AguiEvent::ToolCallEnd { tool_call_id, .. } => {
+                    if !tools.remove(tool_call_id) {
+                        return Err(at("no open tool call"));
+                    }
+                    ended_calls.insert(tool_call_id);
+                }
+                AguiEvent::ToolCallResult { tool_call_id, .. }
+                    if !ended_calls.contains(tool_call_id) =>
+                {
+                    return Err(at("a result of a call never started and ended"))
+                }
+                AguiEvent::StepStarted { step_name, .. } if !steps.insert(step_name) => {
+                    return Err(at("step already open"))
+                }
+                AguiEvent::StepFinished { step_name, .. } if !steps.remove(step_name) => {
+                    return Err(at("step not open"))
+                }
+                AguiEvent::RunFinished { .. } => {
+                    if !(texts.is_empty() && tools.is_empty() && steps.is_empty()) {
+                        return Err(at("something still open"));
+                    }
+                    ended = true;
+                }
+                AguiEvent::RunError { .. } => ended = true,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn encode(events: &[AgentEvent], run: RunId) -> Vec<AguiEvent> {
+        let mut encoder = AgentRunEncoder::new("t", "r", run);
+        let mut out = Vec::new();
+        for event in events {
+            encoder.event(event, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn whatever_the_stream_lost_the_encoding_stays_valid() {
+        let (s, run) = (SessionId::new(), RunId::new());
+        let ts = 0;
+        let m = || "m".to_string();
+        let all = vec![
+            AgentEvent::RunStarted {
+                session: s,
+                run,
+                agent: AgentId::new(),
+                model: m(),
+                timestamp_ms: ts,
+            },
+            AgentEvent::ModelStarted {
+                session: s,
+                run,
+                model: m(),
+                iteration: 1,
+                timestamp_ms: ts,
+            },
+            AgentEvent::text_delta(s, run, "a"),
+            AgentEvent::text_delta(s, run, ""),
+            AgentEvent::ModelFinished {
+                session: s,
+                run,
+                model: m(),
+                duration_ms: 1,
+                timestamp_ms: ts,
+            },
+            AgentEvent::ToolStarted {
+                session: s,
+                run,
+                call_id: "c".into(),
+                tool: "grep".into(),
+                timestamp_ms: ts,
+            },
+            AgentEvent::ToolArgsDelta {
+                session: s,
+                run,
+                call_id: "c".into(),
+                text: "{}".into(),
+                timestamp_ms: ts,
+            },
+            AgentEvent::ToolFinished {
+                session: s,
+                run,
+                call_id: "c".into(),
+                tool: "grep".into(),
+                success: true,
+                duration_ms: 1,
+                timestamp_ms: ts,
+            },
+            AgentEvent::ModelStarted {
+                session: s,
+                run,
+                model: m(),
+                iteration: 2,
+                timestamp_ms: ts,
+            },
+            AgentEvent::text_delta(s, run, "b"),
+            AgentEvent::ToolArgsDelta {
+                session: s,
+                run,
+                call_id: "d".into(),
+                text: "{\"x\"".into(),
+                timestamp_ms: ts,
+            },
+            AgentEvent::ToolStarted {
+                session: s,
+                run,
+                call_id: "d".into(),
+                tool: "read".into(),
+                timestamp_ms: ts,
+            },
+            AgentEvent::text_delta(s, run, "c"),
+            AgentEvent::ModelStarted {
+                session: s,
+                run,
+                model: m(),
+                iteration: 3,
+                timestamp_ms: ts,
+            },
+            AgentEvent::run_completed(s, run, 3),
+        ];
+        // Every subsequence that drops one run of consecutive events (a gap), and the whole.
+        for from in 0..all.len() {
+            for to in from..=all.len() {
+                let kept: Vec<AgentEvent> = all[..from].iter().chain(&all[to..]).cloned().collect();
+                let out = encode(&kept, run);
+                verify(&out).unwrap_or_else(|e| panic!("dropping {from}..{to}: {e}\n{out:#?}"));
+                let done = kept.last().is_some_and(AgentEvent::is_terminal);
+                assert_eq!(
+                    matches!(out.last(), Some(AguiEvent::RunFinished { .. })),
+                    done,
+                    "dropping {from}..{to}"
+                );
+            }
+        }
+        let out = encode(&all, run);
+        let args: String = out
+            .iter()
+            .filter_map(|e| match e {
+                AguiEvent::ToolCallArgs {
+                    tool_call_id,
+                    delta,
+                    ..
+                } if tool_call_id == "d" => Some(delta.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            args, "{\"x\"",
+            "arguments streamed before their ToolStarted are held for it"
+        );
+    }
+
+    #[test]
+    fn an_aborted_stream_closes_what_is_open_and_ends_in_run_error() {
+        let (s, run) = (SessionId::new(), RunId::new());
+        let mut encoder = AgentRunEncoder::new("t", "r", run);
+        let mut out = Vec::new();
+        encoder.event(&AgentEvent::text_delta(s, run, "half a sen"), &mut out);
+        encoder.gap(3, &mut out);
+        encoder.abort("the bus closed", &mut out);
+        verify(&out).unwrap();
+        assert!(
+            matches!(out.last(), Some(AguiEvent::RunError { message, .. }) if message == "the bus closed")
+        );
+        assert!(encoder.is_done());
+        // A stream that ends before the run started still starts and ends it.
+        let mut encoder = AgentRunEncoder::new("t", "r", run);
+        let mut out = Vec::new();
+        encoder.abort("cut off", &mut out);
+        verify(&out).unwrap();
+        assert_eq!(
+            out.len(),
+            3,
+            "RUN_STARTED, STATE_SNAPSHOT, RUN_ERROR: {out:?}"
+        );
+    }
+}
