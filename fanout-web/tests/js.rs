@@ -329,3 +329,61 @@ async fn failed_and_cancelled_runs_end_as_the_protocol_says() {
     // HttpAgent reports a RUN_ERROR to its subscribers (onRunErrorEvent) and resolves.
     assert_eq!(failed["outcome"], "resolved", "{failed:#}");
 }
+
+/// A run's stream that overflows: the host's `start` publishes the whole run before the stream
+/// can read any of it, into a queue of 4 on a bus without history. The client gets the newest
+/// events, a `CUSTOM` `fanout.gap` with the exact count of the rest, and a valid run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_stream_that_overflows_tells_the_client_how_much_it_lost_and_stays_valid() {
+    let bus = fanout::Bus::<AgentEvent>::new();
+    let publisher = bus.clone();
+    let host = move |input: RunAgentInput, _: &axum::http::request::Parts| {
+        let (session, run) = (SessionId::new(), RunId::new());
+        let bus = publisher.clone();
+        let encoder = AgentRunEncoder::for_input(&input, run);
+        Ok(RunPlan::new(session, encoder, move || {
+            let agent = AgentId::new();
+            let ts = fanout::agent::now_ms();
+            bus.publish(AgentEvent::RunStarted {
+                session,
+                run,
+                agent,
+                model: "m".into(),
+                timestamp_ms: ts,
+            })
+            .unwrap();
+            for _ in 0..200 {
+                bus.publish(AgentEvent::text_delta(session, run, "x"))
+                    .unwrap();
+            }
+            bus.publish(AgentEvent::run_completed(session, run, 1))
+                .unwrap();
+        }))
+    };
+    let gateway = Gateway::builder(bus, AllowAll)
+        .capacity(4)
+        .agui(host)
+        .build()
+        .unwrap();
+    let addr = common::serve(gateway.router()).await;
+    let url = format!("http://{addr}/agui");
+    let report = tokio::task::spawn_blocking(move || run_client(&url, "t", "r", "go"))
+        .await
+        .unwrap();
+    assert_eq!(report["outcome"], "resolved", "{report:#}");
+    assert_eq!(report["invalid"], json!([]), "{report:#}");
+    assert_eq!(report["warnings"], json!([]), "{report:#}");
+    let wire = report["wire"].as_array().unwrap();
+    let gaps: Vec<&Value> = wire.iter().filter(|e| e["name"] == "fanout.gap").collect();
+    assert_eq!(gaps.len(), 1, "{wire:#?}");
+    // 202 published; the queue kept the newest 4 (three deltas and the end): 198 lost.
+    assert_eq!(gaps[0]["value"], json!({ "missed": 198 }));
+    let text = report["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "assistant")
+        .unwrap();
+    assert_eq!(text["content"], "xxx");
+    assert_eq!(types(&report, "wire").last().unwrap(), "RUN_FINISHED");
+}
