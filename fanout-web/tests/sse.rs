@@ -316,3 +316,50 @@ async fn a_resume_larger_than_the_connections_queue_loses_nothing_the_history_ho
     assert_eq!(seqs, (1..=100).collect::<Vec<_>>());
     assert_eq!(gateway.repaired(), 96);
 }
+
+#[tokio::test]
+async fn under_disconnect_a_slow_connection_ends_with_an_overflowed_frame_and_can_resume() {
+    let bus = history(1000);
+    let gateway = Gateway::builder(bus.clone(), AllowAll)
+        .capacity(4)
+        .overflow(fanout::Overflow::Disconnect)
+        .build()
+        .unwrap();
+    let addr = serve(gateway.router()).await;
+    let url = format!("http://{addr}/events");
+    let mut tab = open(&url, &[]).await;
+    for n in 0..10 {
+        bus.publish(Ev::a(1, n)).unwrap();
+    }
+    let mut last = 0;
+    loop {
+        let frame = tab
+            .next()
+            .await
+            .expect("the overflowed frame before the end");
+        match frame.event.as_deref() {
+            None => last = frame.seq(),
+            Some("gap") => {}
+            Some("overflowed") => break,
+            Some(other) => panic!("{other}"),
+        }
+    }
+    assert_eq!(last, 4, "what was queued before the cut");
+    assert_eq!(tab.next_raw().await, None);
+    // The browser's reconnect resumes after the last event it got (a replay of 6 into a queue
+    // of 4 cuts it off again after 4 of them; the next reconnect takes the rest).
+    let mut seqs = Vec::new();
+    while seqs.len() < 6 {
+        let last = seqs.last().copied().unwrap_or(last).to_string();
+        let mut tab = open(&url, &[("Last-Event-ID", &last)]).await;
+        while seqs.len() < 6 {
+            let Some(frame) = tab.next().await else { break };
+            match frame.event.as_deref() {
+                None => seqs.push(frame.seq()),
+                Some("gap") | Some("overflowed") => {}
+                Some(other) => panic!("{other}"),
+            }
+        }
+    }
+    assert_eq!(seqs, [5, 6, 7, 8, 9, 10]);
+}
