@@ -131,6 +131,17 @@ impl<E: Event> Bus<E> {
         fan_out::publish_with(&self.inner, &self.counter, topic, make)
     }
 
+    /// Publishes without ever waiting, whatever the subscribers' policies; see
+    /// [`Publisher::try_publish`].
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError::Closed`] with the event, if the bus was closed.
+    #[inline]
+    pub fn try_publish(&self, event: E) -> Result<Delivery, PublishError<E>> {
+        fan_out::try_publish(&self.inner, &self.counter, event)
+    }
+
     /// Publishes, bounding the time spent blocked on [`Overflow::Block`] subscribers; see
     /// [`Publisher::publish_timeout`].
     pub fn publish_timeout(

@@ -18,6 +18,7 @@
 //! next event; the handler must therefore leave itself usable when it panics (the tap wraps it in
 //! [`AssertUnwindSafe`]).
 
+use std::cell::Cell;
 use std::fmt;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -397,6 +398,33 @@ impl Counters {
     }
 }
 
+std::thread_local! {
+    /// On a tap's thread, the address of its subscriber's state (null elsewhere): a publish from
+    /// this thread that finds that subscriber's `Block` queue full must not wait for it.
+    static TAPPING: Cell<*const ()> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Whether the current thread is the tap consuming the subscriber whose state is at `state`.
+pub(crate) fn is_tap_of(state: *const ()) -> bool {
+    TAPPING.with(|tapping| tapping.get() == state)
+}
+
+/// Records, for the tap's thread, which subscriber it consumes, until dropped.
+struct Tapping;
+
+impl Tapping {
+    fn enter(state: *const ()) -> Self {
+        TAPPING.with(|tapping| tapping.set(state));
+        Tapping
+    }
+}
+
+impl Drop for Tapping {
+    fn drop(&mut self) {
+        TAPPING.with(|tapping| tapping.set(std::ptr::null()));
+    }
+}
+
 /// The tap's thread.
 fn run<E, H>(
     mut subscriber: Subscriber<E>,
@@ -409,6 +437,7 @@ where
     E: Event,
     H: TapHandler<E>,
 {
+    let tapping = Tapping::enter(subscriber.state_addr());
     let end = 'outer: loop {
         let msg = match spin_first(&subscriber, &stop) {
             Some(Woken::Queue(msg)) => msg,
@@ -446,6 +475,7 @@ where
     };
     // Unsubscribe before the (possibly slow) stop hook, so publishers stop paying for this tap.
     drop(subscriber);
+    drop(tapping);
     let stop_panicked = catch_unwind(AssertUnwindSafe(|| handler.on_stop(end))).is_err();
     let report = TapReport {
         name,
