@@ -11,7 +11,9 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::error::PublishError;
-use crate::fan_out::{publish, publish_batch, publish_timeout, publish_with, try_publish, Delivery};
+use crate::fan_out::{
+    publish, publish_batch, publish_timeout, publish_with, try_publish, Delivery,
+};
 use crate::shared::{Inner, PublishCounter};
 use crate::sync::{Arc, Ordering};
 use crate::{Event, Topic};

@@ -73,7 +73,12 @@ fn publish_timeout_zero_never_waits_either() {
     let publisher = bus.publisher();
     let timed_out = thread::spawn(move || {
         (0..3)
-            .map(|i| publisher.publish_timeout(Ev(i), Duration::ZERO).unwrap().timed_out())
+            .map(|i| {
+                publisher
+                    .publish_timeout(Ev(i), Duration::ZERO)
+                    .unwrap()
+                    .timed_out()
+            })
             .sum::<usize>()
     })
     .join()
