@@ -38,12 +38,20 @@ fn try_publish_never_waits_on_a_full_block_queue() {
         let events = ledger.clone();
         let publishing = thread::spawn(move || {
             (1..3)
-                .map(|seq| publisher.try_publish(events.event(1, seq, 0)).unwrap().dropped())
+                .map(|seq| {
+                    publisher
+                        .try_publish(events.event(1, seq, 0))
+                        .unwrap()
+                        .dropped()
+                })
                 .sum::<usize>()
         });
         // Nobody reads until the publishes are done.
         assert_eq!(publishing.join().unwrap(), 2);
-        assert_eq!(sub.try_recv().map(|e| e.key()), Err(TryRecvError::Lagged(2)));
+        assert_eq!(
+            sub.try_recv().map(|e| e.key()),
+            Err(TryRecvError::Lagged(2))
+        );
         assert_eq!(sub.try_recv().map(|e| e.key()), Ok((1, 0)));
         drop((sub, bus));
         ledger.assert_all_dropped();
