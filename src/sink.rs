@@ -41,13 +41,20 @@
 //!
 //! - **In another crate** (the trait in `host-core`, which must not depend on fanout; the bus in
 //!   `host-runtime`), neither the trait nor `Publisher` is local, and `impl HostSink for
-//!   Publisher<RunEvent>` is refused (E0117). Wrap the publisher in a newtype of that crate:
+//!   Publisher<RunEvent>` is refused (E0117). Wrap the publisher in a newtype of that crate.
+//!   The same rule governs `impl fanout::Event for RunEvent`: it belongs in `host-core` (behind
+//!   an optional `fanout` feature; it is the one line below marked so), or the bus carries a
+//!   newtype of `host-runtime` around the event.
 //!
 //!   ```
 //!   # mod host_core {
 //!   #     #[derive(Clone)] pub struct RunEvent;
 //!   #     pub trait HostSink: Send + Sync { fn emit(&self, event: RunEvent); }
 //!   # }
+//!   // In host-core (`#[cfg(feature = "fanout")]`): the event's topic.
+//!   # /*
+//!   impl fanout::Event for RunEvent { .. }
+//!   # */
 //!   # impl fanout::Event for host_core::RunEvent { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
 //!   use host_core::{HostSink, RunEvent};
 //!
