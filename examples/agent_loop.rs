@@ -37,7 +37,6 @@
 //! The flags are the table `FLAGS` (one entry each); `cargo test --example agent_loop` checks the
 //! parsing and that the help and the progress line fit 80 columns.
 
-use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -47,8 +46,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use fanout::agent::{
-    now_ms, topics, AgentEvent, AgentId, JsonLinesRecorder, MessageRole, RunId, RunWaiter,
-    SessionId,
+    now_ms, topics, AgentEvent, AgentId, JsonLinesRecorder, MessageRole, RunId, RunLifecycle,
+    RunWaiter, SessionId,
 };
 use fanout::error::RecvError;
 use fanout::history::Replay;
@@ -109,9 +108,17 @@ impl Event for Stamped {
     }
 }
 
-impl Borrow<AgentEvent> for Stamped {
-    fn borrow(&self) -> &AgentEvent {
-        &self.event
+/// The run helpers (`RunWaiter`) ask the agent event inside.
+impl RunLifecycle for Stamped {
+    type RunId = RunId;
+    const TERMINAL_TOPICS: fanout::Topics = AgentEvent::TERMINAL_TOPICS;
+
+    fn run_id(&self) -> Option<&RunId> {
+        RunLifecycle::run_id(&*self.event)
+    }
+
+    fn is_terminal(&self) -> bool {
+        self.event.is_terminal()
     }
 }
 

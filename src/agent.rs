@@ -9,6 +9,12 @@
 //! - [`JsonLinesRecorder`]: a [tap](crate::Bus::tap) handler that writes an audit log.
 //! - [`RunWaiter`]: wait for a run's terminal event, immune to the loss of deltas (and, on a
 //!   [`HistoryBus`](crate::HistoryBus), answered from history for a run that already ended).
+//! - [`RunStream`]: follow one run's events until the one that ends it (an iterator and an
+//!   async stream).
+//! - [`RunLifecycle`]: what the run helpers ask of an event (its run, whether it ends it).
+//!   [`AgentEvent`] implements it; so can a host's own event type, which then gets
+//!   [`RunWaiter`] and [`RunStream`] without converting anything (see [Your own
+//!   events](#your-own-events)).
 //!
 //! # Targeting
 //!
@@ -48,7 +54,8 @@
 //! ```
 //!
 //! The same shape targets a run (`e.run_id() == Some(run)`, what a per-run stream forwarder
-//! wants; stop it at [`AgentEvent::is_terminal`]) or an agent (`e.agent_id()`).
+//! wants: [`RunStream`] is that subscriber, and stops at the run's end) or an agent
+//! (`e.agent_id()`).
 //!
 //! # A UI that joins mid-run: the current state of a session
 //!
@@ -101,6 +108,14 @@
 //! assert!(matches!(*next, AgentEvent::RunCompleted { .. }) && next.seq() == 2);
 //! ```
 //!
+//! # Your own events
+//!
+//! A runtime with an event type of its own keeps it: implement [`RunLifecycle`] on it (which run
+//! an event belongs to, by reference, and whether it ends that run; the id type is yours, a
+//! `String` or a `Uuid` newtype, and events of no run return `None`), and [`RunWaiter`] and
+//! [`RunStream`] work on a `Bus` of it, a `Bus<Arc<_>>` of it, and a
+//! [`HistoryBus`](crate::HistoryBus) of it. The trait's docs have a complete example.
+//!
 //! # Large events
 //!
 //! A fan-out clones the event for every interested subscriber but the last. `AgentEvent` holds
@@ -109,14 +124,18 @@
 //! recorder serializes it the same way.
 
 mod event;
+mod follow;
 mod ids;
+mod lifecycle;
 mod recorder;
 mod summary;
 pub mod topics;
 mod waiter;
 
 pub use event::{now_ms, AgentEvent, MessageRole, SessionStatus};
+pub use follow::{Iter as RunStreamIter, RunStream};
 pub use ids::{AgentId, RunId, SessionId};
+pub use lifecycle::RunLifecycle;
 pub use recorder::JsonLinesRecorder;
 pub use summary::{summarize_error, ERROR_SUMMARY_MAX_CHARS, TRUNCATION_MARKER};
 pub use waiter::{RunWaiter, WaitError};

@@ -101,7 +101,7 @@ impl<E: Event> Bus<E> {
     /// survives the handler's panics; see [`TapBuilder`](crate::tap::TapBuilder).
     #[cfg(not(loom))]
     pub fn tap(&self) -> crate::tap::TapBuilder<E> {
-        crate::tap::TapBuilder::new(self.subscriber())
+        crate::tap::TapBuilder::new(self.subscriber(), &self.inner.taps)
     }
 
     /// A new publishing handle (`Clone + Send`) for another thread.
@@ -129,6 +129,17 @@ impl<E: Event> Bus<E> {
         make: impl FnOnce() -> E,
     ) -> Result<Delivery, PublishError<E>> {
         fan_out::publish_with(&self.inner, &self.counter, topic, make)
+    }
+
+    /// Publishes without ever waiting, whatever the subscribers' policies; see
+    /// [`Publisher::try_publish`].
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError::Closed`] with the event, if the bus was closed.
+    #[inline]
+    pub fn try_publish(&self, event: E) -> Result<Delivery, PublishError<E>> {
+        fan_out::try_publish(&self.inner, &self.counter, event)
     }
 
     /// Publishes, bounding the time spent blocked on [`Overflow::Block`] subscribers; see
@@ -320,6 +331,49 @@ impl<E> Bus<E> {
     /// ```
     pub fn close(&self) {
         self.inner.registry.close();
+    }
+
+    /// Closes the bus and waits, until `timeout` has passed at the latest, for every tap it owns
+    /// (see [`TapHandle::detach`](crate::tap::TapHandle::detach)) to handle everything queued and
+    /// end: what a host calls at exit so that a lossless audit tap loses nothing.
+    ///
+    /// Taps that ended are joined and their reports returned; those still running at the
+    /// deadline (a handler stuck in a slow write) stay owned by the bus, still draining, and are
+    /// named in [`Shutdown::running`](crate::tap::Shutdown::running): call it again to wait
+    /// longer. A tap whose handle you kept is yours to join. Handlers are dropped on this thread,
+    /// with no lock held.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fanout::{Bus, Overflow};
+    /// use fanout::tap::{Received, TapEnd};
+    /// # #[derive(Clone)] struct Ping;
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = Bus::new();
+    /// let mut written = 0;
+    /// bus.tap()
+    ///     .name("audit")
+    ///     .overflow(Overflow::Block)
+    ///     .spawn(move |item| {
+    ///         if let Received::Event(Ping) = item {
+    ///             written += 1; // write the line
+    ///         }
+    ///     })
+    ///     .unwrap()
+    ///     .detach(); // the bus owns it now
+    /// for _ in 0..100 {
+    ///     bus.publish(Ping).unwrap();
+    /// }
+    /// let done = bus.shutdown(Duration::from_secs(10));
+    /// assert!(done.running.is_empty());
+    /// assert_eq!((done.reports[0].end, done.reports[0].stats.events), (TapEnd::Closed, 100));
+    /// ```
+    #[cfg(not(loom))]
+    pub fn shutdown(&self, timeout: std::time::Duration) -> crate::tap::Shutdown {
+        self.close();
+        self.inner.taps.join(timeout)
     }
 
     /// Whether the bus is closed.

@@ -11,7 +11,9 @@
 //! 4. When a queue is full, apply that subscriber's [`Overflow`] policy; every event a policy
 //!    throws away is added to that subscriber's loss counter, which its consumer reports in-stream.
 //!
-//! No step takes a lock or allocates (beyond what `E::clone` does). Only `Overflow::Block` waits.
+//! No step takes a lock or allocates (beyond what `E::clone` does). Only `Overflow::Block` waits,
+//! and only until the publish's deadline, if it has one: a deadline already passed (that of
+//! `try_publish`) means a full `Block` queue loses the event as a timed-out publish would.
 //!
 //! On a bus with keyed subscribers (see [`crate::key`]) the snapshot has a key index, and step 3
 //! walks the event's [`route`] instead: the unkeyed subscribers, then the subscribers of the
@@ -80,7 +82,9 @@ impl Delivery {
     }
 
     /// `Block` subscribers still full when the deadline of
-    /// [`publish_timeout`](crate::Publisher::publish_timeout) passed (they are also in `dropped`).
+    /// [`publish_timeout`](crate::Publisher::publish_timeout) passed, or found full by
+    /// [`try_publish`](crate::Publisher::try_publish), whose deadline is now (they are also in
+    /// `dropped`).
     pub fn timed_out(&self) -> usize {
         self.timed_out as usize
     }
@@ -145,6 +149,40 @@ pub(crate) fn publish_timeout<E: Event>(
         Some(deadline) => publish(inner, counter, event, Some(deadline)),
         None => publish(inner, counter, event, None),
     }
+}
+
+/// A publish that never waits: its deadline has always passed (see `overflow`), and reading the
+/// clock for it is left to the cold path that meets a full `Block` queue.
+#[inline]
+pub(crate) fn try_publish<E: Event>(
+    inner: &Inner<E>,
+    counter: &PublishCounter,
+    event: E,
+) -> Result<Delivery, PublishError<E>> {
+    let bit = event.topic().bit();
+    if inner.registry.interest() & bit == 0 {
+        // Before the deadline is loaded: an unwanted event costs what it costs `publish`.
+        return idle(inner, || event);
+    }
+    fan_out(inner, counter, event, bit, Some(passed()))
+}
+
+/// An instant that has passed: the first time anyone asked.
+fn passed() -> Instant {
+    static PAST: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *PAST.get_or_init(Instant::now)
+}
+
+/// Whether this thread is the tap that consumes the subscriber of `state` (see `crate::tap`).
+#[cfg(not(loom))]
+fn is_own_tap(state: &crate::registry::SubscriberState) -> bool {
+    crate::tap::is_tap_of(ptr::from_ref(state).cast())
+}
+
+/// Taps are threads, and not modelled under loom.
+#[cfg(loom)]
+fn is_own_tap(_state: &crate::registry::SubscriberState) -> bool {
+    false
 }
 
 /// A publish nobody's topic matched: nothing to do unless the bus is closed.
@@ -454,7 +492,19 @@ fn overflow<E: Send + 'static, T>(
             }
         }
         Overflow::Block => {
-            match queue::send_waiting(&entry.tx, event, deadline, [&entry.gone, &entry.closing]) {
+            // A deadline already passed (`try_publish`, `publish_timeout(e, Duration::ZERO)`, or
+            // one spent on earlier subscribers) means no wait at all: not even the backoff's
+            // spins and yields, which `send_waiting` does not bound by the deadline.
+            //
+            // Nor does a publish from a tap's own thread into that tap's queue: the thread that
+            // would free a slot is the one waiting (a certain deadlock without a deadline). The
+            // event is lost to the tap, and reported to its handler as `Lagged`.
+            let sent = match deadline {
+                Some(deadline) if deadline <= Instant::now() => Err(WaitError::Timeout(event)),
+                _ if is_own_tap(state) => Err(WaitError::Timeout(event)),
+                _ => queue::send_waiting(&entry.tx, event, deadline, [&entry.gone, &entry.closing]),
+            };
+            match sent {
                 Ok(()) => {
                     enqueued(entry, delivery);
                     return;

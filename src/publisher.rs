@@ -11,7 +11,9 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::error::PublishError;
-use crate::fan_out::{publish, publish_batch, publish_timeout, publish_with, Delivery};
+use crate::fan_out::{
+    publish, publish_batch, publish_timeout, publish_with, try_publish, Delivery,
+};
 use crate::shared::{Inner, PublishCounter};
 use crate::sync::{Arc, Ordering};
 use crate::{Event, Topic};
@@ -167,6 +169,11 @@ impl<E: Event> Publisher<E> {
     /// get the event: it is counted as lost for that subscriber (reported to it as `Lagged`) and
     /// in [`Delivery::timed_out`].
     ///
+    /// Before it parks, a publish that finds a `Block` queue full retries for a few microseconds
+    /// (spins, then a few yields: the consumer is usually draining it). Once the deadline has
+    /// passed it does not: a `Duration::ZERO` timeout never waits, not even for that, and is
+    /// [`try_publish`](Self::try_publish) with a clock read.
+    ///
     /// # Errors
     ///
     /// [`PublishError::Closed`] with the event, if the bus was closed.
@@ -193,6 +200,47 @@ impl<E: Event> Publisher<E> {
         timeout: Duration,
     ) -> Result<Delivery, PublishError<E>> {
         publish_timeout(&self.inner, &self.counter, event, timeout)
+    }
+
+    /// Publishes `event` without ever waiting, whatever the subscribers' policies: for a hot
+    /// loop that must never block (an agent loop's `emit`).
+    ///
+    /// Every policy but [`Overflow::Block`](crate::Overflow::Block) applies as in
+    /// [`publish`](Self::publish) (none of them waits). A `Block` subscriber whose queue is full
+    /// does not get the event: it is counted as lost for that subscriber, which receives
+    /// `Lagged` for it in its stream, and in [`Delivery::dropped`] and [`Delivery::timed_out`],
+    /// exactly as a [`publish_timeout`](Self::publish_timeout) whose deadline has passed. The
+    /// event is not handed back: the other subscribers may have it already, and a publish is
+    /// all or nothing only for a closed bus. A `Block` subscriber is lossless only for the
+    /// publishes that may wait; mixing the two on one bus is fine, each publish keeps its own
+    /// promise.
+    ///
+    /// Costs what `publish` costs (no clock read: that is left to a full `Block` queue).
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError::Closed`] with the event, if the bus was closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::{Bus, Overflow};
+    /// use fanout::error::TryRecvError;
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = Bus::new();
+    /// let mut audit = bus.subscriber().capacity(1).overflow(Overflow::Block).build().unwrap();
+    /// let publisher = bus.publisher();
+    /// publisher.try_publish(Ping(1)).unwrap();
+    /// // The queue is full and nobody reads it: `publish` would wait here, `try_publish` does not.
+    /// let full = publisher.try_publish(Ping(2)).unwrap();
+    /// assert_eq!((full.delivered(), full.dropped(), full.timed_out()), (0, 1, 1));
+    /// assert_eq!(audit.try_recv(), Err(TryRecvError::Lagged(1)));
+    /// assert_eq!(audit.try_recv(), Ok(Ping(1)));
+    /// ```
+    #[inline]
+    pub fn try_publish(&self, event: E) -> Result<Delivery, PublishError<E>> {
+        try_publish(&self.inner, &self.counter, event)
     }
 
     /// Publishes every event of `events` in order, stopping at the first error (which hands back

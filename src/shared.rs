@@ -36,6 +36,9 @@ pub(crate) struct Inner<E> {
     counters: Mutex<Counters>,
     /// Events handed to `EventSink::emit` after close, which has no way to hand them back.
     pub(crate) rejected: AtomicU64,
+    /// The taps this bus owns (detached from their handles), joined by `shutdown`.
+    #[cfg(not(loom))]
+    pub(crate) taps: std::sync::Arc<crate::tap::OwnedTaps>,
 }
 
 impl<E> Inner<E> {
@@ -51,6 +54,8 @@ impl<E> Inner<E> {
                 retired: 0,
             }),
             rejected: AtomicU64::new(0),
+            #[cfg(not(loom))]
+            taps: Default::default(),
         })
     }
 

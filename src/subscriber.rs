@@ -695,6 +695,13 @@ impl<E> Subscriber<E> {
         }
     }
 
+    /// The address of this subscriber's state: what identifies its table entry to the publish
+    /// path (a tap's thread records it; see `crate::tap`).
+    #[cfg_attr(loom, allow(dead_code))]
+    pub(crate) fn state_addr(&self) -> *const () {
+        Arc::as_ptr(&self.state).cast()
+    }
+
     /// Waits as the wait strategy says until an event can be dequeued (returning it) or the queue
     /// disconnects or the deadline passes (returning `None`).
     fn wait_for_event(&mut self, deadline: Option<Instant>) -> Option<E> {

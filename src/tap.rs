@@ -14,17 +14,27 @@
 //! - its [`TapHandle`] is stopped or dropped: the tap stops after the call in progress; events
 //!   still queued are not handled, and their number is in the [`TapReport`].
 //!
+//! A tap whose handle is [detached](TapHandle::detach) belongs to its bus: it never stops early,
+//! and [`Bus::shutdown`](crate::Bus::shutdown) closes the bus and joins it (and every other tap
+//! the bus owns) with a bound, so a lossless audit loses nothing at exit.
+//!
+//! A handler may publish into the bus it taps. Where its own subscriber's policy is
+//! [`Overflow::Block`] and its queue is full, such a publish does not wait (the only thread that
+//! could free a slot is the one publishing): the event is lost to the tap, counted, and handed to
+//! the handler as [`Received::Lagged`] later; every other subscriber gets it as usual.
+//!
 //! A panic in the handler is caught, counted ([`TapStats::panics`]) and the tap goes on with the
 //! next event; the handler must therefore leave itself usable when it panics (the tap wraps it in
 //! [`AssertUnwindSafe`]).
 
+use std::cell::Cell;
 use std::fmt;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, Receiver, Sender, TryRecvError};
 
@@ -198,17 +208,22 @@ impl From<BuildError> for TapError {
 #[must_use = "a tap builder does nothing until `spawn` is called"]
 pub struct TapBuilder<E> {
     subscriber: SubscriberBuilder<E>,
+    owner: Arc<OwnedTaps>,
 }
 
 impl<E: Event> TapBuilder<E> {
-    pub(crate) fn new(subscriber: SubscriberBuilder<E>) -> Self {
-        TapBuilder { subscriber }
+    pub(crate) fn new(subscriber: SubscriberBuilder<E>, owner: &Arc<OwnedTaps>) -> Self {
+        TapBuilder {
+            subscriber,
+            owner: Arc::clone(owner),
+        }
     }
 
     /// The topics to receive (default: all).
     pub fn topics(self, topics: impl Into<Topics>) -> Self {
         TapBuilder {
             subscriber: self.subscriber.topics(topics),
+            ..self
         }
     }
 
@@ -216,6 +231,7 @@ impl<E: Event> TapBuilder<E> {
     pub fn capacity(self, capacity: usize) -> Self {
         TapBuilder {
             subscriber: self.subscriber.capacity(capacity),
+            ..self
         }
     }
 
@@ -223,6 +239,7 @@ impl<E: Event> TapBuilder<E> {
     pub fn overflow(self, overflow: Overflow) -> Self {
         TapBuilder {
             subscriber: self.subscriber.overflow(overflow),
+            ..self
         }
     }
 
@@ -230,6 +247,7 @@ impl<E: Event> TapBuilder<E> {
     pub fn name(self, name: impl Into<String>) -> Self {
         TapBuilder {
             subscriber: self.subscriber.name(name),
+            ..self
         }
     }
 
@@ -237,6 +255,7 @@ impl<E: Event> TapBuilder<E> {
     pub fn wait(self, wait: WaitStrategy) -> Self {
         TapBuilder {
             subscriber: self.subscriber.wait(wait),
+            ..self
         }
     }
 
@@ -244,6 +263,7 @@ impl<E: Event> TapBuilder<E> {
     pub fn filter(self, filter: impl Fn(&E) -> bool + Send + Sync + 'static) -> Self {
         TapBuilder {
             subscriber: self.subscriber.filter(filter),
+            ..self
         }
     }
 
@@ -251,6 +271,7 @@ impl<E: Event> TapBuilder<E> {
     pub fn key(self, key: impl Into<crate::Key>) -> Self {
         TapBuilder {
             subscriber: self.subscriber.key(key),
+            ..self
         }
     }
 
@@ -258,6 +279,7 @@ impl<E: Event> TapBuilder<E> {
     pub fn keys<K: Into<crate::Key>>(self, keys: impl IntoIterator<Item = K>) -> Self {
         TapBuilder {
             subscriber: self.subscriber.keys(keys),
+            ..self
         }
     }
 
@@ -269,7 +291,7 @@ impl<E: Event> TapBuilder<E> {
     /// [`TapError::Spawn`] if no thread could be spawned.
     pub fn spawn<H: TapHandler<E>>(self, handler: H) -> Result<TapHandle<H>, TapError> {
         let subscriber = self.subscriber.build()?;
-        spawn_tap(subscriber, handler).map_err(TapError::Spawn)
+        spawn_tap(subscriber, handler, self.owner).map_err(TapError::Spawn)
     }
 }
 
@@ -282,7 +304,11 @@ impl<E> fmt::Debug for TapBuilder<E> {
 }
 
 /// Runs `handler` on `subscriber` on a new thread named after the subscriber.
-fn spawn_tap<E, H>(subscriber: Subscriber<E>, handler: H) -> io::Result<TapHandle<H>>
+fn spawn_tap<E, H>(
+    subscriber: Subscriber<E>,
+    handler: H,
+    owner: Arc<OwnedTaps>,
+) -> io::Result<TapHandle<H>>
 where
     E: Event,
     H: TapHandler<E>,
@@ -299,14 +325,22 @@ where
     let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
     let thread_counters = Arc::clone(&counters);
     let thread_name = name.clone();
+    // Disconnects when the thread's work is done (the report made): what a bounded join waits
+    // on, since a `JoinHandle` has no timed join.
+    let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
     let thread = std::thread::Builder::new()
         .name(name.clone())
-        .spawn(move || run(subscriber, handler, stop_rx, &thread_counters, thread_name))?;
+        .spawn(move || {
+            let _done = done_tx;
+            run(subscriber, handler, stop_rx, &thread_counters, thread_name)
+        })?;
     Ok(TapHandle {
         name,
         counters,
         stop: Some(stop_tx),
+        done: done_rx,
         thread: Some(thread),
+        owner,
     })
 }
 
@@ -320,7 +354,11 @@ pub struct TapHandle<H> {
     counters: Arc<Counters>,
     /// Dropping this sender is the stop signal.
     stop: Option<Sender<()>>,
+    /// Disconnected once the thread's work is done.
+    done: Receiver<()>,
     thread: Option<JoinHandle<(TapReport, H)>>,
+    /// The bus's list of owned taps, for `detach`.
+    owner: Arc<OwnedTaps>,
 }
 
 impl<H> TapHandle<H> {
@@ -361,6 +399,37 @@ impl<H> TapHandle<H> {
     pub fn stop_handler(mut self) -> (TapReport, H) {
         self.stop = None;
         self.wait()
+    }
+
+    /// Hands the tap to its bus: it runs on until the bus closes (or its subscriber is cut off),
+    /// handling everything queued before it ends, and [`Bus::shutdown`](crate::Bus::shutdown)
+    /// (or [`HistoryBus::shutdown`](crate::HistoryBus::shutdown)) joins it with a bound. Without
+    /// this, dropping the handle stops the tap and discards what is still queued.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fanout::{Bus, Overflow};
+    /// # #[derive(Clone)] struct Ping;
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = Bus::new();
+    /// bus.tap().overflow(Overflow::Block).spawn(|_item| {}).unwrap().detach();
+    /// bus.publish(Ping).unwrap();
+    /// let done = bus.shutdown(Duration::from_secs(10));
+    /// assert_eq!(done.reports[0].stats.events, 1);
+    /// ```
+    pub fn detach(mut self)
+    where
+        H: Send + 'static,
+    {
+        let detached = Detached {
+            name: std::mem::take(&mut self.name),
+            stop: self.stop.take(),
+            done: self.done.clone(),
+            thread: self.thread.take().expect("a tap is joined once"),
+        };
+        self.owner.taps.lock().push(Box::new(detached));
     }
 
     fn wait(&mut self) -> (TapReport, H) {
@@ -411,6 +480,33 @@ impl Counters {
     }
 }
 
+std::thread_local! {
+    /// On a tap's thread, the address of its subscriber's state (null elsewhere): a publish from
+    /// this thread that finds that subscriber's `Block` queue full must not wait for it.
+    static TAPPING: Cell<*const ()> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Whether the current thread is the tap consuming the subscriber whose state is at `state`.
+pub(crate) fn is_tap_of(state: *const ()) -> bool {
+    TAPPING.with(|tapping| tapping.get() == state)
+}
+
+/// Records, for the tap's thread, which subscriber it consumes, until dropped.
+struct Tapping;
+
+impl Tapping {
+    fn enter(state: *const ()) -> Self {
+        TAPPING.with(|tapping| tapping.set(state));
+        Tapping
+    }
+}
+
+impl Drop for Tapping {
+    fn drop(&mut self) {
+        TAPPING.with(|tapping| tapping.set(std::ptr::null()));
+    }
+}
+
 /// The tap's thread.
 fn run<E, H>(
     mut subscriber: Subscriber<E>,
@@ -423,6 +519,7 @@ where
     E: Event,
     H: TapHandler<E>,
 {
+    let tapping = Tapping::enter(subscriber.state_addr());
     let end = 'outer: loop {
         let msg = match spin_first(&subscriber, &stop) {
             Some(Woken::Queue(msg)) => msg,
@@ -460,6 +557,7 @@ where
     };
     // Unsubscribe before the (possibly slow) stop hook, so publishers stop paying for this tap.
     drop(subscriber);
+    drop(tapping);
     let stop_panicked = catch_unwind(AssertUnwindSafe(|| handler.on_stop(end))).is_err();
     let report = TapReport {
         name,
@@ -469,6 +567,94 @@ where
         stop_panicked,
     };
     (report, handler)
+}
+
+/// The taps a bus owns: detached handles, joined by `shutdown`.
+#[derive(Default)]
+pub(crate) struct OwnedTaps {
+    taps: parking_lot::Mutex<Vec<Box<dyn OwnedTap>>>,
+}
+
+impl OwnedTaps {
+    /// Waits until `timeout` has passed at the latest for every owned tap to end, and joins those
+    /// that did. The list is taken out of the lock first: joining hands back each handler, whose
+    /// `Drop` (user code) runs here, with no lock held.
+    pub(crate) fn join(&self, timeout: Duration) -> Shutdown {
+        let deadline = Instant::now().checked_add(timeout);
+        let taps = std::mem::take(&mut *self.taps.lock());
+        let mut shutdown = Shutdown {
+            reports: Vec::new(),
+            running: Vec::new(),
+        };
+        let mut running = Vec::new();
+        for tap in taps {
+            if tap.wait(deadline) {
+                shutdown.reports.push(tap.join());
+            } else {
+                shutdown.running.push(tap.name().to_owned());
+                running.push(tap);
+            }
+        }
+        // Still draining: the bus keeps them (a later `shutdown` may wait longer).
+        self.taps.lock().extend(running);
+        shutdown
+    }
+}
+
+/// A detached tap, whatever its handler type.
+trait OwnedTap: Send {
+    fn name(&self) -> &str;
+    /// Waits until the tap's work is done or `deadline` passes (`None`: no bound); whether done.
+    fn wait(&self, deadline: Option<Instant>) -> bool;
+    fn join(self: Box<Self>) -> TapReport;
+}
+
+struct Detached<H> {
+    name: String,
+    /// Kept alive so that the tap is not stopped: it ends when the bus closes.
+    #[allow(dead_code)]
+    stop: Option<Sender<()>>,
+    done: Receiver<()>,
+    thread: JoinHandle<(TapReport, H)>,
+}
+
+impl<H: Send + 'static> OwnedTap for Detached<H> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn wait(&self, deadline: Option<Instant>) -> bool {
+        let ended = match deadline {
+            Some(deadline) => self
+                .done
+                .recv_deadline(deadline)
+                .map_err(|e| e.is_disconnected()),
+            None => self.done.recv().map_err(|_| true),
+        };
+        // The channel never carries a message: it only disconnects.
+        matches!(ended, Err(true))
+    }
+
+    fn join(self: Box<Self>) -> TapReport {
+        match self.thread.join() {
+            Ok((report, handler)) => {
+                drop(handler);
+                report
+            }
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+/// What [`Bus::shutdown`](crate::Bus::shutdown) did with the taps the bus owns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Shutdown {
+    /// The reports of the taps that ended in time, in the order they were detached.
+    pub reports: Vec<TapReport>,
+    /// The names of the taps still running at the deadline (still owned by the bus, still
+    /// draining).
+    pub running: Vec<String>,
 }
 
 /// What woke a tap's thread.

@@ -544,6 +544,11 @@ impl AgentEvent {
 
     /// The run this event belongs to, if it belongs to one.
     pub fn run_id(&self) -> Option<RunId> {
+        self.run_ref().copied()
+    }
+
+    /// [`run_id`](Self::run_id) by reference (what [`RunLifecycle`](super::RunLifecycle) hands out).
+    pub(super) fn run_ref(&self) -> Option<&RunId> {
         use AgentEvent::*;
         match self {
             RunStarted { run, .. }
@@ -562,8 +567,8 @@ impl AgentEvent {
             | DoomLoopDetected { run, .. }
             | CircuitBreakerOpened { run, .. }
             | ApprovalRequested { run, .. }
-            | ApprovalResolved { run, .. } => Some(*run),
-            Custom { run, .. } => *run,
+            | ApprovalResolved { run, .. } => Some(run),
+            Custom { run, .. } => run.as_ref(),
             SessionStarted { .. }
             | SessionEnded { .. }
             | SessionStatusChanged { .. }

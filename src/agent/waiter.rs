@@ -4,14 +4,17 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use super::{topics, AgentEvent, RunId};
+use super::{AgentEvent, RunLifecycle};
 use crate::error::{BuildError, RecvTimeoutError};
 use crate::history::{Replay, Sequenced};
 use crate::{Bus, Event, HistoryBus, Overflow, Subscriber};
 
-/// Waits for one run's terminal event (`RunCompleted`, `RunFailed` or `RunCancelled`).
+/// Waits for one run's terminal event (for [`AgentEvent`]: `RunCompleted`, `RunFailed` or
+/// `RunCancelled`), on a bus of any event type that implements [`RunLifecycle`].
 ///
-/// A waiter is a subscriber of its own whose topic mask is [`topics::RUN`] alone and whose filter
+/// A waiter is a subscriber of its own whose topic mask is the event type's
+/// [`TERMINAL_TOPICS`](RunLifecycle::TERMINAL_TOPICS) ([`topics::RUN`](super::topics::RUN) alone
+/// for [`AgentEvent`]) and whose filter
 /// (run by the publisher) passes only this run's terminal events. Deltas, tool calls and other
 /// runs' events never enter its queue, so no amount of token streaming can push the terminal
 /// event out of it, however much a UI subscriber on the same bus loses. Its queue is small and
@@ -20,13 +23,15 @@ use crate::{Bus, Event, HistoryBus, Overflow, Subscriber};
 ///
 /// On a plain [`Bus`], create it **before** the run can end (before publishing `RunStarted` is
 /// simplest): like every subscriber it sees only events published after it subscribed. On a
-/// [`HistoryBus`] whose history keeps [`topics::RUN`], [`RunWaiter::from_history`] may come at any
+/// [`HistoryBus`] whose history keeps the terminal topics, [`RunWaiter::from_history`] may come at any
 /// time: for a run that already ended it answers at once from the history (while the history
 /// still holds the terminal event), and for one still running it gets the terminal event live,
 /// with no gap between the two.
 ///
-/// Works on a `Bus<AgentEvent>`, a `Bus<Arc<AgentEvent>>`, or a bus of any event type that
-/// borrows as an [`AgentEvent`].
+/// Works on a `Bus<AgentEvent>`, a `Bus<Arc<AgentEvent>>`, or a bus of any event type of your
+/// own that implements [`RunLifecycle`] (its run ids may be strings, or missing on some events:
+/// see the trait's example). To follow every event of a run until its end, see
+/// [`RunStream`](super::RunStream).
 ///
 /// # Examples
 ///
@@ -69,8 +74,8 @@ use crate::{Bus, Event, HistoryBus, Overflow, Subscriber};
 /// assert!(matches!(*done, AgentEvent::RunCompleted { iterations: 3, .. }));
 /// assert_eq!(done.seq(), 1);
 /// ```
-pub struct RunWaiter<E = AgentEvent> {
-    run: RunId,
+pub struct RunWaiter<E: RunLifecycle = AgentEvent> {
+    run: E::RunId,
     subscriber: Subscriber<E>,
 }
 
@@ -100,28 +105,29 @@ const WAITER_CAPACITY: usize = 4;
 
 impl<E> RunWaiter<E>
 where
-    E: Event + Borrow<AgentEvent>,
+    E: Event + RunLifecycle,
 {
     /// Subscribes a waiter for `run`'s terminal event.
     ///
     /// # Errors
     ///
     /// [`BuildError::Closed`] if the bus is closed.
-    pub fn new(bus: &Bus<E>, run: RunId) -> Result<Self, BuildError> {
+    pub fn new(bus: &Bus<E>, run: E::RunId) -> Result<Self, BuildError> {
+        let filter_run = run.clone();
         let subscriber = bus
             .subscriber()
-            .topics(topics::RUN)
+            .topics(E::TERMINAL_TOPICS)
             .capacity(WAITER_CAPACITY)
             .overflow(Overflow::DropNewest)
-            .name(format!("run-waiter-{run}"))
-            .filter(move |event: &E| is_end_of(event.borrow(), run))
+            .name(format!("run-waiter-{run:?}"))
+            .filter(move |event: &E| event.is_end_of(&filter_run))
             .build()?;
         Ok(RunWaiter { run, subscriber })
     }
 
-    /// The run waited for.
-    pub fn run_id(&self) -> RunId {
-        self.run
+    /// The run waited for (a clone of its id).
+    pub fn run_id(&self) -> E::RunId {
+        self.run.clone()
     }
 
     /// Waits at most `timeout` for the run's terminal event.
@@ -204,46 +210,43 @@ where
     }
 }
 
-/// Whether `event` is a terminal event of `run`.
-fn is_end_of(event: &AgentEvent, run: RunId) -> bool {
-    event.is_terminal() && event.run_id() == Some(run)
-}
-
 impl<E> RunWaiter<Sequenced<E>>
 where
-    E: Event + Borrow<AgentEvent>,
+    E: Event + RunLifecycle,
 {
     /// Subscribes a waiter for `run`'s terminal event on a bus with history, replaying the
     /// terminal events of `run` the history holds ([`Replay::Since`]`(0)`, filtered), so that a
     /// run that already ended is answered at once. It waits (and times out) like any waiter if
-    /// the history does not keep [`topics::RUN`] or no longer holds the run's end.
+    /// the history does not keep the [terminal topics](RunLifecycle::TERMINAL_TOPICS) or no
+    /// longer holds the run's end.
     ///
     /// # Errors
     ///
     /// [`BuildError::Closed`] if the bus is closed.
-    pub fn from_history(bus: &HistoryBus<E>, run: RunId) -> Result<Self, BuildError> {
+    pub fn from_history(bus: &HistoryBus<E>, run: E::RunId) -> Result<Self, BuildError> {
+        let filter_run = run.clone();
         let subscriber = bus
             .subscriber()
-            .topics(topics::RUN)
+            .topics(E::TERMINAL_TOPICS)
             .capacity(WAITER_CAPACITY)
             .overflow(Overflow::DropNewest)
-            .name(format!("run-waiter-{run}"))
-            .filter(move |event: &E| is_end_of(event.borrow(), run))
+            .name(format!("run-waiter-{run:?}"))
+            .filter(move |event: &E| event.is_end_of(&filter_run))
             .replay(Replay::Since(0))
             .build()?;
         Ok(RunWaiter { run, subscriber })
     }
 }
 
-/// A history bus's events are [`Sequenced`]: they borrow as the [`AgentEvent`] inside, so a
-/// [`RunWaiter`] (and any code generic over `Borrow<AgentEvent>`) takes them as they come.
+/// A history bus's events are [`Sequenced`]: they borrow as the [`AgentEvent`] inside, so code
+/// generic over `Borrow<AgentEvent>` takes them as they come.
 impl<E: Borrow<AgentEvent>> Borrow<AgentEvent> for Sequenced<E> {
     fn borrow(&self) -> &AgentEvent {
         self.event().borrow()
     }
 }
 
-impl<E> fmt::Debug for RunWaiter<E> {
+impl<E: RunLifecycle> fmt::Debug for RunWaiter<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RunWaiter")
             .field("run", &self.run)

@@ -87,7 +87,10 @@ impl<E: Event> HistoryBus<E> {
     /// [`TapBuilder`](crate::tap::TapBuilder)) of the live, numbered stream. A tap takes no replay.
     #[cfg(not(loom))]
     pub fn tap(&self) -> crate::tap::TapBuilder<Sequenced<E>> {
-        crate::tap::TapBuilder::new(SubscriberBuilder::new(Arc::clone(&self.inner)))
+        crate::tap::TapBuilder::new(
+            SubscriberBuilder::new(Arc::clone(&self.inner)),
+            &self.inner.taps,
+        )
     }
 
     /// A new publishing handle (`Clone + Send + Sync`) for another thread.
@@ -220,6 +223,21 @@ impl<E> HistoryBus<E> {
     /// closed bus takes no new subscriber.
     pub fn close(&self) {
         self.inner.registry.close();
+    }
+
+    /// Closes the bus and waits, until `timeout` has passed at the latest, for every tap it owns
+    /// (see [`TapHandle::detach`](crate::tap::TapHandle::detach); as [`Bus::shutdown`](crate::Bus::shutdown)) to handle everything queued and
+    /// end: what a host calls at exit so that a lossless audit tap loses nothing.
+    ///
+    /// Taps that ended are joined and their reports returned; those still running at the
+    /// deadline (a handler stuck in a slow write) stay owned by the bus, still draining, and are
+    /// named in [`Shutdown::running`](crate::tap::Shutdown::running): call it again to wait
+    /// longer. A tap whose handle you kept is yours to join. Handlers are dropped on this thread,
+    /// with no lock held.
+    #[cfg(not(loom))]
+    pub fn shutdown(&self, timeout: std::time::Duration) -> crate::tap::Shutdown {
+        self.close();
+        self.inner.taps.join(timeout)
     }
 
     /// Whether the bus is closed.
