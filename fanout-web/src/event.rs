@@ -35,7 +35,7 @@ use fanout::{Event, Topic};
 ///     fn topic_names() -> &'static [(&'static str, Topic)] { &[("notes", topic!(0))] }
 /// }
 /// let note = Note { user: 7, text: "hi".into() };
-/// assert_eq!(note.key(), Some(7));
+/// assert_eq!(WebEvent::key(&note), Some(7));
 /// assert_eq!(Note::topic_by_name("notes"), Some(topic!(0)));
 /// assert_eq!(Note::topic_by_name("nope"), None);
 /// ```
