@@ -28,6 +28,7 @@ use fanout::{Event, Topic};
 /// struct Note { user: u32, text: String }
 /// impl Event for Note {
 ///     fn topic(&self) -> Topic { topic!(0) }
+///     fn key(&self) -> Option<fanout::Key> { Some(self.user.into()) } // the bus routes by it
 /// }
 /// impl WebEvent for Note {
 ///     type Key = u32;
@@ -41,11 +42,18 @@ use fanout::{Event, Topic};
 /// ```
 pub trait WebEvent: Event + serde::Serialize {
     /// The routing key (a session, a user, a run), as it appears in a URL (`?key=`):
-    /// `FromStr` parses it from the request, `Display` writes it into stats and logs.
-    type Key: Clone + Eq + Hash + Send + Sync + FromStr + Display + 'static;
+    /// `FromStr` parses it from the request, `Display` writes it into stats and logs, and
+    /// `Into<fanout::Key>` makes it the bus's routing key for the connection's subscriber.
+    type Key: Clone + Eq + Hash + Send + Sync + FromStr + Display + Into<fanout::Key> + 'static;
 
     /// This event's key; `None` for an unkeyed event, which reaches every connection whose
     /// topics it matches.
+    ///
+    /// The bus routes by [`Event::key`]: make it return this key, converted
+    /// (`self.key().map(Into::into)`), and a publish reaches only the connections of its key
+    /// (one hash lookup, whatever the number of connections). The gateway also checks this
+    /// method on every event it is offered, so an `Event::key` that disagrees costs speed (every
+    /// connection is offered the event), never another key's event in a tab.
     fn key(&self) -> Option<Self::Key>;
 
     /// The names of the topics, for `?topics=a,b` (names are matched exactly).

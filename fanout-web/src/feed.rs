@@ -107,17 +107,19 @@ pub(crate) enum Start {
     After(u64),
 }
 
-/// THE seam: the subscriber of one connection, from its topics and keys.
+/// The subscriber of one connection, from its topics and keys.
 ///
-/// Until the core's keyed routing (issue 19) is on main, the keys are a filter the publisher
-/// runs (cost: one call per publish of a wanted topic per connection); the core key API replaces
-/// only this function.
+/// A connection of a few keys (up to [`fanout::key::MAX_KEYS`]) subscribes with them, so the
+/// bus offers it only its keys' events and unkeyed ones (see [`fanout::key`]); the key filter
+/// stays as well, run on just those, so an event type whose `Event::key` is not its
+/// `WebEvent::key` is slower but never leaks. More keys than that: the filter alone.
 pub(crate) fn subscribe<E: WebEvent>(
     feed: &Feed<E>,
     target: &Target<E::Key>,
     start: Start,
 ) -> Result<(Conn<E>, u64), BuildError> {
     let filter = key_filter::<E>(&target.keys);
+    let routing = routing_keys(&target.keys);
     match feed {
         Feed::Plain(bus) => {
             let builder = bus
@@ -126,6 +128,10 @@ pub(crate) fn subscribe<E: WebEvent>(
                 .topics(target.topics)
                 .capacity(target.capacity)
                 .overflow(target.overflow);
+            let builder = match routing {
+                Some(keys) => builder.keys(keys),
+                None => builder,
+            };
             let builder = match filter {
                 Some(filter) => builder.filter(filter),
                 None => builder,
@@ -144,6 +150,10 @@ pub(crate) fn subscribe<E: WebEvent>(
                 .capacity(target.capacity)
                 .overflow(target.overflow)
                 .replay(Replay::Since(since));
+            let builder = match routing {
+                Some(keys) => builder.keys(keys),
+                None => builder,
+            };
             let builder = match filter {
                 Some(filter) => builder.filter(filter),
                 None => builder,
@@ -154,6 +164,17 @@ pub(crate) fn subscribe<E: WebEvent>(
 }
 
 type KeyFilter<E> = Box<dyn Fn(&E) -> bool + Send + Sync>;
+
+/// The bus routing keys of a connection's key set: `None` for every key, or for more than the
+/// bus's limit per subscriber (the filter then does it alone).
+fn routing_keys<K: Clone + Into<fanout::Key>>(keys: &KeySet<K>) -> Option<Vec<fanout::Key>> {
+    match keys {
+        KeySet::Only(keys) if !keys.is_empty() && keys.len() <= fanout::key::MAX_KEYS => {
+            Some(keys.iter().cloned().map(Into::into).collect())
+        }
+        _ => None,
+    }
+}
 
 /// The publisher-side test of a connection's keys (`None`: every key, no filter at all).
 fn key_filter<E: WebEvent>(keys: &KeySet<E::Key>) -> Option<KeyFilter<E>> {
@@ -324,6 +345,9 @@ impl<E: WebEvent> Follow<E> {
             // arriving meanwhile are refused, never waited for.
             .overflow(Overflow::DropNewest)
             .replay(Replay::Since(after));
+        if let Some(keys) = routing_keys(&self.target.keys) {
+            builder = builder.keys(keys);
+        }
         if let Some(filter) = key_filter::<E>(&self.target.keys) {
             builder = builder.filter(filter);
         }
