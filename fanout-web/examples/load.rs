@@ -62,6 +62,10 @@ impl Event for Ev {
     fn topic(&self) -> Topic {
         topic!(0)
     }
+    // The bus routes by it: a publish reaches only its key's connection.
+    fn key(&self) -> Option<fanout::Key> {
+        Some(self.key.into())
+    }
 }
 
 impl WebEvent for Ev {
