@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use common::{connect, server, unique, wait_until, Numbered, Reports};
 use fanout::error::RecvTimeoutError;
-use fanout::{Bus, Overflow};
-use fanout_nats::{Exporter, Importer, JetStreamExport, JetStreamImport};
+use fanout::{Bus, Overflow, Subscriber};
+use fanout_nats::{Connection, Exporter, Importer, JetStreamExport, JetStreamImport};
 
 const PER_PUBLISHER: u64 = 3_000;
 const WAIT: Duration = Duration::from_secs(60);
@@ -30,6 +30,29 @@ fn publish_from_two_threads(
         .collect()
 }
 
+/// The exporter's own subscriber: lossless, a small queue (so a restart makes it wait).
+fn block_subscriber(host: &Bus<Numbered>) -> Subscriber<Numbered> {
+    host.subscriber()
+        .capacity(256)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap()
+}
+
+/// A pipelined JetStream exporter of `host` into `stream`, retrying for 30 s across a restart.
+fn jetstream_exporter(host: &Bus<Numbered>, connection: Connection, stream: &str) -> Exporter {
+    Exporter::builder(block_subscriber(host), connection)
+        .subject_prefix(stream)
+        .jetstream(
+            JetStreamExport::new(stream)
+                .max_in_flight(256)
+                .retry_window(Duration::from_secs(30))
+                .ack_timeout(Duration::from_millis(500)),
+        )
+        .start()
+        .unwrap()
+}
+
 /// JetStream export through a `Block` subscriber, pipelined (256 publishes in flight), loses
 /// nothing across a restart and keeps each publisher's order; a durable consumer then reads
 /// every event exactly once, in order.
@@ -39,22 +62,7 @@ fn jetstream_export_with_a_block_subscriber_loses_nothing_across_a_restart() {
     let reports = Reports::default();
     let host = Bus::<Numbered>::new();
     let stream = unique("RESTART");
-    let sub = host
-        .subscriber()
-        .capacity(256)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
-    let exporter = Exporter::builder(sub, connect(&server, &reports))
-        .subject_prefix(&stream)
-        .jetstream(
-            JetStreamExport::new(&stream)
-                .max_in_flight(256)
-                .retry_window(Duration::from_secs(30))
-                .ack_timeout(Duration::from_millis(500)),
-        )
-        .start()
-        .unwrap();
+    let exporter = jetstream_exporter(&host, connect(&server, &reports), &stream);
     let publishers = publish_from_two_threads(&host, PER_PUBLISHER);
 
     // Kill it once a third is stored, bring it back a moment later.
@@ -128,22 +136,7 @@ fn a_live_jetstream_importer_gets_everything_in_order_across_a_restart() {
     let host = Bus::<Numbered>::new();
     let dashboard = Bus::<Numbered>::new();
     let stream = unique("LIVE");
-    let sub = host
-        .subscriber()
-        .capacity(256)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
-    let exporter = Exporter::builder(sub, connect(&server, &reports))
-        .subject_prefix(&stream)
-        .jetstream(
-            JetStreamExport::new(&stream)
-                .max_in_flight(256)
-                .retry_window(Duration::from_secs(30))
-                .ack_timeout(Duration::from_millis(500)),
-        )
-        .start()
-        .unwrap();
+    let exporter = jetstream_exporter(&host, connect(&server, &reports), &stream);
     let mut view = dashboard
         .subscriber()
         .capacity(1 << 14)
@@ -224,12 +217,7 @@ fn core_nats_reports_what_a_restart_lost() {
         .subject(format!("{prefix}.>"))
         .start()
         .unwrap();
-    let sub = host
-        .subscriber()
-        .capacity(256)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
+    let sub = block_subscriber(&host);
     let exporter = Exporter::builder(sub, connect(&server, &reports))
         .subject_prefix(&prefix)
         .start()
