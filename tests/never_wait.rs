@@ -18,15 +18,19 @@ impl Event for Ev {
     }
 }
 
+/// A lossless subscriber that nobody reads until the test says so.
+fn block_queue(bus: &Bus<Ev>, capacity: usize) -> fanout::Subscriber<Ev> {
+    bus.subscriber()
+        .capacity(capacity)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn try_publish_counts_a_full_block_queue_as_lost_and_serves_the_others() {
     let bus = Bus::new();
-    let mut audit = bus
-        .subscriber()
-        .capacity(2)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
+    let mut audit = block_queue(&bus, 2);
     let mut ui = bus
         .subscriber()
         .capacity(64)
@@ -64,12 +68,7 @@ fn try_publish_counts_a_full_block_queue_as_lost_and_serves_the_others() {
 #[test]
 fn publish_timeout_zero_never_waits_either() {
     let bus = Bus::new();
-    let mut audit = bus
-        .subscriber()
-        .capacity(1)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
+    let mut audit = block_queue(&bus, 1);
     let publisher = bus.publisher();
     let timed_out = thread::spawn(move || {
         (0..3)
@@ -91,12 +90,7 @@ fn publish_timeout_zero_never_waits_either() {
 #[test]
 fn the_non_blocking_sink_never_waits_and_the_plain_sink_still_does() {
     let bus = Bus::new();
-    let mut audit = bus
-        .subscriber()
-        .capacity(1)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
+    let mut audit = block_queue(&bus, 1);
     let sink: Box<dyn EventSink<Ev>> = Box::new(NonBlocking::new(bus.publisher()));
     let sink = thread::spawn(move || {
         for i in 0..5 {
@@ -116,12 +110,7 @@ fn the_non_blocking_sink_never_waits_and_the_plain_sink_still_does() {
 
     // The plain `EventSink for Publisher` stays lossless: it waits for the consumer.
     let bus = Bus::new();
-    let mut audit = bus
-        .subscriber()
-        .capacity(1)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
+    let mut audit = block_queue(&bus, 1);
     let publisher = bus.publisher();
     let emitter = thread::spawn(move || {
         for i in 0..5 {
