@@ -3,8 +3,9 @@
 //! live stream (see the crate docs, "History and replay").
 //!
 //! The types of this module: [`HistoryBus`] (also at the crate root) and its builder
-//! [`HistoryBusBuilder`], [`HistoryPublisher`], [`HistorySubscriberBuilder`] with its
-//! [`Replay`], and the [`Sequenced`] envelope every subscriber of a history bus receives.
+//! [`HistoryBusBuilder`], [`HistoryPublisher`], the [`PublishAsync`] future of their
+//! `publish_async`, [`HistorySubscriberBuilder`] with its [`Replay`], and the [`Sequenced`]
+//! envelope every subscriber of a history bus receives.
 
 // # Shape
 //
@@ -64,7 +65,9 @@
 // queue: `Block` stays lossless, and the backlog is bounded by the history's size.
 
 mod bus;
+mod order;
 mod publish;
+mod publish_async;
 mod replay;
 mod ring;
 mod sequenced;
@@ -72,6 +75,7 @@ mod subscribe;
 
 pub use bus::{HistoryBus, HistoryBusBuilder};
 pub use publish::HistoryPublisher;
+pub use publish_async::PublishAsync;
 pub use replay::Replay;
 pub(crate) use ring::History;
 pub use sequenced::Sequenced;

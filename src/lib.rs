@@ -256,8 +256,10 @@
 //! - The `agent` module's [`RunWaiter::from_history`](crate::agent::RunWaiter::from_history)
 //!   answers for a run that already ended; its docs describe a session's state for a late UI.
 //!
-//! Not on a history bus (yet): `publish_batch`, `publish_async`, and a tap with replay (a
-//! [`tap`](HistoryBus::tap) gets the live, numbered stream).
+//! Every publish form of a plain bus is on a history bus too (`publish_timeout`, `publish_with`,
+//! `publish_all`, `publish_batch`, [`publish_async`](HistoryBus::publish_async)); publishes take
+//! turns, threads and tasks alike, so the numbers are every queue's order. Not on a history bus
+//! (yet): a tap with replay (a [`tap`](HistoryBus::tap) gets the live, numbered stream).
 //!
 //! # Closing
 //!
@@ -399,7 +401,7 @@
 //! | [`error`] | every error: [`PublishError`](error::PublishError), [`RecvError`](error::RecvError), [`TryRecvError`](error::TryRecvError), [`RecvTimeoutError`](error::RecvTimeoutError), [`BuildError`](error::BuildError) |
 //! | [`subscriber`] | the receive iterators and futures, [`SubscriberId`](subscriber::SubscriberId), `Accepted` (for `select!`) |
 //! | [`publisher`] | [`PublishAsync`](publisher::PublishAsync), the future of `publish_async` |
-//! | [`history`] | the history bus's builders and publisher, [`Replay`](history::Replay), [`Sequenced`](history::Sequenced) |
+//! | [`history`] | the history bus's builders and publisher, [`Replay`](history::Replay), [`Sequenced`](history::Sequenced), [`PublishAsync`](history::PublishAsync) |
 //! | [`tap`] | a tap's builder, handle, handler trait, report and stats |
 //! | [`stats`] | [`BusStats`](stats::BusStats), [`SubscriberStats`](stats::SubscriberStats) |
 //! | [`sink`] | [`NullSink`](sink::NullSink), [`RecordingSink`](sink::RecordingSink) |

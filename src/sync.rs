@@ -51,19 +51,56 @@ impl<T> Mutex<T> {
             self.inner.lock().unwrap()
         }
     }
+}
 
-    /// Locks, waiting until `deadline` at the latest; `None` if the lock was not free by then.
-    pub(crate) fn try_lock_until(&self, deadline: std::time::Instant) -> Option<MutexGuard<'_, T>> {
+/// A condition variable for [`Mutex`]: `parking_lot`'s, or loom's under `cfg(loom)`.
+pub(crate) struct Condvar {
+    #[cfg(not(loom))]
+    inner: parking_lot::Condvar,
+    #[cfg(loom)]
+    inner: loom::sync::Condvar,
+}
+
+impl Condvar {
+    pub(crate) fn new() -> Self {
+        Condvar {
+            #[cfg(not(loom))]
+            inner: parking_lot::Condvar::new(),
+            #[cfg(loom)]
+            inner: loom::sync::Condvar::new(),
+        }
+    }
+
+    /// Releases `guard`, sleeps until notified (or spuriously) or until `deadline` (none: no
+    /// limit), and locks again. Returns the guard and whether the deadline passed.
+    pub(crate) fn wait_until<'a, T>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        deadline: Option<std::time::Instant>,
+    ) -> (MutexGuard<'a, T>, bool) {
         #[cfg(not(loom))]
         {
-            self.inner.try_lock_until(deadline)
+            let mut guard = guard;
+            let timed_out = match deadline {
+                None => {
+                    self.inner.wait(&mut guard);
+                    false
+                }
+                Some(deadline) => self.inner.wait_until(&mut guard, deadline).timed_out(),
+            };
+            (guard, timed_out)
         }
         #[cfg(loom)]
         {
-            // Loom has no time: a timed lock is modelled as one that waits.
+            // Loom has no time: a timed wait is modelled as one that waits.
             let _ = deadline;
-            Some(self.lock())
+            (self.inner.wait(guard).unwrap(), false)
         }
+    }
+
+    /// Wakes every sleeper.
+    pub(crate) fn notify_all(&self) {
+        self.inner.notify_all();
     }
 }
 

@@ -150,6 +150,12 @@ impl<E: Event> HistoryBus<E> {
         publish::publish_timeout(&self.inner, &self.counter, &self.history, event, timeout)
     }
 
+    /// Publishes `event`, awaiting its turn and room in full [`Block`](crate::Overflow::Block)
+    /// queues instead of blocking the thread; see [`HistoryPublisher::publish_async`].
+    pub fn publish_async(&self, event: E) -> super::PublishAsync<'_, E> {
+        super::PublishAsync::new(&self.inner, &self.counter, &self.history, event)
+    }
+
     /// Publishes the event built by `make` if a subscriber wants `topic` or the history keeps
     /// it, and never calls `make` otherwise.
     ///

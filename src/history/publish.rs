@@ -12,7 +12,7 @@ use crate::sync::{Arc, Ordering};
 use crate::{Event, EventSink, Topic};
 
 /// What a history publish hands back: the caller's event, not the envelope it never saw.
-fn unwrap_closed<E>(err: PublishError<Sequenced<E>>) -> PublishError<E> {
+pub(super) fn unwrap_closed<E>(err: PublishError<Sequenced<E>>) -> PublishError<E> {
     match err {
         PublishError::Closed(item) => PublishError::Closed(item.into_inner()),
         PublishError::Timeout(item) => PublishError::Timeout(item.into_inner()),
@@ -48,12 +48,8 @@ pub(crate) fn publish<E: Event>(
         return fan_out::idle(inner, || Sequenced::new(0, event)).map_err(unwrap_closed);
     }
     // The deadline bounds the whole call: the wait for another publish's turn too.
-    let _order = match deadline {
-        None => history.order.lock(),
-        Some(deadline) => match history.order.try_lock_until(deadline) {
-            Some(order) => order,
-            None => return Err(PublishError::Timeout(event)),
-        },
+    let Some(_order) = history.order.lock_until(deadline) else {
+        return Err(PublishError::Timeout(event));
     };
     publish_in_order(inner, counter, history, event, topic, deadline)
 }
@@ -204,6 +200,48 @@ impl<E: Event> HistoryPublisher<E> {
     /// [`PublishError::Closed`] with the event, if the bus was closed (it takes no number).
     pub fn publish(&self, event: E) -> Result<Delivery, PublishError<E>> {
         publish(&self.inner, &self.counter, &self.history, event, None)
+    }
+
+    /// Publishes `event` with the next sequence number, awaiting this publish's turn and room in
+    /// full [`Block`](crate::Overflow::Block) queues instead of blocking the thread: the history
+    /// counterpart of [`Publisher::publish_async`](crate::Publisher::publish_async), on any
+    /// executor. The future is `Send` (it may resume on another thread of the executor).
+    ///
+    /// Publishes of one history bus take turns, synchronous and asynchronous alike: while this
+    /// one awaits room it holds its turn, and the bus's other publishes wait for theirs (a task
+    /// awaits it; a thread sleeps for it, within its `publish_timeout` if it has one).
+    ///
+    /// Cancel safety: dropped before its turn came, nothing was published and the event took
+    /// no number; dropped later, it is like [`crate::publisher::PublishAsync`] (see
+    /// [`history::PublishAsync`](super::PublishAsync)).
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError::Closed`] with the event, if the bus was closed when its turn came (it took
+    /// no number).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::{HistoryBus, Overflow};
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = HistoryBus::builder(8).build().unwrap();
+    /// let mut audit = bus.subscriber().capacity(1).overflow(Overflow::Block).build().unwrap();
+    /// let publisher = bus.publisher();
+    /// let consumer = std::thread::spawn(move || {
+    ///     (0..3).map(|_| audit.recv().unwrap().into_parts()).collect::<Vec<_>>()
+    /// });
+    /// futures_executor::block_on(async {
+    ///     for i in 1..=3 {
+    ///         // The queue holds one event: the task awaits room, the thread stays free.
+    ///         publisher.publish_async(Ping(i)).await.unwrap();
+    ///     }
+    /// });
+    /// assert_eq!(consumer.join().unwrap(), [(1, Ping(1)), (2, Ping(2)), (3, Ping(3))]);
+    /// ```
+    pub fn publish_async(&self, event: E) -> super::PublishAsync<'_, E> {
+        super::PublishAsync::new(&self.inner, &self.counter, &self.history, event)
     }
 
     /// Publishes, bounding the time spent waiting for this publish's turn and on

@@ -1,5 +1,6 @@
 //! [`History`]: a bus's two locks, its ring of recent events and its last event per topic.
 
+use super::order::OrderLock;
 use super::{Replay, Sequenced};
 use crate::error::BuildError;
 use crate::registry::Filter;
@@ -15,8 +16,8 @@ const SLOTS: usize = TOPIC_COUNT as usize;
 pub(crate) struct History<E> {
     /// Held by a publish for its whole fan-out, so that sequence order, history order and every
     /// queue's order are one order. Publishes of one history bus are serialised by it;
-    /// subscribes never take it.
-    pub(crate) order: Mutex<()>,
+    /// subscribes never take it. Taken by threads and by tasks (`publish_async`) alike.
+    pub(crate) order: OrderLock,
     /// Held briefly: by a publish to take its number, keep its copy and load the subscriber
     /// snapshot; by a subscribe with replay to copy the replay and register.
     pub(crate) ring: Mutex<Ring<E>>,
@@ -31,7 +32,7 @@ impl<E> History<E> {
     pub(crate) fn new(capacity: usize, topics: u64) -> Result<Self, BuildError> {
         let slots = crate::shared::reserve(capacity)?;
         Ok(History {
-            order: Mutex::new(()),
+            order: OrderLock::new(),
             ring: Mutex::new(Ring {
                 next: 1,
                 dropped_through: 0,

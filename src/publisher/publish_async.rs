@@ -95,6 +95,24 @@ impl<'a, E: Event> PublishAsync<'a, E> {
     }
 }
 
+impl<'a, E: Event> PublishAsync<'a, E> {
+    /// A publish of `event` (of topic `bit`) that fans out through `snapshot`, which the caller
+    /// loaded and found open (a history publish loads it under its ring lock).
+    pub(crate) fn through(
+        inner: &'a Inner<E>,
+        counter: &'a PublishCounter,
+        snapshot: Arc<Snapshot<E>>,
+        event: E,
+        bit: u64,
+    ) -> Self {
+        PublishAsync {
+            inner,
+            counter,
+            stage: Stage::Walk(Walk::new(counter, snapshot, event, bit)),
+        }
+    }
+}
+
 impl<E: Event> Future for PublishAsync<'_, E> {
     type Output = Result<Delivery, PublishError<E>>;
 
@@ -113,20 +131,7 @@ impl<E: Event> Future for PublishAsync<'_, E> {
             if snapshot.closed {
                 return Poll::Ready(Err(PublishError::Closed(event)));
             }
-            // User code (`Event::key`), before anything is counted.
-            let target = Target::for_event(&snapshot, &event);
-            this.counter.add(1);
-            this.stage = Stage::Walk(Walk {
-                snapshot,
-                target,
-                bit,
-                event: Some(event),
-                cursor: Pos { part: 0, index: 0 },
-                pending: None,
-                blocked: None,
-                offering: None,
-                delivery: Delivery::default(),
-            });
+            this.stage = Stage::Walk(Walk::new(this.counter, snapshot, event, bit));
         }
         let Stage::Walk(walk) = &mut this.stage else {
             panic!("`PublishAsync` polled after it resolved");
@@ -142,6 +147,24 @@ impl<E: Event> Future for PublishAsync<'_, E> {
 }
 
 impl<E: Event> Walk<E> {
+    /// Starts a walk of `snapshot` (open) with `event` (of topic `bit`), counted as one publish.
+    fn new(counter: &PublishCounter, snapshot: Arc<Snapshot<E>>, event: E, bit: u64) -> Self {
+        // User code (`Event::key`), before anything is counted.
+        let target = Target::for_event(&snapshot, &event);
+        counter.add(1);
+        Walk {
+            snapshot,
+            target,
+            bit,
+            event: Some(event),
+            cursor: Pos { part: 0, index: 0 },
+            pending: None,
+            blocked: None,
+            offering: None,
+            delivery: Delivery::default(),
+        }
+    }
+
     /// Serves the subscribers from where the walk stopped; `Pending` while a `Block` queue is full.
     fn advance(&mut self, registry: &Registry<E>, cx: &mut Context<'_>) -> Poll<Delivery> {
         loop {
