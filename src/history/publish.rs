@@ -226,7 +226,7 @@ impl<E: Event> HistoryPublisher<E> {
     /// use fanout::{HistoryBus, Overflow};
     /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
     /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
-    /// let bus = HistoryBus::builder(8).build().unwrap();
+    /// let bus = HistoryBus::<Ping>::builder(8).build().unwrap();
     /// let mut audit = bus.subscriber().capacity(1).overflow(Overflow::Block).build().unwrap();
     /// let publisher = bus.publisher();
     /// let consumer = std::thread::spawn(move || {
