@@ -43,7 +43,7 @@
 //!     .unwrap();
 //!
 //! let delta = |session, text: &str| AgentEvent::TextDelta {
-//!     session, run: RunId::new(), text: text.into(), timestamp_ms: now_ms(),
+//!     session: Some(session), run: Some(RunId::new()), text: text.into(), message_id: None, timestamp_ms: now_ms(),
 //! };
 //! bus.publish(delta(bob, "bob's secret")).unwrap();
 //! bus.publish(delta(alice, "hi alice")).unwrap();
@@ -89,7 +89,7 @@
 //!     .unwrap();
 //! let (session, run) = (SessionId::new(), RunId::new());
 //! let (agent, model) = (AgentId::new(), "m".to_string());
-//! bus.publish(AgentEvent::RunStarted { session, run, agent, model, timestamp_ms: now_ms() }).unwrap();
+//! bus.publish(AgentEvent::RunStarted { session: Some(session), run, agent, model, timestamp_ms: now_ms() }).unwrap();
 //! // Not kept, and nobody listens yet: it does not even take a number.
 //! bus.publish(AgentEvent::text_delta(session, run, "not kept")).unwrap();
 //!
@@ -134,7 +134,7 @@ mod waiter;
 
 pub use event::{now_ms, AgentEvent, MessageRole, SessionStatus};
 pub use follow::{Iter as RunStreamIter, RunStream};
-pub use ids::{AgentId, RunId, SessionId};
+pub use ids::{AgentId, IdNameError, RunId, SessionId, MAX_ID_NAME_LEN};
 pub use lifecycle::RunLifecycle;
 pub use recorder::JsonLinesRecorder;
 pub use summary::{summarize_error, ERROR_SUMMARY_MAX_CHARS, TRUNCATION_MARKER};

@@ -38,17 +38,18 @@ fn script(
         thread::sleep(Duration::from_millis(1));
     };
     publish(AgentEvent::RunStarted {
-        session,
+        session: Some(session),
         run,
         agent: AgentId::new(),
         model: "sim".into(),
         timestamp_ms: ts(),
     });
     publish(AgentEvent::ModelStarted {
-        session,
-        run,
+        session: Some(session),
+        run: Some(run),
         model: "sim".into(),
         iteration: 1,
+        request_id: None,
         timestamp_ms: ts(),
     });
     publish(AgentEvent::text_delta(session, run, "You said:"));
@@ -56,15 +57,20 @@ fn script(
         publish(AgentEvent::text_delta(session, run, format!(" {word}")));
     }
     publish(AgentEvent::ModelFinished {
-        session,
-        run,
+        session: Some(session),
+        run: Some(run),
         model: "sim".into(),
         duration_ms: 3,
+        iteration: None,
+        request_id: None,
+        finish_reason: None,
+        input_tokens: None,
+        output_tokens: None,
         timestamp_ms: ts(),
     });
     publish(AgentEvent::TokenUsage {
-        session,
-        run,
+        session: Some(session),
+        run: Some(run),
         model: "sim".into(),
         input_tokens: 10,
         output_tokens: 4,
@@ -72,57 +78,68 @@ fn script(
         timestamp_ms: ts(),
     });
     publish(AgentEvent::ToolStarted {
-        session,
-        run,
+        session: Some(session),
+        run: Some(run),
         call_id: "call-1".into(),
         tool: "grep".into(),
+        iteration: None,
+        parent_message_id: None,
         timestamp_ms: ts(),
     });
     for piece in ["{\"pat", "tern\": ", "\"TODO\"}"] {
         publish(AgentEvent::ToolArgsDelta {
-            session,
-            run,
+            session: Some(session),
+            run: Some(run),
             call_id: "call-1".into(),
             text: piece.into(),
             timestamp_ms: ts(),
         });
     }
     publish(AgentEvent::ToolFinished {
-        session,
-        run,
+        session: Some(session),
+        run: Some(run),
         call_id: "call-1".into(),
         tool: "grep".into(),
         success: true,
         duration_ms: 2,
+        iteration: None,
+        output: None,
+        error: None,
         timestamp_ms: ts(),
     });
     publish(AgentEvent::MessageCommitted {
-        session,
-        run,
+        session: Some(session),
+        run: Some(run),
         message_id: uuid::Uuid::from_u128(0x1234),
         role: fanout::agent::MessageRole::Tool,
         timestamp_ms: ts(),
     });
     publish(AgentEvent::ModelStarted {
-        session,
-        run,
+        session: Some(session),
+        run: Some(run),
         model: "sim".into(),
         iteration: 2,
+        request_id: None,
         timestamp_ms: ts(),
     });
     publish(AgentEvent::text_delta(session, run, "Done."));
     match ending {
         Ending::Completed => {
             publish(AgentEvent::ModelFinished {
-                session,
-                run,
+                session: Some(session),
+                run: Some(run),
                 model: "sim".into(),
                 duration_ms: 1,
+                iteration: None,
+                request_id: None,
+                finish_reason: None,
+                input_tokens: None,
+                output_tokens: None,
                 timestamp_ms: ts(),
             });
             publish(AgentEvent::TokenUsage {
-                session,
-                run,
+                session: Some(session),
+                run: Some(run),
                 model: "sim".into(),
                 input_tokens: 20,
                 output_tokens: 1,
@@ -134,7 +151,7 @@ fn script(
         // Mid-message and mid-step: the encoder must close both.
         Ending::Failed => publish(AgentEvent::run_failed(session, run, "provider 500")),
         Ending::Cancelled => publish(AgentEvent::RunCancelled {
-            session,
+            session: Some(session),
             run,
             reason: "user stop".into(),
             timestamp_ms: ts(),
@@ -345,7 +362,7 @@ async fn a_run_stream_that_overflows_tells_the_client_how_much_it_lost_and_stays
             let agent = AgentId::new();
             let ts = fanout::agent::now_ms();
             bus.publish(AgentEvent::RunStarted {
-                session,
+                session: Some(session),
                 run,
                 agent,
                 model: "m".into(),

@@ -48,9 +48,9 @@ use crate::{Bus, Event, HistoryBus, Overflow, Subscriber};
 /// let agent_loop = std::thread::spawn(move || {
 ///     for word in ["Hello", ", ", "world"] {
 ///         let text = word.to_string();
-///         publisher.publish(AgentEvent::TextDelta { session, run, text, timestamp_ms: now_ms() }).unwrap();
+///         publisher.publish(AgentEvent::TextDelta { session: Some(session), run: Some(run), text, message_id: None, timestamp_ms: now_ms() }).unwrap();
 ///     }
-///     publisher.publish(AgentEvent::RunCompleted { session, run, iterations: 1, timestamp_ms: now_ms() }).unwrap();
+///     publisher.publish(AgentEvent::RunCompleted { session: Some(session), run, iterations: 1, finish_reason: None, timestamp_ms: now_ms() }).unwrap();
 /// });
 ///
 /// let done = waiter.wait(Duration::from_secs(5)).unwrap();
@@ -68,7 +68,7 @@ use crate::{Bus, Event, HistoryBus, Overflow, Subscriber};
 /// let bus = HistoryBus::builder(1024).build().unwrap();
 /// let (session, run) = (SessionId::new(), RunId::new());
 /// // The run ends while nobody is waiting.
-/// bus.publish(AgentEvent::RunCompleted { session, run, iterations: 3, timestamp_ms: now_ms() }).unwrap();
+/// bus.publish(AgentEvent::RunCompleted { session: Some(session), run, iterations: 3, finish_reason: None, timestamp_ms: now_ms() }).unwrap();
 /// let mut waiter = RunWaiter::from_history(&bus, run).unwrap();
 /// let done = waiter.wait(Duration::ZERO).unwrap(); // answered from the history, no waiting
 /// assert!(matches!(*done, AgentEvent::RunCompleted { iterations: 3, .. }));
@@ -183,7 +183,7 @@ where
     /// let mut waiter = RunWaiter::new(&bus, run).unwrap();
     /// let publisher = bus.publisher();
     /// std::thread::spawn(move || {
-    ///     publisher.publish(AgentEvent::RunCompleted { session, run, iterations: 2, timestamp_ms: now_ms() }).unwrap();
+    ///     publisher.publish(AgentEvent::RunCompleted { session: Some(session), run, iterations: 2, finish_reason: None, timestamp_ms: now_ms() }).unwrap();
     /// });
     /// let done = futures_executor::block_on(waiter.wait_async()).unwrap();
     /// assert!(matches!(done, AgentEvent::RunCompleted { iterations: 2, .. }));
