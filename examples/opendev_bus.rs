@@ -194,10 +194,8 @@ impl EventBus {
 
     /// A bus whose subscribers hold `capacity` events each.
     pub fn with_capacity(capacity: usize) -> Self {
-        let bus = Bus::builder().capacity(capacity).build();
-        EventBus {
-            bus: bus.expect("capacity in range"),
-        }
+        let bus = Bus::builder().capacity(capacity).build().expect("in range");
+        EventBus { bus }
     }
 
     /// The events of `topics` (every topic if empty), filtered at publish time; a subscriber
@@ -207,9 +205,12 @@ impl EventBus {
             [] => Topics::ALL,
             _ => topics.iter().map(|&t| fanout_topic(t)).collect(),
         };
-        let subscriber = self.bus.subscriber().topics(mask);
-        let subscriber = subscriber.overflow(Overflow::DropOldest).build();
-        subscriber.expect("the bus is open")
+        let subscriber = self
+            .bus
+            .subscriber()
+            .topics(mask)
+            .overflow(Overflow::DropOldest);
+        subscriber.build().expect("the bus is open")
     }
 
     /// Publishes to every subscriber of the event's topic; never waits. It's okay if there are
