@@ -200,18 +200,23 @@
 //! recorder serializes it the same way.
 
 mod event;
-mod follow;
 mod ids;
 mod lifecycle;
 mod recorder;
 mod summary;
 pub mod topics;
-mod waiter;
 
+/// The run helpers, generic over any event type: in the core crate as [`crate::run`], here too.
+pub use crate::run::{Iter as RunStreamIter, RunLifecycle, WaitError};
 pub use event::{now_ms, AgentEvent, MessageRole, SessionStatus};
-pub use follow::{Iter as RunStreamIter, RunStream};
 pub use ids::{AgentId, IdNameError, RunId, SessionId, MAX_ID_NAME_LEN};
-pub use lifecycle::RunLifecycle;
+
+/// [`run::RunWaiter`](crate::run::RunWaiter), for [`AgentEvent`] unless told otherwise (so a
+/// `Vec<RunWaiter>` is of `AgentEvent` waiters; `RunWaiter::new(&bus, run)` takes any
+/// [`RunLifecycle`] bus, as the type in `fanout::run` does).
+pub type RunWaiter<E = AgentEvent> = crate::run::RunWaiter<E>;
+
+/// [`run::RunStream`](crate::run::RunStream), for [`AgentEvent`] unless told otherwise.
+pub type RunStream<E = AgentEvent> = crate::run::RunStream<E>;
 pub use recorder::JsonLinesRecorder;
 pub use summary::{summarize_error, ERROR_SUMMARY_MAX_CHARS, TRUNCATION_MARKER};
-pub use waiter::{RunWaiter, WaitError};
