@@ -52,6 +52,15 @@ fn script(
         request_id: None,
         timestamp_ms: ts(),
     });
+    for piece in ["The user", " greets me."] {
+        publish(AgentEvent::ReasoningDelta {
+            session: Some(session),
+            run: Some(run),
+            message_id: None,
+            text: piece.into(),
+            timestamp_ms: ts(),
+        });
+    }
     publish(AgentEvent::text_delta(session, run, "You said:"));
     for word in prompt.split(' ') {
         publish(AgentEvent::text_delta(session, run, format!(" {word}")));
@@ -103,7 +112,7 @@ fn script(
         success: true,
         duration_ms: 2,
         iteration: None,
-        output: None,
+        output: Some("2 TODOs".into()),
         error: None,
         timestamp_ms: ts(),
     });
@@ -122,7 +131,13 @@ fn script(
         request_id: None,
         timestamp_ms: ts(),
     });
-    publish(AgentEvent::text_delta(session, run, "Done."));
+    publish(AgentEvent::TextDelta {
+        session: Some(session),
+        run: Some(run),
+        message_id: Some("msg-final".into()),
+        text: "Done.".into(),
+        timestamp_ms: ts(),
+    });
     match ending {
         Ending::Completed => {
             publish(AgentEvent::ModelFinished {
@@ -242,6 +257,12 @@ async fn the_official_agui_client_runs_an_agent_and_its_schemas_accept_every_eve
             "RUN_STARTED",
             "STATE_SNAPSHOT",
             "STEP_STARTED",
+            "REASONING_START",
+            "REASONING_MESSAGE_START",
+            "REASONING_MESSAGE_CONTENT",
+            "REASONING_MESSAGE_CONTENT",
+            "REASONING_MESSAGE_END",
+            "REASONING_END",
             "TEXT_MESSAGE_START",
             "TEXT_MESSAGE_CONTENT",
             "TEXT_MESSAGE_CONTENT",
@@ -273,8 +294,15 @@ async fn the_official_agui_client_runs_an_agent_and_its_schemas_accept_every_eve
     let messages = report["messages"].as_array().unwrap();
     let texts: Vec<&str> = messages
         .iter()
+        .filter(|m| m["role"] != "reasoning" && m["role"] != "tool")
         .filter_map(|m| m["content"].as_str())
         .collect();
+    let reasoning = messages.iter().find(|m| m["role"] == "reasoning");
+    assert_eq!(
+        reasoning.map(|m| &m["content"]),
+        Some(&json!("The user greets me.")),
+        "the reasoning deltas are one reasoning message: {messages:#?}"
+    );
     assert_eq!(texts[0], "hello world", "the user's message");
     assert_eq!(
         texts[1], "You said: hello world",
@@ -288,10 +316,19 @@ async fn the_official_agui_client_runs_an_agent_and_its_schemas_accept_every_eve
         call[0]["function"],
         json!({ "name": "grep", "arguments": "{\"pattern\": \"TODO\"}" })
     );
-    assert!(messages
-        .iter()
-        .any(|m| m["role"] == "tool" && m["toolCallId"] == "call-1"));
+    assert!(
+        messages.iter().any(|m| m["role"] == "tool"
+            && m["toolCallId"] == "call-1"
+            && m["content"] == "2 TODOs"),
+        "the tool's output is its result: {messages:#?}"
+    );
     assert_eq!(*texts.last().unwrap(), "Done.");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m["id"] == "msg-final" && m["content"] == "Done."),
+        "the host's message id names the message: {messages:#?}"
+    );
     assert_eq!(
         report["state"],
         json!({ "input_tokens": 30, "output_tokens": 5, "cost_usd": 0.75 })
