@@ -421,7 +421,7 @@ fn agent_loop(
         &publisher,
         &mut report,
         AgentEvent::AgentStarted {
-            session,
+            session: Some(session),
             agent,
             task: format!("agent {index}"),
             timestamp_ms: now_ms(),
@@ -446,7 +446,7 @@ fn agent_loop(
             &publisher,
             &mut report,
             AgentEvent::RunStarted {
-                session,
+                session: Some(session),
                 run,
                 agent,
                 model: model.clone(),
@@ -460,10 +460,11 @@ fn agent_loop(
                 &publisher,
                 &mut report,
                 AgentEvent::ModelStarted {
-                    session,
-                    run,
+                    session: Some(session),
+                    run: Some(run),
                     model: model.clone(),
                     iteration,
+                    request_id: None,
                     timestamp_ms: ts(),
                 },
             );
@@ -474,7 +475,7 @@ fn agent_loop(
                         &publisher,
                         &mut report,
                         AgentEvent::RunCancelled {
-                            session,
+                            session: Some(session),
                             run,
                             reason: "demo time is up".into(),
                             timestamp_ms: ts(),
@@ -491,9 +492,10 @@ fn agent_loop(
                     &publisher,
                     &mut report,
                     AgentEvent::TextDelta {
-                        session,
-                        run,
+                        session: Some(session),
+                        run: Some(run),
                         text,
+                        message_id: None,
                         timestamp_ms: ts(),
                     },
                 );
@@ -503,10 +505,15 @@ fn agent_loop(
                 &publisher,
                 &mut report,
                 AgentEvent::ModelFinished {
-                    session,
-                    run,
+                    session: Some(session),
+                    run: Some(run),
                     model: model.clone(),
                     duration_ms: clock.ms_since(started),
+                    iteration: None,
+                    request_id: None,
+                    finish_reason: None,
+                    input_tokens: None,
+                    output_tokens: None,
                     timestamp_ms: ts(),
                 },
             );
@@ -515,8 +522,8 @@ fn agent_loop(
                 &publisher,
                 &mut report,
                 AgentEvent::TokenUsage {
-                    session,
-                    run,
+                    session: Some(session),
+                    run: Some(run),
                     model: model.clone(),
                     input_tokens,
                     output_tokens: tokens,
@@ -532,10 +539,12 @@ fn agent_loop(
                     &publisher,
                     &mut report,
                     AgentEvent::ToolStarted {
-                        session,
-                        run,
+                        session: Some(session),
+                        run: Some(run),
                         call_id: call_id.clone(),
                         tool: tool.clone(),
+                        iteration: None,
+                        parent_message_id: None,
                         timestamp_ms: ts(),
                     },
                 );
@@ -544,8 +553,8 @@ fn agent_loop(
                         &publisher,
                         &mut report,
                         AgentEvent::ToolArgsDelta {
-                            session,
-                            run,
+                            session: Some(session),
+                            run: Some(run),
                             call_id: call_id.clone(),
                             text: piece.into(),
                             timestamp_ms: ts(),
@@ -558,12 +567,15 @@ fn agent_loop(
                     &publisher,
                     &mut report,
                     AgentEvent::ToolFinished {
-                        session,
-                        run,
+                        session: Some(session),
+                        run: Some(run),
                         call_id,
                         tool,
                         success: dice.below(10) != 0,
                         duration_ms: clock.ms_since(tool_started),
+                        iteration: None,
+                        output: None,
+                        error: None,
                         timestamp_ms: ts(),
                     },
                 );
@@ -572,8 +584,8 @@ fn agent_loop(
                 &publisher,
                 &mut report,
                 AgentEvent::MessageCommitted {
-                    session,
-                    run,
+                    session: Some(session),
+                    run: Some(run),
                     message_id: uuid::Uuid::new_v4(),
                     role: if iteration < turns {
                         MessageRole::Tool
@@ -593,9 +605,10 @@ fn agent_loop(
             )
         } else {
             AgentEvent::RunCompleted {
-                session,
+                session: Some(session),
                 run,
                 iterations: turns,
+                finish_reason: None,
                 timestamp_ms: ts(),
             }
         };
@@ -605,9 +618,10 @@ fn agent_loop(
         &publisher,
         &mut report,
         AgentEvent::AgentFinished {
-            session,
+            session: Some(session),
             agent,
             success: true,
+            error: None,
             timestamp_ms: now_ms(),
         },
     );
@@ -844,7 +858,7 @@ fn main() -> ExitCode {
         .name("cost".into())
         .spawn(move || {
             let mut consumed = Consumed::default();
-            let mut spent: HashMap<SessionId, f64> = HashMap::new();
+            let mut spent: HashMap<Option<SessionId>, f64> = HashMap::new();
             let mut exhausted = 0u64;
             let mut published = [0u64; 64];
             let mut publish_ns = Vec::new();

@@ -112,7 +112,7 @@ fn agent_loop(
     };
     for &run in runs {
         publish(AgentEvent::RunStarted {
-            session,
+            session: Some(session),
             run,
             agent,
             model: "simulated-model".into(),

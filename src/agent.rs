@@ -1,10 +1,12 @@
 //! A ready event vocabulary for AI-agent runtimes, with the pieces such a runtime wires around its
 //! bus: a JSON-lines audit recorder and run waiters (feature `agent`, on by default).
 //!
-//! - [`AgentEvent`]: run lifecycle, model calls, per-token deltas, tool calls, sessions, cost,
-//!   agents and multi-agent groups, approvals, system signals, and `Custom`. Every event carries
-//!   its routing ids ([`SessionId`], [`RunId`], [`AgentId`]) and a timestamp, maps to one of the
-//!   [`topics`], and round-trips through serde.
+//! - [`AgentEvent`]: run lifecycle and turns, model calls, per-token text and reasoning deltas,
+//!   tool calls (the model's side and the execution), sessions, cost, agents and multi-agent
+//!   groups, approvals, system signals, and `Custom`. Every event carries its routing ids
+//!   ([`SessionId`], [`RunId`], [`AgentId`]; a session or a run is optional where a runtime may
+//!   have none, and an id is a UUID or the host's own string name) and a timestamp, maps to one
+//!   of the [`topics`], and round-trips through serde.
 //! - [`summarize_error`]: a bounded, UTF-8-safe error summary for content-free telemetry.
 //! - [`JsonLinesRecorder`]: a [tap](crate::Bus::tap) handler that writes an audit log.
 //! - [`RunWaiter`]: wait for a run's terminal event, immune to the loss of deltas (and, on a
@@ -43,7 +45,7 @@
 //!     .unwrap();
 //!
 //! let delta = |session, text: &str| AgentEvent::TextDelta {
-//!     session, run: RunId::new(), text: text.into(), timestamp_ms: now_ms(),
+//!     session: Some(session), run: Some(RunId::new()), text: text.into(), message_id: None, timestamp_ms: now_ms(),
 //! };
 //! bus.publish(delta(bob, "bob's secret")).unwrap();
 //! bus.publish(delta(alice, "hi alice")).unwrap();
@@ -89,7 +91,7 @@
 //!     .unwrap();
 //! let (session, run) = (SessionId::new(), RunId::new());
 //! let (agent, model) = (AgentId::new(), "m".to_string());
-//! bus.publish(AgentEvent::RunStarted { session, run, agent, model, timestamp_ms: now_ms() }).unwrap();
+//! bus.publish(AgentEvent::RunStarted { session: Some(session), run, agent, model, timestamp_ms: now_ms() }).unwrap();
 //! // Not kept, and nobody listens yet: it does not even take a number.
 //! bus.publish(AgentEvent::text_delta(session, run, "not kept")).unwrap();
 //!
@@ -116,6 +118,80 @@
 //! [`RunStream`] work on a `Bus` of it, a `Bus<Arc<_>>` of it, and a
 //! [`HistoryBus`](crate::HistoryBus) of it. The trait's docs have a complete example.
 //!
+//! # Converting your events into the vocabulary
+//!
+//! A runtime that wants the shared vocabulary (for [`JsonLinesRecorder`], the NATS bridge or
+//! the AG-UI gateway) converts its own events: the conversion is the host's, `impl From<HostEvent>
+//! for AgentEvent` (or `TryFrom`, when one of its string ids may be longer than
+//! [`MAX_ID_NAME_LEN`]) in the host's crate, which the orphan rule allows there since
+//! `HostEvent` is local. Nothing needs to be lost or invented:
+//!
+//! - an id the host does not have is `None` (`session`, and `run` outside the run lifecycle);
+//! - a string id is kept as it is with [`RunId::from_name`] / [`SessionId::from_name`] /
+//!   [`AgentId::from_name`] (its `Display` gives it back); a UUID id with `from_uuid`;
+//! - the host's own details go in the optional fields (`error` on `AgentFinished` and
+//!   `ToolFinished`, `finish_reason`, `request_id`, token counts, `iteration`, `message_id`,
+//!   `output`), and anything the vocabulary has no variant for in `Custom`;
+//! - a host that stamps no time stamps [`now_ms`] at conversion.
+//!
+//! `tests/agent_conversions.rs` in the repository converts events of the four runtimes the
+//! vocabulary was written for (opendev, behest, fluers, oxios) and back, through JSON, and gets
+//! each event back unchanged.
+//!
+//! ```
+//! use fanout::agent::{now_ms, AgentEvent, AgentId, IdNameError};
+//!
+//! // The host's own event: string agent ids, no session, no run.
+//! #[derive(Clone, Debug, PartialEq)]
+//! enum HostEvent {
+//!     LlmResponseEnd { model: String, request_id: String, input_tokens: u64, output_tokens: u64, duration_ms: u64 },
+//!     AgentError { agent_id: String, error: String },
+//! }
+//!
+//! // In the host's crate.
+//! impl TryFrom<HostEvent> for AgentEvent {
+//!     type Error = IdNameError;
+//!     fn try_from(event: HostEvent) -> Result<AgentEvent, IdNameError> {
+//!         Ok(match event {
+//!             HostEvent::LlmResponseEnd { model, request_id, input_tokens, output_tokens, duration_ms } => {
+//!                 AgentEvent::ModelFinished {
+//!                     session: None,
+//!                     run: None,
+//!                     model,
+//!                     duration_ms,
+//!                     iteration: None,
+//!                     request_id: Some(request_id),
+//!                     finish_reason: None,
+//!                     input_tokens: Some(input_tokens),
+//!                     output_tokens: Some(output_tokens),
+//!                     timestamp_ms: now_ms(),
+//!                 }
+//!             }
+//!             HostEvent::AgentError { agent_id, error } => AgentEvent::AgentFinished {
+//!                 session: None,
+//!                 agent: AgentId::from_name(&agent_id)?,
+//!                 success: false,
+//!                 error: Some(error),
+//!                 timestamp_ms: now_ms(),
+//!             },
+//!         })
+//!     }
+//! }
+//!
+//! let failed = AgentEvent::try_from(HostEvent::AgentError {
+//!     agent_id: "agent-7".into(),
+//!     error: "provider returned 429".into(),
+//! })?;
+//! let AgentEvent::AgentFinished { agent, error, .. } = &failed else { unreachable!() };
+//! assert_eq!((agent.to_string().as_str(), error.as_deref()), ("agent-7", Some("provider returned 429")));
+//! assert_eq!(failed.session_id(), None);
+//! // Through JSON and back, as the recorder and the bridges carry it: nothing lost.
+//! let line = serde_json::to_string(&failed).unwrap();
+//! assert!(line.contains(r#""agent":"agent-7""#) && !line.contains("session"));
+//! assert_eq!(serde_json::from_str::<AgentEvent>(&line).unwrap(), failed);
+//! # Ok::<(), IdNameError>(())
+//! ```
+//!
 //! # Large events
 //!
 //! A fan-out clones the event for every interested subscriber but the last. `AgentEvent` holds
@@ -124,18 +200,23 @@
 //! recorder serializes it the same way.
 
 mod event;
-mod follow;
 mod ids;
 mod lifecycle;
 mod recorder;
 mod summary;
 pub mod topics;
-mod waiter;
 
+/// The run helpers, generic over any event type: in the core crate as [`crate::run`], here too.
+pub use crate::run::{Iter as RunStreamIter, RunLifecycle, WaitError};
 pub use event::{now_ms, AgentEvent, MessageRole, SessionStatus};
-pub use follow::{Iter as RunStreamIter, RunStream};
-pub use ids::{AgentId, RunId, SessionId};
-pub use lifecycle::RunLifecycle;
+pub use ids::{AgentId, IdNameError, RunId, SessionId, MAX_ID_NAME_LEN};
+
+/// [`run::RunWaiter`](crate::run::RunWaiter), for [`AgentEvent`] unless told otherwise (so a
+/// `Vec<RunWaiter>` is of `AgentEvent` waiters; `RunWaiter::new(&bus, run)` takes any
+/// [`RunLifecycle`] bus, as the type in `fanout::run` does).
+pub type RunWaiter<E = AgentEvent> = crate::run::RunWaiter<E>;
+
+/// [`run::RunStream`](crate::run::RunStream), for [`AgentEvent`] unless told otherwise.
+pub type RunStream<E = AgentEvent> = crate::run::RunStream<E>;
 pub use recorder::JsonLinesRecorder;
 pub use summary::{summarize_error, ERROR_SUMMARY_MAX_CHARS, TRUNCATION_MARKER};
-pub use waiter::{RunWaiter, WaitError};

@@ -407,6 +407,7 @@
 //! | [`sink`] | [`NullSink`](sink::NullSink), [`RecordingSink`](sink::RecordingSink) |
 //! | [`key`](mod@key) | [`MAX_KEYS`](key::MAX_KEYS), [`ParseKeyError`](key::ParseKeyError), how keys route |
 //! | [`topic`](mod@topic) | [`TopicsIter`](topic::TopicsIter), [`TopicOutOfRange`](topic::TopicOutOfRange), [`TOPIC_COUNT`](topic::TOPIC_COUNT) |
+//! | [`run`] | the run helpers for any event type: [`RunLifecycle`](run::RunLifecycle), [`RunWaiter`](run::RunWaiter), [`RunStream`](run::RunStream) (no feature needed) |
 //! | `agent` | the agent-runtime vocabulary (feature `agent`) |
 //! | [`crossbeam_channel`] | the queue crate, re-exported for `select!` |
 #![warn(missing_docs)]
@@ -429,6 +430,8 @@ mod overflow;
 pub mod publisher;
 mod queue;
 mod registry;
+#[cfg(not(loom))]
+pub mod run;
 mod shared;
 pub mod sink;
 pub mod stats;

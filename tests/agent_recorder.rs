@@ -41,10 +41,12 @@ fn block_recorder_writes_one_line_per_published_event_from_many_publishers() {
                     let call_id = format!("{p}-{i}");
                     publisher
                         .publish(AgentEvent::ToolStarted {
-                            session,
-                            run,
+                            session: Some(session),
+                            run: Some(run),
                             call_id,
                             tool: "grep".into(),
+                            iteration: None,
+                            parent_message_id: None,
                             timestamp_ms: now_ms(),
                         })
                         .unwrap();

@@ -36,17 +36,20 @@ fn one_sessions_events_never_reach_another_sessions_subscriber() {
                 for i in 0..PER_SESSION {
                     let event = if i % 2 == 0 {
                         AgentEvent::TextDelta {
-                            session,
-                            run,
+                            session: Some(session),
+                            run: Some(run),
                             text: format!("{i}"),
+                            message_id: None,
                             timestamp_ms: now_ms(),
                         }
                     } else {
                         AgentEvent::ToolStarted {
-                            session,
-                            run,
+                            session: Some(session),
+                            run: Some(run),
                             call_id: format!("{i}"),
                             tool: "t".into(),
+                            iteration: None,
+                            parent_message_id: None,
                             timestamp_ms: now_ms(),
                         }
                     };
@@ -103,17 +106,19 @@ fn per_run_stream_stops_at_the_terminal_event() {
         .unwrap();
     for (run, text) in [(run_a, "a1"), (run_b, "b1"), (run_a, "a2")] {
         bus.publish(AgentEvent::TextDelta {
-            session,
-            run,
+            session: Some(session),
+            run: Some(run),
             text: text.into(),
+            message_id: None,
             timestamp_ms: now_ms(),
         })
         .unwrap();
     }
     bus.publish(AgentEvent::RunCompleted {
-        session,
+        session: Some(session),
         run: run_a,
         iterations: 1,
+        finish_reason: None,
         timestamp_ms: now_ms(),
     })
     .unwrap();

@@ -26,7 +26,7 @@ fn every_variant_maps_to_its_topic_and_has_a_distinct_kind() {
             event.kind()
         );
     }
-    assert_eq!(kinds.len(), 28);
+    assert_eq!(kinds.len(), 33);
 }
 
 #[test]
@@ -52,8 +52,8 @@ fn a_non_finite_cost_is_written_as_null_and_read_back_as_nan() {
     let Ids { session, run, .. } = ids();
     for cost_usd in [f64::NAN, f64::INFINITY] {
         let usage = AgentEvent::TokenUsage {
-            session,
-            run,
+            session: Some(session),
+            run: Some(run),
             model: "m".into(),
             input_tokens: 1,
             output_tokens: 2,
@@ -61,8 +61,8 @@ fn a_non_finite_cost_is_written_as_null_and_read_back_as_nan() {
             timestamp_ms: 1,
         };
         let paid = AgentEvent::CostRecorded {
-            session,
-            run,
+            session: Some(session),
+            run: Some(run),
             item: "search".into(),
             cost_usd,
             timestamp_ms: 1,
@@ -137,8 +137,10 @@ fn an_audit_subscriber_never_receives_deltas() {
     }
     bus.close();
     let got: Vec<&'static str> = audit.iter().map(|e| e.unwrap().kind()).collect();
-    assert_eq!(got.len(), 26);
-    assert!(!got.contains(&"text_delta") && !got.contains(&"tool_args_delta"));
+    assert_eq!(got.len(), 30);
+    for delta in ["text_delta", "reasoning_delta", "tool_args_delta"] {
+        assert!(!got.contains(&delta), "{delta}");
+    }
 }
 
 #[test]
@@ -147,10 +149,17 @@ fn ids_display_parse_and_serialize_as_uuid_strings() {
     assert_eq!(run.to_string().parse::<RunId>().unwrap(), run);
     assert_eq!(
         serde_json::to_string(&run).unwrap(),
-        format!("\"{}\"", run.as_uuid())
+        format!("\"{}\"", run.as_uuid().unwrap())
     );
     assert!("nope".parse::<SessionId>().is_err());
-    assert!(serde_json::from_str::<AgentId>("\"nope\"").is_err());
+    // A string that is no UUID is a host's name for the id, read back as it was written...
+    let named = serde_json::from_str::<AgentId>("\"nope\"").unwrap();
+    assert_eq!(named.as_name(), Some("nope"));
+    assert_eq!(serde_json::to_string(&named).unwrap(), "\"nope\"");
+    // ...and one that cannot be an id is an error, not a truncated id.
+    assert!(serde_json::from_str::<AgentId>("\"\"").is_err());
+    let long = format!("\"{}\"", "x".repeat(fanout::agent::MAX_ID_NAME_LEN + 1));
+    assert!(serde_json::from_str::<AgentId>(&long).is_err());
     assert_ne!(RunId::new(), RunId::new());
 }
 

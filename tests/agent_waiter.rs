@@ -42,7 +42,7 @@ fn the_waiter_gets_the_terminal_event_while_a_tiny_ui_queue_loses_almost_every_d
                     0 => AgentEvent::run_completed(session, run, 1),
                     1 => AgentEvent::run_failed(session, run, "model error"),
                     _ => AgentEvent::RunCancelled {
-                        session,
+                        session: Some(session),
                         run,
                         reason: "user".into(),
                         timestamp_ms: now_ms(),
@@ -100,7 +100,7 @@ fn other_runs_terminal_events_do_not_wake_the_waiter() {
     bus.publish(AgentEvent::run_completed(session, other, 1))
         .unwrap();
     bus.publish(AgentEvent::RunStarted {
-        session,
+        session: Some(session),
         run: mine,
         agent: fanout::agent::AgentId::new(),
         model: "m".into(),
@@ -121,7 +121,7 @@ fn other_runs_terminal_events_do_not_wake_the_waiter() {
     assert_eq!((w.enqueued, w.dropped), (0, 0));
 
     bus.publish(AgentEvent::RunCancelled {
-        session,
+        session: Some(session),
         run: mine,
         reason: "x".into(),
         timestamp_ms: now_ms(),
@@ -172,9 +172,10 @@ fn waiters_work_on_a_bus_of_arc_events() {
     let (session, run) = (SessionId::new(), RunId::new());
     let mut waiter = RunWaiter::new(&bus, run).unwrap();
     bus.publish(std::sync::Arc::new(AgentEvent::RunCompleted {
-        session,
+        session: Some(session),
         run,
         iterations: 2,
+        finish_reason: None,
         timestamp_ms: 1,
     }))
     .unwrap();

@@ -191,7 +191,7 @@ fn host(url: &str, name: &str, load: &Load) -> ExitCode {
                     let (run, agent) = (RunId::new(), AgentId::new());
                     let model = "sim-1".to_string();
                     emit(AgentEvent::RunStarted {
-                        session,
+                        session: Some(session),
                         run,
                         agent,
                         model: model.clone(),
@@ -201,8 +201,8 @@ fn host(url: &str, name: &str, load: &Load) -> ExitCode {
                         emit(AgentEvent::text_delta(session, run, format!("token{d} ")));
                     }
                     emit(AgentEvent::TokenUsage {
-                        session,
-                        run,
+                        session: Some(session),
+                        run: Some(run),
                         model,
                         input_tokens: 100,
                         output_tokens: deltas as u64,

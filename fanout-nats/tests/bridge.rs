@@ -44,7 +44,7 @@ fn every_agent_event_variant_round_trips_through_core_nats() {
         .unwrap();
 
     let events: Vec<AgentEvent> = every_variant(&ids()).into_iter().map(|(e, _)| e).collect();
-    assert_eq!(events.len(), 28);
+    assert_eq!(events.len(), 33);
     for event in &events {
         host.publish(event.clone()).unwrap();
     }
@@ -56,12 +56,12 @@ fn every_agent_event_variant_round_trips_through_core_nats() {
     let exported = exporter.shutdown();
     assert_eq!(
         (exported.received, exported.published, exported.lost()),
-        (28, 28, 0)
+        (33, 33, 0)
     );
     let imported = importer.shutdown();
     assert_eq!(
         (imported.received, imported.published, imported.lost),
-        (28, 28, 0),
+        (33, 33, 0),
         "{reports:?}",
         reports = reports.lines()
     );
@@ -93,7 +93,7 @@ fn every_agent_event_variant_round_trips_through_jetstream() {
     let exported = exporter.shutdown();
     assert_eq!(
         (exported.published, exported.acknowledged, exported.lost()),
-        (28, 28, 0)
+        (33, 33, 0)
     );
 
     // Imported after the fact: the stream kept them.
@@ -106,7 +106,7 @@ fn every_agent_event_variant_round_trips_through_jetstream() {
         assert_eq!(&view.recv_timeout(WAIT).unwrap(), sent, "{}", sent.kind());
     }
     assert!(
-        wait_until(WAIT, || importer.stats().acknowledged == 28),
+        wait_until(WAIT, || importer.stats().acknowledged == 33),
         "{:?}",
         importer.stats()
     );
@@ -117,7 +117,7 @@ fn every_agent_event_variant_round_trips_through_jetstream() {
             imported.acknowledged,
             imported.duplicates
         ),
-        (28, 28, 0)
+        (33, 33, 0)
     );
 }
 

@@ -110,7 +110,7 @@ fn run_agent(
         timestamp_ms: now_ms(),
     });
     publish(AgentEvent::RunStarted {
-        session,
+        session: Some(session),
         run,
         agent: AgentId::new(),
         model: model.clone(),
@@ -120,10 +120,11 @@ fn run_agent(
     for iteration in 1..=turns {
         let started = Instant::now();
         publish(AgentEvent::ModelStarted {
-            session,
-            run,
+            session: Some(session),
+            run: Some(run),
             model: model.clone(),
             iteration,
+            request_id: None,
             timestamp_ms: now_ms(),
         });
         // The last call answers with `words`; the others think aloud.
@@ -140,16 +141,21 @@ fn run_agent(
             thread::sleep(token_gap);
         }
         publish(AgentEvent::ModelFinished {
-            session,
-            run,
+            session: Some(session),
+            run: Some(run),
             model: model.clone(),
             duration_ms: started.elapsed().as_millis() as u64,
+            iteration: None,
+            request_id: None,
+            finish_reason: None,
+            input_tokens: None,
+            output_tokens: None,
             timestamp_ms: now_ms(),
         });
         let input_tokens = 800 + dice.below(800);
         publish(AgentEvent::TokenUsage {
-            session,
-            run,
+            session: Some(session),
+            run: Some(run),
             model: model.clone(),
             input_tokens,
             output_tokens: tokens as u64,
@@ -160,16 +166,18 @@ fn run_agent(
             let call_id = format!("call-{run}-{iteration}");
             let tool = ["grep", "read_file", "shell"][dice.below(3) as usize].to_string();
             publish(AgentEvent::ToolStarted {
-                session,
-                run,
+                session: Some(session),
+                run: Some(run),
                 call_id: call_id.clone(),
                 tool: tool.clone(),
+                iteration: None,
+                parent_message_id: None,
                 timestamp_ms: now_ms(),
             });
             for piece in ["{\"pat", "tern\": ", "\"TODO\"}"] {
                 publish(AgentEvent::ToolArgsDelta {
-                    session,
-                    run,
+                    session: Some(session),
+                    run: Some(run),
                     call_id: call_id.clone(),
                     text: piece.into(),
                     timestamp_ms: now_ms(),
@@ -178,18 +186,21 @@ fn run_agent(
             let tool_time = Duration::from_millis(5 + dice.below(20));
             thread::sleep(tool_time);
             publish(AgentEvent::ToolFinished {
-                session,
-                run,
+                session: Some(session),
+                run: Some(run),
                 call_id,
                 tool,
                 success: dice.below(10) != 0,
                 duration_ms: tool_time.as_millis() as u64,
+                iteration: None,
+                output: None,
+                error: None,
                 timestamp_ms: now_ms(),
             });
         }
         publish(AgentEvent::MessageCommitted {
-            session,
-            run,
+            session: Some(session),
+            run: Some(run),
             message_id: uuid_from(dice),
             role: if iteration < turns {
                 MessageRole::Tool
@@ -319,7 +330,7 @@ fn main() -> ExitCode {
         let encoder = AgentRunEncoder::for_input(&input, run);
         Ok(RunPlan::new(session, encoder, move || {
             thread::spawn(move || {
-                let mut dice = Dice(run.as_uuid().as_u64_pair().0 | 1);
+                let mut dice = Dice(run.as_uuid().expect("a uuid run id").as_u64_pair().0 | 1);
                 run_agent(&publisher, session, run, &words, &mut dice, token_gap);
             });
         }))

@@ -38,33 +38,48 @@ fn script(
         thread::sleep(Duration::from_millis(1));
     };
     publish(AgentEvent::RunStarted {
-        session,
+        session: Some(session),
         run,
         agent: AgentId::new(),
         model: "sim".into(),
         timestamp_ms: ts(),
     });
     publish(AgentEvent::ModelStarted {
-        session,
-        run,
+        session: Some(session),
+        run: Some(run),
         model: "sim".into(),
         iteration: 1,
+        request_id: None,
         timestamp_ms: ts(),
     });
+    for piece in ["The user", " greets me."] {
+        publish(AgentEvent::ReasoningDelta {
+            session: Some(session),
+            run: Some(run),
+            message_id: None,
+            text: piece.into(),
+            timestamp_ms: ts(),
+        });
+    }
     publish(AgentEvent::text_delta(session, run, "You said:"));
     for word in prompt.split(' ') {
         publish(AgentEvent::text_delta(session, run, format!(" {word}")));
     }
     publish(AgentEvent::ModelFinished {
-        session,
-        run,
+        session: Some(session),
+        run: Some(run),
         model: "sim".into(),
         duration_ms: 3,
+        iteration: None,
+        request_id: None,
+        finish_reason: None,
+        input_tokens: None,
+        output_tokens: None,
         timestamp_ms: ts(),
     });
     publish(AgentEvent::TokenUsage {
-        session,
-        run,
+        session: Some(session),
+        run: Some(run),
         model: "sim".into(),
         input_tokens: 10,
         output_tokens: 4,
@@ -72,57 +87,74 @@ fn script(
         timestamp_ms: ts(),
     });
     publish(AgentEvent::ToolStarted {
-        session,
-        run,
+        session: Some(session),
+        run: Some(run),
         call_id: "call-1".into(),
         tool: "grep".into(),
+        iteration: None,
+        parent_message_id: None,
         timestamp_ms: ts(),
     });
     for piece in ["{\"pat", "tern\": ", "\"TODO\"}"] {
         publish(AgentEvent::ToolArgsDelta {
-            session,
-            run,
+            session: Some(session),
+            run: Some(run),
             call_id: "call-1".into(),
             text: piece.into(),
             timestamp_ms: ts(),
         });
     }
     publish(AgentEvent::ToolFinished {
-        session,
-        run,
+        session: Some(session),
+        run: Some(run),
         call_id: "call-1".into(),
         tool: "grep".into(),
         success: true,
         duration_ms: 2,
+        iteration: None,
+        output: Some("2 TODOs".into()),
+        error: None,
         timestamp_ms: ts(),
     });
     publish(AgentEvent::MessageCommitted {
-        session,
-        run,
+        session: Some(session),
+        run: Some(run),
         message_id: uuid::Uuid::from_u128(0x1234),
         role: fanout::agent::MessageRole::Tool,
         timestamp_ms: ts(),
     });
     publish(AgentEvent::ModelStarted {
-        session,
-        run,
+        session: Some(session),
+        run: Some(run),
         model: "sim".into(),
         iteration: 2,
+        request_id: None,
         timestamp_ms: ts(),
     });
-    publish(AgentEvent::text_delta(session, run, "Done."));
+    publish(AgentEvent::TextDelta {
+        session: Some(session),
+        run: Some(run),
+        message_id: Some("msg-final".into()),
+        text: "Done.".into(),
+        timestamp_ms: ts(),
+    });
     match ending {
         Ending::Completed => {
             publish(AgentEvent::ModelFinished {
-                session,
-                run,
+                session: Some(session),
+                run: Some(run),
                 model: "sim".into(),
                 duration_ms: 1,
+                iteration: None,
+                request_id: None,
+                finish_reason: None,
+                input_tokens: None,
+                output_tokens: None,
                 timestamp_ms: ts(),
             });
             publish(AgentEvent::TokenUsage {
-                session,
-                run,
+                session: Some(session),
+                run: Some(run),
                 model: "sim".into(),
                 input_tokens: 20,
                 output_tokens: 1,
@@ -134,7 +166,7 @@ fn script(
         // Mid-message and mid-step: the encoder must close both.
         Ending::Failed => publish(AgentEvent::run_failed(session, run, "provider 500")),
         Ending::Cancelled => publish(AgentEvent::RunCancelled {
-            session,
+            session: Some(session),
             run,
             reason: "user stop".into(),
             timestamp_ms: ts(),
@@ -225,6 +257,12 @@ async fn the_official_agui_client_runs_an_agent_and_its_schemas_accept_every_eve
             "RUN_STARTED",
             "STATE_SNAPSHOT",
             "STEP_STARTED",
+            "REASONING_START",
+            "REASONING_MESSAGE_START",
+            "REASONING_MESSAGE_CONTENT",
+            "REASONING_MESSAGE_CONTENT",
+            "REASONING_MESSAGE_END",
+            "REASONING_END",
             "TEXT_MESSAGE_START",
             "TEXT_MESSAGE_CONTENT",
             "TEXT_MESSAGE_CONTENT",
@@ -256,8 +294,15 @@ async fn the_official_agui_client_runs_an_agent_and_its_schemas_accept_every_eve
     let messages = report["messages"].as_array().unwrap();
     let texts: Vec<&str> = messages
         .iter()
+        .filter(|m| m["role"] != "reasoning" && m["role"] != "tool")
         .filter_map(|m| m["content"].as_str())
         .collect();
+    let reasoning = messages.iter().find(|m| m["role"] == "reasoning");
+    assert_eq!(
+        reasoning.map(|m| &m["content"]),
+        Some(&json!("The user greets me.")),
+        "the reasoning deltas are one reasoning message: {messages:#?}"
+    );
     assert_eq!(texts[0], "hello world", "the user's message");
     assert_eq!(
         texts[1], "You said: hello world",
@@ -271,10 +316,19 @@ async fn the_official_agui_client_runs_an_agent_and_its_schemas_accept_every_eve
         call[0]["function"],
         json!({ "name": "grep", "arguments": "{\"pattern\": \"TODO\"}" })
     );
-    assert!(messages
-        .iter()
-        .any(|m| m["role"] == "tool" && m["toolCallId"] == "call-1"));
+    assert!(
+        messages.iter().any(|m| m["role"] == "tool"
+            && m["toolCallId"] == "call-1"
+            && m["content"] == "2 TODOs"),
+        "the tool's output is its result: {messages:#?}"
+    );
     assert_eq!(*texts.last().unwrap(), "Done.");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m["id"] == "msg-final" && m["content"] == "Done."),
+        "the host's message id names the message: {messages:#?}"
+    );
     assert_eq!(
         report["state"],
         json!({ "input_tokens": 30, "output_tokens": 5, "cost_usd": 0.75 })
@@ -345,7 +399,7 @@ async fn a_run_stream_that_overflows_tells_the_client_how_much_it_lost_and_stays
             let agent = AgentId::new();
             let ts = fanout::agent::now_ms();
             bus.publish(AgentEvent::RunStarted {
-                session,
+                session: Some(session),
                 run,
                 agent,
                 model: "m".into(),

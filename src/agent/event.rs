@@ -71,12 +71,12 @@ pub enum MessageRole {
 /// use fanout::Event;
 ///
 /// let (session, run) = (SessionId::new(), RunId::new());
-/// let delta = AgentEvent::TextDelta { session, run, text: "Hel".into(), timestamp_ms: now_ms() };
+/// let delta = AgentEvent::TextDelta { session: Some(session), run: Some(run), text: "Hel".into(), message_id: None, timestamp_ms: now_ms() };
 /// assert_eq!(delta.topic(), topics::DELTA);
 /// assert_eq!(delta.run_id(), Some(run));
 /// assert!(!delta.is_terminal());
 ///
-/// let done = AgentEvent::RunCompleted { session, run, iterations: 3, timestamp_ms: now_ms() };
+/// let done = AgentEvent::RunCompleted { session: Some(session), run, iterations: 3, finish_reason: None, timestamp_ms: now_ms() };
 /// assert!(done.is_terminal());
 /// let json = serde_json::to_string(&done).unwrap();
 /// assert!(json.starts_with(r#"{"type":"run_completed""#));
@@ -90,7 +90,8 @@ pub enum AgentEvent {
     /// A run began.
     RunStarted {
         /// The session it belongs to.
-        session: SessionId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
         /// The run.
         run: RunId,
         /// The agent running it.
@@ -103,18 +104,24 @@ pub enum AgentEvent {
     /// A run finished successfully (terminal).
     RunCompleted {
         /// The session it belongs to.
-        session: SessionId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
         /// The run.
         run: RunId,
         /// Model/tool iterations it took.
         iterations: u32,
+        /// Why the model stopped, in the provider's or the host's words (`"stop"`,
+        /// `"max_iterations"`, ...), if the host says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        finish_reason: Option<String>,
         /// When, in milliseconds since the UNIX epoch.
         timestamp_ms: u64,
     },
     /// A run failed (terminal).
     RunFailed {
         /// The session it belongs to.
-        session: SessionId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
         /// The run.
         run: RunId,
         /// A bounded summary of the error (see [`AgentEvent::run_failed`]).
@@ -125,7 +132,8 @@ pub enum AgentEvent {
     /// A run was cancelled (terminal).
     RunCancelled {
         /// The session it belongs to.
-        session: SessionId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
         /// The run.
         run: RunId,
         /// Why (user stop, budget, shutdown).
@@ -134,30 +142,80 @@ pub enum AgentEvent {
         timestamp_ms: u64,
     },
 
+    /// A turn of the loop began (one model call and the tool calls it asks for).
+    TurnStarted {
+        /// The session.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
+        /// The run.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run: Option<RunId>,
+        /// The turn, from 1.
+        turn: u32,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+    /// A turn of the loop ended.
+    TurnFinished {
+        /// The session.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
+        /// The run.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run: Option<RunId>,
+        /// The turn, from 1.
+        turn: u32,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+
     // ---- model calls (topic LLM) ----
     /// A model call began.
     ModelStarted {
         /// The session.
-        session: SessionId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
         /// The run.
-        run: RunId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run: Option<RunId>,
         /// The model called.
         model: String,
-        /// The loop iteration, from 1.
+        /// The loop iteration (a turn), from 1.
         iteration: u32,
+        /// The provider's or the host's id of the request, if it has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
         /// When, in milliseconds since the UNIX epoch.
         timestamp_ms: u64,
     },
     /// A model call returned.
     ModelFinished {
         /// The session.
-        session: SessionId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
         /// The run.
-        run: RunId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run: Option<RunId>,
         /// The model called.
         model: String,
         /// Wall time of the call, in milliseconds.
         duration_ms: u64,
+        /// The loop iteration of the call (as in its `ModelStarted`), if the host says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        iteration: Option<u32>,
+        /// The provider's or the host's id of the request, if it has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+        /// Why the model stopped (`"stop"`, `"tool_calls"`, `"length"`, ...), if the host says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        finish_reason: Option<String>,
+        /// Prompt tokens of the call, if the host counts them here (a `TokenUsage` event may
+        /// carry them instead: count each call once).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        input_tokens: Option<u64>,
+        /// Completion tokens of the call, if the host counts them here.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        output_tokens: Option<u64>,
         /// When, in milliseconds since the UNIX epoch.
         timestamp_ms: u64,
     },
@@ -166,9 +224,31 @@ pub enum AgentEvent {
     /// A piece of the model's text, as streamed (one per token or chunk).
     TextDelta {
         /// The session.
-        session: SessionId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
         /// The run.
-        run: RunId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run: Option<RunId>,
+        /// The message the text belongs to (the host's id of the assistant message), if it
+        /// names one. A UI gateway starts a new message when it changes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_id: Option<String>,
+        /// The new text.
+        text: String,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+    /// A piece of the model's reasoning (thinking) text, as streamed.
+    ReasoningDelta {
+        /// The session.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
+        /// The run.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run: Option<RunId>,
+        /// The reasoning message the text belongs to, if the host names one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_id: Option<String>,
         /// The new text.
         text: String,
         /// When, in milliseconds since the UNIX epoch.
@@ -177,9 +257,11 @@ pub enum AgentEvent {
     /// A piece of a tool call's arguments, as streamed.
     ToolArgsDelta {
         /// The session.
-        session: SessionId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
         /// The run.
-        run: RunId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run: Option<RunId>,
         /// The tool call the arguments belong to.
         call_id: String,
         /// The new argument text.
@@ -189,25 +271,71 @@ pub enum AgentEvent {
     },
 
     // ---- tools (topic TOOL) ----
+    /// The model began a tool call (its arguments follow as `ToolArgsDelta`s): the model's
+    /// side of the call, before anything runs.
+    ModelToolCallStarted {
+        /// The session.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
+        /// The run.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run: Option<RunId>,
+        /// The tool call (matches `ToolArgsDelta`, `ModelToolCallCompleted`, `ToolStarted`...).
+        call_id: String,
+        /// The tool's name.
+        tool: String,
+        /// The assistant message the call is part of, if the host names one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent_message_id: Option<String>,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
+    /// The model finished a tool call: its complete arguments, before the tool runs.
+    ModelToolCallCompleted {
+        /// The session.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
+        /// The run.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run: Option<RunId>,
+        /// The tool call.
+        call_id: String,
+        /// The tool's name.
+        tool: String,
+        /// The complete arguments, as the model wrote them (usually JSON).
+        arguments: String,
+        /// When, in milliseconds since the UNIX epoch.
+        timestamp_ms: u64,
+    },
     /// A tool call was dispatched.
     ToolStarted {
         /// The session.
-        session: SessionId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
         /// The run.
-        run: RunId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run: Option<RunId>,
         /// The tool call (matches `ToolFinished`).
         call_id: String,
         /// The tool's name.
         tool: String,
+        /// The loop iteration (turn) it belongs to, if the host says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        iteration: Option<u32>,
+        /// The assistant message the call is part of, if the host names one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent_message_id: Option<String>,
         /// When, in milliseconds since the UNIX epoch.
         timestamp_ms: u64,
     },
     /// A tool call returned.
     ToolFinished {
         /// The session.
-        session: SessionId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
         /// The run.
-        run: RunId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run: Option<RunId>,
         /// The tool call (matches `ToolStarted`).
         call_id: String,
         /// The tool's name.
@@ -216,6 +344,17 @@ pub enum AgentEvent {
         success: bool,
         /// Wall time of the call, in milliseconds.
         duration_ms: u64,
+        /// The loop iteration (turn) it belongs to, if the host says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        iteration: Option<u32>,
+        /// What the tool returned, if the host publishes it (user content: leave it out of
+        /// events that go to content-free telemetry).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        output: Option<serde_json::Value>,
+        /// Why it failed, if it did and the host says (a bounded summary: see
+        /// [`summarize_error`](super::summarize_error)).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
         /// When, in milliseconds since the UNIX epoch.
         timestamp_ms: u64,
     },
@@ -247,9 +386,11 @@ pub enum AgentEvent {
     /// A message was committed to the session's store (no content: an id and a role).
     MessageCommitted {
         /// The session.
-        session: SessionId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
         /// The run that produced it.
-        run: RunId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run: Option<RunId>,
         /// The stored message's id.
         message_id: Uuid,
         /// Who wrote it.
@@ -262,9 +403,11 @@ pub enum AgentEvent {
     /// Tokens a model call used, and what they cost.
     TokenUsage {
         /// The session.
-        session: SessionId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
         /// The run.
-        run: RunId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run: Option<RunId>,
         /// The model.
         model: String,
         /// Prompt tokens.
@@ -281,9 +424,11 @@ pub enum AgentEvent {
     /// A cost other than tokens (a paid tool or API call).
     CostRecorded {
         /// The session.
-        session: SessionId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
         /// The run.
-        run: RunId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run: Option<RunId>,
         /// What was paid for.
         item: String,
         /// The cost, in US dollars (a non-finite cost round-trips through JSON as NaN, as in
@@ -296,7 +441,8 @@ pub enum AgentEvent {
     /// A session spent its budget: the loop should stop or ask the user.
     BudgetExhausted {
         /// The session.
-        session: SessionId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
         /// The budget, in US dollars.
         budget_usd: f64,
         /// Spent so far, in US dollars.
@@ -309,7 +455,8 @@ pub enum AgentEvent {
     /// An agent started work.
     AgentStarted {
         /// The session.
-        session: SessionId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
         /// The agent.
         agent: AgentId,
         /// Its task, in a few words.
@@ -320,18 +467,24 @@ pub enum AgentEvent {
     /// An agent stopped.
     AgentFinished {
         /// The session.
-        session: SessionId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
         /// The agent.
         agent: AgentId,
         /// Whether it succeeded.
         success: bool,
+        /// Why it failed, if it did and the host says (a bounded summary: see
+        /// [`summarize_error`](super::summarize_error)).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
         /// When, in milliseconds since the UNIX epoch.
         timestamp_ms: u64,
     },
     /// A multi-agent group was formed.
     AgentGroupCreated {
         /// The session.
-        session: SessionId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
         /// The group.
         group: Uuid,
         /// Its members.
@@ -342,7 +495,8 @@ pub enum AgentEvent {
     /// A member of a multi-agent group finished.
     AgentGroupMemberFinished {
         /// The session.
-        session: SessionId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
         /// The group.
         group: Uuid,
         /// The member.
@@ -355,9 +509,11 @@ pub enum AgentEvent {
     /// The loop is repeating itself (same tool, same arguments, no progress).
     DoomLoopDetected {
         /// The session.
-        session: SessionId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
         /// The run.
-        run: RunId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run: Option<RunId>,
         /// The pattern seen.
         description: String,
         /// When, in milliseconds since the UNIX epoch.
@@ -366,9 +522,11 @@ pub enum AgentEvent {
     /// A circuit breaker opened after repeated failures (compaction, a provider, a tool).
     CircuitBreakerOpened {
         /// The session.
-        session: SessionId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
         /// The run.
-        run: RunId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run: Option<RunId>,
         /// Which breaker.
         breaker: String,
         /// Failures in a row that opened it.
@@ -381,9 +539,11 @@ pub enum AgentEvent {
     /// An action waits for a human's approval.
     ApprovalRequested {
         /// The session.
-        session: SessionId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
         /// The run.
-        run: RunId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run: Option<RunId>,
         /// The request (matches `ApprovalResolved`).
         approval: Uuid,
         /// The action (e.g. `"shell"`).
@@ -398,9 +558,11 @@ pub enum AgentEvent {
     /// A human approved or rejected a request.
     ApprovalResolved {
         /// The session.
-        session: SessionId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
         /// The run.
-        run: RunId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run: Option<RunId>,
         /// The request.
         approval: Uuid,
         /// Approved (`true`) or rejected.
@@ -456,7 +618,7 @@ impl AgentEvent {
     /// ```
     pub fn run_failed(session: SessionId, run: RunId, error: impl AsRef<str>) -> Self {
         AgentEvent::RunFailed {
-            session,
+            session: Some(session),
             run,
             error: summarize_error(error.as_ref(), ERROR_SUMMARY_MAX_CHARS),
             timestamp_ms: super::now_ms(),
@@ -478,8 +640,9 @@ impl AgentEvent {
     /// ```
     pub fn text_delta(session: SessionId, run: RunId, text: impl Into<String>) -> Self {
         AgentEvent::TextDelta {
-            session,
-            run,
+            session: Some(session),
+            run: Some(run),
+            message_id: None,
             text: text.into(),
             timestamp_ms: super::now_ms(),
         }
@@ -498,9 +661,10 @@ impl AgentEvent {
     /// ```
     pub fn run_completed(session: SessionId, run: RunId, iterations: u32) -> Self {
         AgentEvent::RunCompleted {
-            session,
+            session: Some(session),
             run,
             iterations,
+            finish_reason: None,
             timestamp_ms: super::now_ms(),
         }
     }
@@ -509,12 +673,18 @@ impl AgentEvent {
     pub fn topic(&self) -> Topic {
         use AgentEvent::*;
         match self {
-            RunStarted { .. } | RunCompleted { .. } | RunFailed { .. } | RunCancelled { .. } => {
-                topics::RUN
-            }
+            RunStarted { .. }
+            | RunCompleted { .. }
+            | RunFailed { .. }
+            | RunCancelled { .. }
+            | TurnStarted { .. }
+            | TurnFinished { .. } => topics::RUN,
             ModelStarted { .. } | ModelFinished { .. } => topics::LLM,
-            TextDelta { .. } | ToolArgsDelta { .. } => topics::DELTA,
-            ToolStarted { .. } | ToolFinished { .. } => topics::TOOL,
+            TextDelta { .. } | ReasoningDelta { .. } | ToolArgsDelta { .. } => topics::DELTA,
+            ModelToolCallStarted { .. }
+            | ModelToolCallCompleted { .. }
+            | ToolStarted { .. }
+            | ToolFinished { .. } => topics::TOOL,
             SessionStarted { .. }
             | SessionEnded { .. }
             | SessionStatusChanged { .. }
@@ -554,11 +724,16 @@ impl AgentEvent {
             RunStarted { run, .. }
             | RunCompleted { run, .. }
             | RunFailed { run, .. }
-            | RunCancelled { run, .. }
+            | RunCancelled { run, .. } => Some(run),
+            TurnStarted { run, .. }
+            | TurnFinished { run, .. }
             | ModelStarted { run, .. }
             | ModelFinished { run, .. }
             | TextDelta { run, .. }
+            | ReasoningDelta { run, .. }
             | ToolArgsDelta { run, .. }
+            | ModelToolCallStarted { run, .. }
+            | ModelToolCallCompleted { run, .. }
             | ToolStarted { run, .. }
             | ToolFinished { run, .. }
             | MessageCommitted { run, .. }
@@ -567,8 +742,8 @@ impl AgentEvent {
             | DoomLoopDetected { run, .. }
             | CircuitBreakerOpened { run, .. }
             | ApprovalRequested { run, .. }
-            | ApprovalResolved { run, .. } => Some(run),
-            Custom { run, .. } => run.as_ref(),
+            | ApprovalResolved { run, .. }
+            | Custom { run, .. } => run.as_ref(),
             SessionStarted { .. }
             | SessionEnded { .. }
             | SessionStatusChanged { .. }
@@ -582,11 +757,14 @@ impl AgentEvent {
         }
     }
 
-    /// The session this event belongs to; `None` only for host-wide events (`ConfigReloaded`,
-    /// `ShutdownRequested`) and a `Custom` event without one.
+    /// The session this event belongs to; `None` for host-wide events (`ConfigReloaded`,
+    /// `ShutdownRequested`) and for an event whose host named no session.
     pub fn session_id(&self) -> Option<SessionId> {
         use AgentEvent::*;
         match self {
+            SessionStarted { session, .. }
+            | SessionEnded { session, .. }
+            | SessionStatusChanged { session, .. } => Some(*session),
             RunStarted { session, .. }
             | RunCompleted { session, .. }
             | RunFailed { session, .. }
@@ -595,11 +773,13 @@ impl AgentEvent {
             | ModelFinished { session, .. }
             | TextDelta { session, .. }
             | ToolArgsDelta { session, .. }
+            | TurnStarted { session, .. }
+            | TurnFinished { session, .. }
+            | ReasoningDelta { session, .. }
+            | ModelToolCallStarted { session, .. }
+            | ModelToolCallCompleted { session, .. }
             | ToolStarted { session, .. }
             | ToolFinished { session, .. }
-            | SessionStarted { session, .. }
-            | SessionEnded { session, .. }
-            | SessionStatusChanged { session, .. }
             | MessageCommitted { session, .. }
             | TokenUsage { session, .. }
             | CostRecorded { session, .. }
@@ -611,8 +791,8 @@ impl AgentEvent {
             | DoomLoopDetected { session, .. }
             | CircuitBreakerOpened { session, .. }
             | ApprovalRequested { session, .. }
-            | ApprovalResolved { session, .. } => Some(*session),
-            Custom { session, .. } => *session,
+            | ApprovalResolved { session, .. }
+            | Custom { session, .. } => *session,
             ConfigReloaded { .. } | ShutdownRequested { .. } => None,
         }
     }
@@ -637,9 +817,14 @@ impl AgentEvent {
             | RunCompleted { timestamp_ms, .. }
             | RunFailed { timestamp_ms, .. }
             | RunCancelled { timestamp_ms, .. }
+            | TurnStarted { timestamp_ms, .. }
+            | TurnFinished { timestamp_ms, .. }
             | ModelStarted { timestamp_ms, .. }
             | ModelFinished { timestamp_ms, .. }
             | TextDelta { timestamp_ms, .. }
+            | ReasoningDelta { timestamp_ms, .. }
+            | ModelToolCallStarted { timestamp_ms, .. }
+            | ModelToolCallCompleted { timestamp_ms, .. }
             | ToolArgsDelta { timestamp_ms, .. }
             | ToolStarted { timestamp_ms, .. }
             | ToolFinished { timestamp_ms, .. }
@@ -673,9 +858,14 @@ impl AgentEvent {
             RunCompleted { .. } => "run_completed",
             RunFailed { .. } => "run_failed",
             RunCancelled { .. } => "run_cancelled",
+            TurnStarted { .. } => "turn_started",
+            TurnFinished { .. } => "turn_finished",
             ModelStarted { .. } => "model_started",
             ModelFinished { .. } => "model_finished",
             TextDelta { .. } => "text_delta",
+            ReasoningDelta { .. } => "reasoning_delta",
+            ModelToolCallStarted { .. } => "model_tool_call_started",
+            ModelToolCallCompleted { .. } => "model_tool_call_completed",
             ToolArgsDelta { .. } => "tool_args_delta",
             ToolStarted { .. } => "tool_started",
             ToolFinished { .. } => "tool_finished",

@@ -156,6 +156,38 @@ impl<E: Event> HistoryBus<E> {
         super::PublishAsync::new(&self.inner, &self.counter, &self.history, event)
     }
 
+    /// Publishes `event` with the next sequence number without ever waiting on a subscriber,
+    /// whatever its policy; see [`HistoryPublisher::try_publish`] (and what it says of its turn).
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError::Closed`] with the event, if the bus was closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::{HistoryBus, Overflow};
+    /// use fanout::error::TryRecvError;
+    /// use fanout::history::Replay;
+    /// # #[derive(Clone, Debug, PartialEq)] struct Ping(u8);
+    /// # impl fanout::Event for Ping { fn topic(&self) -> fanout::Topic { fanout::topic!(0) } }
+    /// let bus = HistoryBus::builder(8).build().unwrap();
+    /// let mut audit = bus.subscriber().capacity(1).overflow(Overflow::Block).build().unwrap();
+    /// bus.try_publish(Ping(1)).unwrap();
+    /// // The audit queue is full and nobody reads it: `publish` would wait here.
+    /// let full = bus.try_publish(Ping(2)).unwrap();
+    /// assert_eq!((full.delivered(), full.dropped(), full.timed_out()), (0, 1, 1));
+    /// assert_eq!(audit.try_recv(), Err(TryRecvError::Lagged(1)));
+    /// assert_eq!(audit.try_recv().unwrap().into_parts(), (1, Ping(1)));
+    /// // The history kept it, numbered: a late subscriber replays both.
+    /// let mut late = bus.subscriber().replay(Replay::Since(0)).build().unwrap();
+    /// assert_eq!(late.try_recv().unwrap().into_parts(), (1, Ping(1)));
+    /// assert_eq!(late.try_recv().unwrap().into_parts(), (2, Ping(2)));
+    /// ```
+    pub fn try_publish(&self, event: E) -> Result<Delivery, PublishError<E>> {
+        publish::try_publish(&self.inner, &self.counter, &self.history, event)
+    }
+
     /// Publishes the event built by `make` if a subscriber wants `topic` or the history keeps
     /// it, and never calls `make` otherwise.
     ///

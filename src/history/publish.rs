@@ -101,6 +101,29 @@ fn publish_in_order<E: Event>(
     Ok(delivered)
 }
 
+/// `try_publish` on a history bus: its turn as any publish takes it, then a fan-out whose
+/// deadline has passed, so a full `Block` queue loses the event (counted) instead of waiting.
+pub(crate) fn try_publish<E: Event>(
+    inner: &Inner<Sequenced<E>>,
+    counter: &PublishCounter,
+    history: &History<E>,
+    event: E,
+) -> Result<Delivery, PublishError<E>> {
+    let topic = event.topic();
+    if !is_interested(inner, history, topic) {
+        return fan_out::idle(inner, || Sequenced::new(0, event)).map_err(unwrap_closed);
+    }
+    let _order = history.order.lock();
+    publish_in_order(inner, counter, history, event, topic, Some(passed()))
+}
+
+/// An instant that has passed (the first time anyone asked): the deadline of a fan-out that
+/// must not wait, without a clock read per publish.
+fn passed() -> Instant {
+    static PAST: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *PAST.get_or_init(Instant::now)
+}
+
 pub(crate) fn publish_timeout<E: Event>(
     inner: &Inner<Sequenced<E>>,
     counter: &PublishCounter,
@@ -258,6 +281,25 @@ impl<E: Event> HistoryPublisher<E> {
         timeout: Duration,
     ) -> Result<Delivery, PublishError<E>> {
         publish_timeout(&self.inner, &self.counter, &self.history, event, timeout)
+    }
+
+    /// Publishes `event` with the next sequence number without ever waiting on a subscriber,
+    /// whatever its policy: [`Publisher::try_publish`](crate::Publisher::try_publish) on a
+    /// history bus. The history keeps the event as `publish` would; a full
+    /// [`Block`](crate::Overflow::Block) queue does not get it, counted as lost for that
+    /// subscriber (its `Lagged`, [`Delivery::dropped`] and [`Delivery::timed_out`]).
+    ///
+    /// It takes its turn among the bus's publishes (they are numbered one at a time), which other
+    /// publishes hold while they fan out. A `publish` that waits on a full `Block` queue holds its
+    /// turn while it waits: on a bus where some publisher may wait, a publish that must never
+    /// wait at all uses [`publish_timeout`](Self::publish_timeout)`(event, Duration::ZERO)`,
+    /// which hands the event back when the turn is taken.
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError::Closed`] with the event, if the bus was closed (it takes no number).
+    pub fn try_publish(&self, event: E) -> Result<Delivery, PublishError<E>> {
+        try_publish(&self.inner, &self.counter, &self.history, event)
     }
 
     /// Publishes the event built by `make` if a subscriber wants `topic` or the history keeps

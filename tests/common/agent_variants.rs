@@ -32,7 +32,7 @@ pub fn every_variant(ids: &Ids) -> Vec<(AgentEvent, Topic)> {
     vec![
         (
             AgentEvent::RunStarted {
-                session,
+                session: Some(session),
                 run,
                 agent,
                 model: "m".into(),
@@ -42,16 +42,17 @@ pub fn every_variant(ids: &Ids) -> Vec<(AgentEvent, Topic)> {
         ),
         (
             AgentEvent::RunCompleted {
-                session,
+                session: Some(session),
                 run,
                 iterations: 4,
+                finish_reason: Some("stop".into()),
                 timestamp_ms: t,
             },
             topics::RUN,
         ),
         (
             AgentEvent::RunFailed {
-                session,
+                session: Some(session),
                 run,
                 error: "boom".into(),
                 timestamp_ms: t,
@@ -60,7 +61,7 @@ pub fn every_variant(ids: &Ids) -> Vec<(AgentEvent, Topic)> {
         ),
         (
             AgentEvent::RunCancelled {
-                session,
+                session: Some(session),
                 run,
                 reason: "user".into(),
                 timestamp_ms: t,
@@ -68,38 +69,73 @@ pub fn every_variant(ids: &Ids) -> Vec<(AgentEvent, Topic)> {
             topics::RUN,
         ),
         (
+            AgentEvent::TurnStarted {
+                session: Some(session),
+                run: Some(run),
+                turn: 2,
+                timestamp_ms: t,
+            },
+            topics::RUN,
+        ),
+        (
+            AgentEvent::TurnFinished {
+                session: Some(session),
+                run: Some(run),
+                turn: 2,
+                timestamp_ms: t,
+            },
+            topics::RUN,
+        ),
+        (
             AgentEvent::ModelStarted {
-                session,
-                run,
+                session: Some(session),
+                run: Some(run),
                 model: "m".into(),
                 iteration: 1,
+                request_id: Some("req-1".into()),
                 timestamp_ms: t,
             },
             topics::LLM,
         ),
         (
             AgentEvent::ModelFinished {
-                session,
-                run,
+                session: Some(session),
+                run: Some(run),
                 model: "m".into(),
                 duration_ms: 812,
+                iteration: Some(1),
+                request_id: Some("req-1".into()),
+                finish_reason: Some("tool_calls".into()),
+                input_tokens: Some(1200),
+                output_tokens: Some(85),
                 timestamp_ms: t,
             },
             topics::LLM,
         ),
         (
             AgentEvent::TextDelta {
-                session,
-                run,
+                session: Some(session),
+                run: Some(run),
                 text: "héllo 🌍".into(),
+                message_id: Some("m1".into()),
+                timestamp_ms: t,
+            },
+            topics::DELTA,
+        ),
+        (
+            AgentEvent::ReasoningDelta {
+                session: Some(session),
+                run: Some(run),
+                message_id: Some("r1".into()),
+                text: "hmm, ünïcode".into(),
                 timestamp_ms: t,
             },
             topics::DELTA,
         ),
         (
             AgentEvent::ToolArgsDelta {
-                session,
-                run,
+                session: Some(session),
+                run: Some(run),
                 call_id: "c1".into(),
                 text: "{\"pa".into(),
                 timestamp_ms: t,
@@ -107,23 +143,50 @@ pub fn every_variant(ids: &Ids) -> Vec<(AgentEvent, Topic)> {
             topics::DELTA,
         ),
         (
-            AgentEvent::ToolStarted {
-                session,
-                run,
+            AgentEvent::ModelToolCallStarted {
+                session: Some(session),
+                run: Some(run),
                 call_id: "c1".into(),
                 tool: "grep".into(),
+                parent_message_id: Some("m1".into()),
+                timestamp_ms: t,
+            },
+            topics::TOOL,
+        ),
+        (
+            AgentEvent::ModelToolCallCompleted {
+                session: Some(session),
+                run: Some(run),
+                call_id: "c1".into(),
+                tool: "grep".into(),
+                arguments: "{\"pattern\":\"x\"}".into(),
+                timestamp_ms: t,
+            },
+            topics::TOOL,
+        ),
+        (
+            AgentEvent::ToolStarted {
+                session: Some(session),
+                run: Some(run),
+                call_id: "c1".into(),
+                tool: "grep".into(),
+                iteration: Some(1),
+                parent_message_id: Some("m1".into()),
                 timestamp_ms: t,
             },
             topics::TOOL,
         ),
         (
             AgentEvent::ToolFinished {
-                session,
-                run,
+                session: Some(session),
+                run: Some(run),
                 call_id: "c1".into(),
                 tool: "grep".into(),
                 success: false,
                 duration_ms: 7,
+                iteration: Some(1),
+                output: None,
+                error: Some("no such file".into()),
                 timestamp_ms: t,
             },
             topics::TOOL,
@@ -152,8 +215,8 @@ pub fn every_variant(ids: &Ids) -> Vec<(AgentEvent, Topic)> {
         ),
         (
             AgentEvent::MessageCommitted {
-                session,
-                run,
+                session: Some(session),
+                run: Some(run),
                 message_id: Uuid::new_v4(),
                 role: MessageRole::Assistant,
                 timestamp_ms: t,
@@ -162,8 +225,8 @@ pub fn every_variant(ids: &Ids) -> Vec<(AgentEvent, Topic)> {
         ),
         (
             AgentEvent::TokenUsage {
-                session,
-                run,
+                session: Some(session),
+                run: Some(run),
                 model: "m".into(),
                 input_tokens: 1200,
                 output_tokens: 340,
@@ -174,8 +237,8 @@ pub fn every_variant(ids: &Ids) -> Vec<(AgentEvent, Topic)> {
         ),
         (
             AgentEvent::CostRecorded {
-                session,
-                run,
+                session: Some(session),
+                run: Some(run),
                 item: "web_search".into(),
                 cost_usd: 0.005,
                 timestamp_ms: t,
@@ -184,7 +247,7 @@ pub fn every_variant(ids: &Ids) -> Vec<(AgentEvent, Topic)> {
         ),
         (
             AgentEvent::BudgetExhausted {
-                session,
+                session: Some(session),
                 budget_usd: 5.0,
                 spent_usd: 5.25,
                 timestamp_ms: t,
@@ -193,7 +256,7 @@ pub fn every_variant(ids: &Ids) -> Vec<(AgentEvent, Topic)> {
         ),
         (
             AgentEvent::AgentStarted {
-                session,
+                session: Some(session),
                 agent,
                 task: "review".into(),
                 timestamp_ms: t,
@@ -202,16 +265,17 @@ pub fn every_variant(ids: &Ids) -> Vec<(AgentEvent, Topic)> {
         ),
         (
             AgentEvent::AgentFinished {
-                session,
+                session: Some(session),
                 agent,
-                success: true,
+                success: false,
+                error: Some("quota exceeded: ünïcode".into()),
                 timestamp_ms: t,
             },
             topics::AGENT,
         ),
         (
             AgentEvent::AgentGroupCreated {
-                session,
+                session: Some(session),
                 group: Uuid::new_v4(),
                 members: vec![agent, AgentId::new()],
                 timestamp_ms: t,
@@ -220,7 +284,7 @@ pub fn every_variant(ids: &Ids) -> Vec<(AgentEvent, Topic)> {
         ),
         (
             AgentEvent::AgentGroupMemberFinished {
-                session,
+                session: Some(session),
                 group: Uuid::new_v4(),
                 agent,
                 success: false,
@@ -230,8 +294,8 @@ pub fn every_variant(ids: &Ids) -> Vec<(AgentEvent, Topic)> {
         ),
         (
             AgentEvent::DoomLoopDetected {
-                session,
-                run,
+                session: Some(session),
+                run: Some(run),
                 description: "same call x3".into(),
                 timestamp_ms: t,
             },
@@ -239,8 +303,8 @@ pub fn every_variant(ids: &Ids) -> Vec<(AgentEvent, Topic)> {
         ),
         (
             AgentEvent::CircuitBreakerOpened {
-                session,
-                run,
+                session: Some(session),
+                run: Some(run),
                 breaker: "compaction".into(),
                 consecutive_failures: 3,
                 timestamp_ms: t,
@@ -249,8 +313,8 @@ pub fn every_variant(ids: &Ids) -> Vec<(AgentEvent, Topic)> {
         ),
         (
             AgentEvent::ApprovalRequested {
-                session,
-                run,
+                session: Some(session),
+                run: Some(run),
                 approval: Uuid::new_v4(),
                 action: "shell".into(),
                 resource: "/tmp".into(),
@@ -261,8 +325,8 @@ pub fn every_variant(ids: &Ids) -> Vec<(AgentEvent, Topic)> {
         ),
         (
             AgentEvent::ApprovalResolved {
-                session,
-                run,
+                session: Some(session),
+                run: Some(run),
                 approval: Uuid::new_v4(),
                 approved: true,
                 timestamp_ms: t,

@@ -1,6 +1,8 @@
 //! [`AguiEncoder`]: how one run's events become AG-UI events, and [`AgentRunEncoder`], the
 //! encoder of [`fanout::agent::AgentEvent`].
 
+use std::collections::HashSet;
+
 use fanout::agent::{AgentEvent, RunId};
 use serde_json::json;
 
@@ -40,25 +42,33 @@ pub trait AguiEncoder<E>: Send + 'static {
 /// | `RunStarted` | `RUN_STARTED` (the client's `threadId`/`runId`) and `STATE_SNAPSHOT` |
 /// | `ModelStarted` / `ModelFinished` | `STEP_STARTED` / `STEP_FINISHED` `"model call <iteration>"` |
 /// | `TextDelta` | `TEXT_MESSAGE_START` (first of a message), `TEXT_MESSAGE_CONTENT` |
-/// | `ToolStarted`, `ToolArgsDelta`, `ToolFinished` | `TOOL_CALL_START`, `TOOL_CALL_ARGS`, `TOOL_CALL_END` and `TOOL_CALL_RESULT` |
+/// | `ReasoningDelta` | `REASONING_START` and `REASONING_MESSAGE_START` (first of a message), `REASONING_MESSAGE_CONTENT` |
+/// | `ModelToolCallStarted`, `ToolArgsDelta`, `ModelToolCallCompleted` | `TOOL_CALL_START`, `TOOL_CALL_ARGS`, `TOOL_CALL_END` (the model's side of a call) |
+/// | `ToolStarted`, `ToolFinished` | `TOOL_CALL_START` and `TOOL_CALL_END` if the model's side was not streamed; `TOOL_CALL_RESULT` |
 /// | `TokenUsage` | `STATE_DELTA` of the run's token and cost totals; summed into `RUN_FINISHED.usage` |
+/// | `ModelFinished` token counts | summed into `RUN_FINISHED.usage` when the run has no `TokenUsage` (so a call is never counted twice) |
 /// | `RunCompleted` | `RUN_FINISHED` `{"type":"success"}` |
 /// | `RunCancelled` | `CUSTOM` `run_cancelled` (the reason), `RUN_FINISHED` `{"type":"cancelled"}` |
 /// | `RunFailed` | `RUN_ERROR` (the error summary, code `run_failed`) |
 /// | other events of the run | `CUSTOM`, named by the event's kind, its JSON as the value |
 ///
-/// A text message or tool call still open when another begins, a step ends or the run ends is
-/// closed first, so the stream always passes the client's sequence verification.
+/// A text or reasoning message or tool call still open when another begins, a step ends or the
+/// run ends is closed first, so the stream always passes the client's sequence verification.
 ///
-/// # Ids the vocabulary lacks
+/// # Ids
 ///
-/// AG-UI names every text message, and a tool result is a message; `AgentEvent` has no message
-/// id on `TextDelta`. The encoder derives them from the run and the order of the stream, the
-/// same for every client of the run: the `n`-th text message of a run is
-/// `"<runId>/text/<n>"`, the result of tool call `c` is `"<runId>/tool/<c>"`; the step of a
-/// model call is named by its iteration (`ModelFinished` has none: it closes the open step).
-/// A tool call's arguments streamed before its `ToolStarted` are held until it (or its
-/// `ToolFinished`, which names the tool too) arrives.
+/// AG-UI names every text message, and a tool result is a message. The host's ids are used
+/// where its events carry them: a `TextDelta`'s or `ReasoningDelta`'s `message_id` names the
+/// message (a new id starts a new message), a tool call's `parent_message_id` is its
+/// `parentMessageId`, a `ToolFinished`'s `output` (or `error`) is the result's `content`. Where
+/// they do not, the encoder derives them from the run and the order of the stream, the same for
+/// every client of the run: the `n`-th text message of a run is `"<runId>/text/<n>"`, its `n`-th
+/// reasoning message `"<runId>/reasoning/<n>"`, a tool call's parent is the last text message,
+/// the result of tool call `c` is `"<runId>/tool/<c>"` (the vocabulary has no id for it) and its
+/// content `{"success":…,"duration_ms":…}`. The step of a model call is named by its iteration;
+/// a `ModelFinished` whose `ModelStarted` was lost (and so no step is open) still reports its
+/// step, started and finished at once, when it names its iteration. A tool call's arguments
+/// streamed before the event that opens it are held until it arrives.
 ///
 /// # Examples
 ///
@@ -89,10 +99,14 @@ pub struct AgentRunEncoder {
     texts: u32,
     text: Option<String>,
     last_text: Option<String>,
+    reasonings: u32,
+    reasoning: Option<String>,
+    ended_calls: HashSet<String>,
     step: Option<String>,
     tool: Option<String>,
     held_args: Vec<(String, String)>,
     usage: Vec<TokenUsage>,
+    model_usage: Vec<TokenUsage>,
     cost_usd: f64,
 }
 
@@ -108,10 +122,14 @@ impl AgentRunEncoder {
             texts: 0,
             text: None,
             last_text: None,
+            reasonings: 0,
+            reasoning: None,
+            ended_calls: HashSet::new(),
             step: None,
             tool: None,
             held_args: Vec::new(),
             usage: Vec::new(),
+            model_usage: Vec::new(),
             cost_usd: 0.0,
         }
     }
@@ -145,8 +163,22 @@ impl AgentRunEncoder {
         }
     }
 
+    fn close_reasoning(&mut self, ts: Option<u64>, out: &mut Vec<AguiEvent>) {
+        if let Some(message_id) = self.reasoning.take() {
+            out.push(AguiEvent::ReasoningMessageEnd {
+                message_id: message_id.clone(),
+                timestamp: ts,
+            });
+            out.push(AguiEvent::ReasoningEnd {
+                message_id,
+                timestamp: ts,
+            });
+        }
+    }
+
     fn close_tool(&mut self, ts: Option<u64>, out: &mut Vec<AguiEvent>) {
         if let Some(tool_call_id) = self.tool.take() {
+            self.ended_calls.insert(tool_call_id.clone());
             out.push(AguiEvent::ToolCallEnd {
                 tool_call_id,
                 timestamp: ts,
@@ -164,19 +196,28 @@ impl AgentRunEncoder {
     }
 
     fn close_all(&mut self, ts: Option<u64>, out: &mut Vec<AguiEvent>) {
+        self.close_reasoning(ts, out);
         self.close_text(ts, out);
         self.close_tool(ts, out);
         self.close_step(ts, out);
     }
 
     /// Opens tool call `call` (closing whatever is open), with the arguments held for it.
-    fn open_tool(&mut self, call: &str, name: &str, ts: Option<u64>, out: &mut Vec<AguiEvent>) {
+    fn open_tool(
+        &mut self,
+        call: &str,
+        name: &str,
+        parent: Option<&String>,
+        ts: Option<u64>,
+        out: &mut Vec<AguiEvent>,
+    ) {
+        self.close_reasoning(ts, out);
         self.close_text(ts, out);
         self.close_tool(ts, out);
         out.push(AguiEvent::ToolCallStart {
             tool_call_id: call.to_owned(),
             tool_call_name: name.to_owned(),
-            parent_message_id: self.last_text.clone(),
+            parent_message_id: parent.or(self.last_text.as_ref()).cloned(),
             timestamp: ts,
         });
         self.tool = Some(call.to_owned());
@@ -201,19 +242,15 @@ impl AgentRunEncoder {
         });
     }
 
-    fn usage_of(&mut self, model: &str, input: u64, output: u64) {
-        let entry = match self
-            .usage
-            .iter_mut()
-            .find(|u| u.model.as_deref() == Some(model))
-        {
+    fn usage_of(usage: &mut Vec<TokenUsage>, model: &str, input: u64, output: u64) {
+        let entry = match usage.iter_mut().find(|u| u.model.as_deref() == Some(model)) {
             Some(entry) => entry,
             None => {
-                self.usage.push(TokenUsage {
+                usage.push(TokenUsage {
                     model: Some(model.to_owned()),
                     ..TokenUsage::default()
                 });
-                self.usage.last_mut().expect("just pushed")
+                usage.last_mut().expect("just pushed")
             }
         };
         let add =
@@ -221,6 +258,17 @@ impl AgentRunEncoder {
         add(&mut entry.input_tokens, input);
         add(&mut entry.output_tokens, output);
         add(&mut entry.total_tokens, input.saturating_add(output));
+    }
+}
+
+impl AgentRunEncoder {
+    /// `RUN_FINISHED.usage`: the `TokenUsage` totals, or, if the run had none, the counts its
+    /// `ModelFinished` events carried.
+    fn run_usage(&self) -> Option<Vec<TokenUsage>> {
+        [&self.usage, &self.model_usage]
+            .into_iter()
+            .find(|usage| !usage.is_empty())
+            .cloned()
     }
 }
 
@@ -242,19 +290,53 @@ impl AguiEncoder<AgentEvent> for AgentRunEncoder {
                     timestamp: ts,
                 });
             }
-            AgentEvent::ModelFinished { .. } => {
+            AgentEvent::ModelFinished {
+                model,
+                iteration,
+                input_tokens,
+                output_tokens,
+                ..
+            } => {
+                self.close_reasoning(ts, out);
                 self.close_text(ts, out);
                 self.close_tool(ts, out);
+                if self.step.is_none() {
+                    // Its ModelStarted was lost: the step is still reported, if it is named.
+                    if let Some(iteration) = iteration {
+                        let step_name = format!("model call {iteration}");
+                        out.push(AguiEvent::StepStarted {
+                            step_name: step_name.clone(),
+                            timestamp: ts,
+                        });
+                        self.step = Some(step_name);
+                    }
+                }
                 self.close_step(ts, out);
+                if input_tokens.is_some() || output_tokens.is_some() {
+                    Self::usage_of(
+                        &mut self.model_usage,
+                        model,
+                        input_tokens.unwrap_or(0),
+                        output_tokens.unwrap_or(0),
+                    );
+                }
             }
-            AgentEvent::TextDelta { text, .. } => {
+            AgentEvent::TextDelta {
+                text, message_id, ..
+            } => {
                 if text.is_empty() {
                     return;
                 }
+                if message_id.is_some() && self.text.is_some() && self.text != *message_id {
+                    self.close_text(ts, out); // the host started another message
+                }
                 if self.text.is_none() {
+                    self.close_reasoning(ts, out);
                     self.close_tool(ts, out);
                     self.texts += 1;
-                    let message_id = format!("{}/text/{}", self.run_id, self.texts);
+                    let message_id = message_id
+                        .clone()
+                        .unwrap_or_else(|| format!("{}/text/{}", self.run_id, self.texts));
                     self.text = Some(message_id.clone());
                     self.last_text = Some(message_id.clone());
                     out.push(AguiEvent::TextMessageStart {
@@ -269,8 +351,86 @@ impl AguiEncoder<AgentEvent> for AgentRunEncoder {
                     timestamp: ts,
                 });
             }
-            AgentEvent::ToolStarted { call_id, tool, .. } => {
-                self.open_tool(call_id, tool, ts, out);
+            AgentEvent::ReasoningDelta {
+                text, message_id, ..
+            } => {
+                if text.is_empty() {
+                    return;
+                }
+                if message_id.is_some() && self.reasoning.is_some() && self.reasoning != *message_id
+                {
+                    self.close_reasoning(ts, out);
+                }
+                if self.reasoning.is_none() {
+                    self.close_text(ts, out);
+                    self.close_tool(ts, out);
+                    self.reasonings += 1;
+                    let message_id = message_id.clone().unwrap_or_else(|| {
+                        format!("{}/reasoning/{}", self.run_id, self.reasonings)
+                    });
+                    self.reasoning = Some(message_id.clone());
+                    out.push(AguiEvent::ReasoningStart {
+                        message_id: message_id.clone(),
+                        timestamp: ts,
+                    });
+                    out.push(AguiEvent::ReasoningMessageStart {
+                        message_id,
+                        role: Role::Reasoning,
+                        timestamp: ts,
+                    });
+                }
+                out.push(AguiEvent::ReasoningMessageContent {
+                    message_id: self.reasoning.clone().expect("opened above"),
+                    delta: text.clone(),
+                    timestamp: ts,
+                });
+            }
+            AgentEvent::ModelToolCallStarted {
+                call_id,
+                tool,
+                parent_message_id,
+                ..
+            } => {
+                if self.tool.as_deref() != Some(call_id.as_str())
+                    && !self.ended_calls.contains(call_id)
+                {
+                    self.open_tool(call_id, tool, parent_message_id.as_ref(), ts, out);
+                }
+            }
+            AgentEvent::ModelToolCallCompleted {
+                call_id,
+                tool,
+                arguments,
+                ..
+            } => {
+                if self.ended_calls.contains(call_id) {
+                    return;
+                }
+                if self.tool.as_deref() != Some(call_id.as_str()) {
+                    // Its start was lost: the complete arguments stand for what was streamed.
+                    self.held_args.retain(|(c, _)| c != call_id);
+                    self.open_tool(call_id, tool, None, ts, out);
+                    if !arguments.is_empty() {
+                        out.push(AguiEvent::ToolCallArgs {
+                            tool_call_id: call_id.clone(),
+                            delta: arguments.clone(),
+                            timestamp: ts,
+                        });
+                    }
+                }
+                self.close_tool(ts, out);
+            }
+            AgentEvent::ToolStarted {
+                call_id,
+                tool,
+                parent_message_id,
+                ..
+            } => {
+                if self.tool.as_deref() != Some(call_id.as_str())
+                    && !self.ended_calls.contains(call_id)
+                {
+                    self.open_tool(call_id, tool, parent_message_id.as_ref(), ts, out);
+                }
             }
             AgentEvent::ToolArgsDelta { call_id, text, .. } => {
                 if self.tool.as_deref() == Some(call_id.as_str()) {
@@ -279,7 +439,7 @@ impl AguiEncoder<AgentEvent> for AgentRunEncoder {
                         delta: text.clone(),
                         timestamp: ts,
                     });
-                } else {
+                } else if !self.ended_calls.contains(call_id) {
                     self.held_args.push((call_id.clone(), text.clone()));
                 }
             }
@@ -288,16 +448,33 @@ impl AguiEncoder<AgentEvent> for AgentRunEncoder {
                 tool,
                 success,
                 duration_ms,
+                output,
+                error,
                 ..
             } => {
-                if self.tool.as_deref() != Some(call_id.as_str()) {
-                    self.open_tool(call_id, tool, ts, out);
+                if self.tool.as_deref() != Some(call_id.as_str())
+                    && !self.ended_calls.contains(call_id)
+                {
+                    self.open_tool(call_id, tool, None, ts, out);
                 }
-                self.close_tool(ts, out);
+                if self.tool.as_deref() == Some(call_id.as_str()) {
+                    self.close_tool(ts, out);
+                }
+                let content = match (output, error) {
+                    (Some(serde_json::Value::String(text)), _) => text.clone(),
+                    (Some(value), _) => value.to_string(),
+                    (None, Some(error)) => {
+                        json!({ "success": success, "duration_ms": duration_ms, "error": error })
+                            .to_string()
+                    }
+                    (None, None) => {
+                        json!({ "success": success, "duration_ms": duration_ms }).to_string()
+                    }
+                };
                 out.push(AguiEvent::ToolCallResult {
                     message_id: format!("{}/tool/{call_id}", self.run_id),
                     tool_call_id: call_id.clone(),
-                    content: json!({ "success": success, "duration_ms": duration_ms }).to_string(),
+                    content,
                     role: Some(Role::Tool),
                     timestamp: ts,
                 });
@@ -309,7 +486,7 @@ impl AguiEncoder<AgentEvent> for AgentRunEncoder {
                 cost_usd,
                 ..
             } => {
-                self.usage_of(model, *input_tokens, *output_tokens);
+                Self::usage_of(&mut self.usage, model, *input_tokens, *output_tokens);
                 if cost_usd.is_finite() {
                     self.cost_usd += cost_usd;
                 }
@@ -347,7 +524,7 @@ impl AguiEncoder<AgentEvent> for AgentRunEncoder {
                     run_id: self.run_id.clone(),
                     result: None,
                     outcome: Some(outcome),
-                    usage: (!self.usage.is_empty()).then(|| self.usage.clone()),
+                    usage: self.run_usage(),
                     timestamp: ts,
                 });
                 self.done = true;
@@ -410,6 +587,7 @@ mod tests {
         use std::collections::HashSet;
         let (mut started, mut ended) = (false, false);
         let (mut texts, mut tools, mut steps) = (HashSet::new(), HashSet::new(), HashSet::new());
+        let (mut spans, mut thoughts) = (HashSet::new(), HashSet::new());
         let mut ended_calls = HashSet::new();
         for (i, event) in events.iter().enumerate() {
             let at = |what: &str| format!("event {i} ({event:?}): {what}");
@@ -455,10 +633,36 @@ mod tests {
                     return Err(at("step not open"))
                 }
                 AguiEvent::RunFinished { .. } => {
-                    if !(texts.is_empty() && tools.is_empty() && steps.is_empty()) {
+                    if !(texts.is_empty()
+                        && tools.is_empty()
+                        && steps.is_empty()
+                        && spans.is_empty()
+                        && thoughts.is_empty())
+                    {
                         return Err(at("something still open"));
                     }
                     ended = true;
+                }
+                AguiEvent::ReasoningStart { message_id, .. } if !spans.insert(message_id) => {
+                    return Err(at("reasoning span already open"))
+                }
+                AguiEvent::ReasoningEnd { message_id, .. } if !spans.remove(message_id) => {
+                    return Err(at("no open reasoning span"))
+                }
+                AguiEvent::ReasoningMessageStart { message_id, .. }
+                    if !thoughts.insert(message_id) =>
+                {
+                    return Err(at("reasoning message already open"))
+                }
+                AguiEvent::ReasoningMessageContent { message_id, .. }
+                    if !thoughts.contains(message_id) =>
+                {
+                    return Err(at("no open reasoning message"))
+                }
+                AguiEvent::ReasoningMessageEnd { message_id, .. }
+                    if !thoughts.remove(message_id) =>
+                {
+                    return Err(at("no open reasoning message"))
                 }
                 AguiEvent::RunError { .. } => ended = true,
                 _ => {}
@@ -483,79 +687,121 @@ mod tests {
         let m = || "m".to_string();
         let all = vec![
             AgentEvent::RunStarted {
-                session: s,
+                session: Some(s),
                 run,
                 agent: AgentId::new(),
                 model: m(),
                 timestamp_ms: ts,
             },
             AgentEvent::ModelStarted {
-                session: s,
-                run,
+                session: Some(s),
+                run: Some(run),
                 model: m(),
                 iteration: 1,
+                request_id: None,
                 timestamp_ms: ts,
             },
+            wire(run, json!({"type": "reasoning_delta", "text": "hmm"})),
             AgentEvent::text_delta(s, run, "a"),
-            AgentEvent::text_delta(s, run, ""),
-            AgentEvent::ModelFinished {
-                session: s,
+            wire(
                 run,
+                json!({"type": "reasoning_delta", "message_id": "t2", "text": "so"}),
+            ),
+            AgentEvent::text_delta(s, run, ""),
+            wire(
+                run,
+                json!({"type": "model_tool_call_started", "call_id": "e", "tool": "ls"}),
+            ),
+            wire(
+                run,
+                json!({"type": "tool_args_delta", "call_id": "e", "text": "{}"}),
+            ),
+            wire(
+                run,
+                json!({"type": "model_tool_call_completed", "call_id": "e", "tool": "ls",
+                "arguments": "{}"}),
+            ),
+            wire(
+                run,
+                json!({"type": "tool_started", "call_id": "e", "tool": "ls"}),
+            ),
+            wire(
+                run,
+                json!({"type": "tool_finished", "call_id": "e", "tool": "ls",
+                "success": true, "duration_ms": 1, "output": "a b"}),
+            ),
+            AgentEvent::ModelFinished {
+                session: Some(s),
+                run: Some(run),
                 model: m(),
                 duration_ms: 1,
+                iteration: None,
+                request_id: None,
+                finish_reason: None,
+                input_tokens: None,
+                output_tokens: None,
                 timestamp_ms: ts,
             },
             AgentEvent::ToolStarted {
-                session: s,
-                run,
+                session: Some(s),
+                run: Some(run),
                 call_id: "c".into(),
                 tool: "grep".into(),
+                iteration: None,
+                parent_message_id: None,
                 timestamp_ms: ts,
             },
             AgentEvent::ToolArgsDelta {
-                session: s,
-                run,
+                session: Some(s),
+                run: Some(run),
                 call_id: "c".into(),
                 text: "{}".into(),
                 timestamp_ms: ts,
             },
             AgentEvent::ToolFinished {
-                session: s,
-                run,
+                session: Some(s),
+                run: Some(run),
                 call_id: "c".into(),
                 tool: "grep".into(),
                 success: true,
                 duration_ms: 1,
+                iteration: None,
+                output: None,
+                error: None,
                 timestamp_ms: ts,
             },
             AgentEvent::ModelStarted {
-                session: s,
-                run,
+                session: Some(s),
+                run: Some(run),
                 model: m(),
                 iteration: 2,
+                request_id: None,
                 timestamp_ms: ts,
             },
             AgentEvent::text_delta(s, run, "b"),
             AgentEvent::ToolArgsDelta {
-                session: s,
-                run,
+                session: Some(s),
+                run: Some(run),
                 call_id: "d".into(),
                 text: "{\"x\"".into(),
                 timestamp_ms: ts,
             },
             AgentEvent::ToolStarted {
-                session: s,
-                run,
+                session: Some(s),
+                run: Some(run),
                 call_id: "d".into(),
                 tool: "read".into(),
+                iteration: None,
+                parent_message_id: None,
                 timestamp_ms: ts,
             },
             AgentEvent::text_delta(s, run, "c"),
             AgentEvent::ModelStarted {
-                session: s,
-                run,
+                session: Some(s),
+                run: Some(run),
                 model: m(),
                 iteration: 3,
+                request_id: None,
                 timestamp_ms: ts,
             },
             AgentEvent::run_completed(s, run, 3),
@@ -614,6 +860,304 @@ mod tests {
             out.len(),
             3,
             "RUN_STARTED, STATE_SNAPSHOT, RUN_ERROR: {out:?}"
+        );
+    }
+
+    /// An `AgentEvent` as a host writes it on the wire (so these tests read the same against a
+    /// vocabulary without the fields they check: there, the event is refused or the field lost).
+    fn wire(run: RunId, mut doc: serde_json::Value) -> AgentEvent {
+        doc["run"] = json!(run.to_string());
+        doc["timestamp_ms"] = json!(7);
+        serde_json::from_value(doc).expect("an AgentEvent")
+    }
+
+    fn types(out: &[AguiEvent]) -> Vec<String> {
+        out.iter()
+            .map(|e| {
+                serde_json::to_value(e).unwrap()["type"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_hosts_message_id_names_the_text_message() {
+        let run = RunId::new();
+        let delta = |id: &str, text: &str| {
+            wire(
+                run,
+                json!({"type": "text_delta", "message_id": id, "text": text}),
+            )
+        };
+        let out = encode(
+            &[
+                delta("msg-7", "Hel"),
+                delta("msg-7", "lo"),
+                delta("msg-8", "Next"),
+            ],
+            run,
+        );
+        verify(&out).unwrap();
+        let ids: Vec<(&str, &str)> = out
+            .iter()
+            .filter_map(|e| match e {
+                AguiEvent::TextMessageStart { message_id, .. } => {
+                    Some(("start", message_id.as_str()))
+                }
+                AguiEvent::TextMessageContent { message_id, .. } => {
+                    Some(("content", message_id.as_str()))
+                }
+                AguiEvent::TextMessageEnd { message_id, .. } => Some(("end", message_id.as_str())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                ("start", "msg-7"),
+                ("content", "msg-7"),
+                ("content", "msg-7"),
+                ("end", "msg-7"),
+                ("start", "msg-8"),
+                ("content", "msg-8"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_tools_output_or_error_is_the_results_content_and_its_parent_is_the_hosts() {
+        let run = RunId::new();
+        let events = [
+            wire(
+                run,
+                json!({"type": "text_delta", "message_id": "msg-1", "text": "Let me look"}),
+            ),
+            wire(
+                run,
+                json!({"type": "tool_started", "call_id": "c1", "tool": "read",
+                "parent_message_id": "msg-0"}),
+            ),
+            wire(
+                run,
+                json!({"type": "tool_finished", "call_id": "c1", "tool": "read",
+                "success": true, "duration_ms": 3, "output": "hello world"}),
+            ),
+            wire(
+                run,
+                json!({"type": "tool_finished", "call_id": "c2", "tool": "read",
+                "success": true, "duration_ms": 3, "output": {"bytes": 5}}),
+            ),
+            wire(
+                run,
+                json!({"type": "tool_finished", "call_id": "c3", "tool": "read",
+                "success": false, "duration_ms": 1, "error": "no such file"}),
+            ),
+        ];
+        let out = encode(&events, run);
+        verify(&out).unwrap();
+        let parents: Vec<Option<&str>> = out
+            .iter()
+            .filter_map(|e| match e {
+                AguiEvent::ToolCallStart {
+                    parent_message_id, ..
+                } => Some(parent_message_id.as_deref()),
+                _ => None,
+            })
+            .collect();
+        // The host's parent where it names one; the last text message where it does not.
+        assert_eq!(parents, [Some("msg-0"), Some("msg-1"), Some("msg-1")]);
+        let contents: Vec<serde_json::Value> = out
+            .iter()
+            .filter_map(|e| match e {
+                AguiEvent::ToolCallResult { content, .. } => {
+                    Some(serde_json::from_str(content).unwrap_or(json!(content)))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            contents,
+            [
+                json!("hello world"),
+                json!({"bytes": 5}),
+                json!({"success": false, "duration_ms": 1, "error": "no such file"}),
+            ]
+        );
+    }
+
+    #[test]
+    fn reasoning_deltas_stream_as_a_reasoning_message() {
+        let run = RunId::new();
+        let events = [
+            wire(
+                run,
+                json!({"type": "reasoning_delta", "text": "the user wants"}),
+            ),
+            wire(run, json!({"type": "reasoning_delta", "text": " a file"})),
+            wire(run, json!({"type": "text_delta", "text": "Here"})),
+            wire(
+                run,
+                json!({"type": "reasoning_delta", "message_id": "think-2", "text": "now"}),
+            ),
+            wire(run, json!({"type": "run_completed", "iterations": 1})),
+        ];
+        let out = encode(&events, run);
+        verify(&out).unwrap();
+        assert_eq!(
+            types(&out),
+            [
+                "RUN_STARTED",
+                "STATE_SNAPSHOT",
+                "REASONING_START",
+                "REASONING_MESSAGE_START",
+                "REASONING_MESSAGE_CONTENT",
+                "REASONING_MESSAGE_CONTENT",
+                "REASONING_MESSAGE_END",
+                "REASONING_END",
+                "TEXT_MESSAGE_START",
+                "TEXT_MESSAGE_CONTENT",
+                "TEXT_MESSAGE_END",
+                "REASONING_START",
+                "REASONING_MESSAGE_START",
+                "REASONING_MESSAGE_CONTENT",
+                "REASONING_MESSAGE_END",
+                "REASONING_END",
+                "RUN_FINISHED",
+            ]
+        );
+        assert!(
+            matches!(&out[3], AguiEvent::ReasoningMessageStart { message_id, role: Role::Reasoning, .. }
+            if message_id == "r/reasoning/1")
+        );
+        assert!(
+            matches!(&out[12], AguiEvent::ReasoningMessageStart { message_id, .. } if message_id == "think-2")
+        );
+    }
+
+    #[test]
+    fn the_models_side_of_a_tool_call_opens_and_closes_it_once() {
+        let run = RunId::new();
+        let events = [
+            wire(
+                run,
+                json!({"type": "model_tool_call_started", "call_id": "c1", "tool": "grep",
+                "parent_message_id": "msg-1"}),
+            ),
+            wire(
+                run,
+                json!({"type": "tool_args_delta", "call_id": "c1", "text": "{\"q\":"}),
+            ),
+            wire(
+                run,
+                json!({"type": "tool_args_delta", "call_id": "c1", "text": "\"x\"}"}),
+            ),
+            wire(
+                run,
+                json!({"type": "model_tool_call_completed", "call_id": "c1", "tool": "grep",
+                "arguments": "{\"q\":\"x\"}"}),
+            ),
+            wire(
+                run,
+                json!({"type": "tool_started", "call_id": "c1", "tool": "grep"}),
+            ),
+            wire(
+                run,
+                json!({"type": "tool_finished", "call_id": "c1", "tool": "grep",
+                "success": true, "duration_ms": 2, "output": "3 matches"}),
+            ),
+            // A call whose start was lost: its complete arguments stand for the stream.
+            wire(
+                run,
+                json!({"type": "tool_args_delta", "call_id": "c2", "text": "{\"q"}),
+            ),
+            wire(
+                run,
+                json!({"type": "model_tool_call_completed", "call_id": "c2", "tool": "grep",
+                "arguments": "{\"q\":\"y\"}"}),
+            ),
+        ];
+        let out = encode(&events, run);
+        verify(&out).unwrap();
+        assert_eq!(
+            types(&out),
+            [
+                "RUN_STARTED",
+                "STATE_SNAPSHOT",
+                "TOOL_CALL_START",
+                "TOOL_CALL_ARGS",
+                "TOOL_CALL_ARGS",
+                "TOOL_CALL_END",
+                "TOOL_CALL_RESULT",
+                "TOOL_CALL_START",
+                "TOOL_CALL_ARGS",
+                "TOOL_CALL_END",
+            ]
+        );
+        assert!(
+            matches!(&out[2], AguiEvent::ToolCallStart { parent_message_id: Some(p), .. } if p == "msg-1")
+        );
+        assert!(
+            matches!(&out[8], AguiEvent::ToolCallArgs { delta, .. } if delta == "{\"q\":\"y\"}")
+        );
+    }
+
+    #[test]
+    fn model_finished_reports_its_step_and_its_tokens() {
+        let run = RunId::new();
+        let finished = |iteration: u32, input: u64| {
+            wire(
+                run,
+                json!({"type": "model_finished", "model": "m", "duration_ms": 1,
+                "iteration": iteration, "input_tokens": input, "output_tokens": 10}),
+            )
+        };
+        let events = [
+            // ModelStarted of call 1 lost to a gap: the step is still reported.
+            finished(1, 100),
+            wire(
+                run,
+                json!({"type": "model_started", "model": "m", "iteration": 2}),
+            ),
+            finished(2, 200),
+            wire(run, json!({"type": "run_completed", "iterations": 2})),
+        ];
+        let out = encode(&events, run);
+        verify(&out).unwrap();
+        let steps: Vec<String> = out
+            .iter()
+            .filter_map(|e| match e {
+                AguiEvent::StepStarted { step_name, .. } => Some(format!("start {step_name}")),
+                AguiEvent::StepFinished { step_name, .. } => Some(format!("end {step_name}")),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                "start model call 1",
+                "end model call 1",
+                "start model call 2",
+                "end model call 2"
+            ]
+        );
+        // No TokenUsage in this run: the usage is what its model calls counted.
+        let Some(AguiEvent::RunFinished {
+            usage: Some(usage), ..
+        }) = out.last()
+        else {
+            panic!("{out:?}")
+        };
+        assert_eq!(
+            usage,
+            &[TokenUsage {
+                model: Some("m".into()),
+                input_tokens: Some(300),
+                output_tokens: Some(20),
+                total_tokens: Some(320),
+                ..TokenUsage::default()
+            }]
         );
     }
 }

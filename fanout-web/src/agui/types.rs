@@ -264,6 +264,38 @@ pub enum AguiEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         timestamp: Option<u64>,
     },
+    /// A span of reasoning opens (it holds one or more reasoning messages).
+    ReasoningStart {
+        message_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timestamp: Option<u64>,
+    },
+    /// A streamed reasoning message opens (`role` is [`Role::Reasoning`]).
+    ReasoningMessageStart {
+        message_id: String,
+        role: Role,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timestamp: Option<u64>,
+    },
+    /// A piece of a reasoning message.
+    ReasoningMessageContent {
+        message_id: String,
+        delta: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timestamp: Option<u64>,
+    },
+    /// A reasoning message closes.
+    ReasoningMessageEnd {
+        message_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timestamp: Option<u64>,
+    },
+    /// A span of reasoning closes.
+    ReasoningEnd {
+        message_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timestamp: Option<u64>,
+    },
     /// The whole state.
     StateSnapshot {
         snapshot: Value,

@@ -5,7 +5,7 @@ use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::{AgentEvent, RunLifecycle};
+use super::RunLifecycle;
 use crate::error::{BuildError, RecvError};
 use crate::{Bus, Event, Subscriber, SubscriberBuilder};
 
@@ -51,7 +51,7 @@ use crate::{Bus, Event, Subscriber, SubscriberBuilder};
 /// assert_eq!(items.len(), 3);
 /// assert!(items[2].is_terminal());
 /// ```
-pub struct RunStream<E: RunLifecycle = AgentEvent> {
+pub struct RunStream<E: RunLifecycle> {
     run: E::RunId,
     subscriber: Subscriber<E>,
     finished: bool,

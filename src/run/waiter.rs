@@ -1,20 +1,19 @@
 //! [`RunWaiter`]: wait for a run's terminal event, whatever else its subscribers lose.
 
-use std::borrow::Borrow;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use super::{AgentEvent, RunLifecycle};
+use super::RunLifecycle;
 use crate::error::{BuildError, RecvTimeoutError};
 use crate::history::{Replay, Sequenced};
 use crate::{Bus, Event, HistoryBus, Overflow, Subscriber};
 
-/// Waits for one run's terminal event (for [`AgentEvent`]: `RunCompleted`, `RunFailed` or
+/// Waits for one run's terminal event (for [`AgentEvent`](crate::agent::AgentEvent): `RunCompleted`, `RunFailed` or
 /// `RunCancelled`), on a bus of any event type that implements [`RunLifecycle`].
 ///
 /// A waiter is a subscriber of its own whose topic mask is the event type's
-/// [`TERMINAL_TOPICS`](RunLifecycle::TERMINAL_TOPICS) ([`topics::RUN`](super::topics::RUN) alone
-/// for [`AgentEvent`]) and whose filter
+/// [`TERMINAL_TOPICS`](RunLifecycle::TERMINAL_TOPICS) ([`topics::RUN`](crate::agent::topics::RUN) alone
+/// for [`AgentEvent`](crate::agent::AgentEvent)) and whose filter
 /// (run by the publisher) passes only this run's terminal events. Deltas, tool calls and other
 /// runs' events never enter its queue, so no amount of token streaming can push the terminal
 /// event out of it, however much a UI subscriber on the same bus loses. Its queue is small and
@@ -48,9 +47,9 @@ use crate::{Bus, Event, HistoryBus, Overflow, Subscriber};
 /// let agent_loop = std::thread::spawn(move || {
 ///     for word in ["Hello", ", ", "world"] {
 ///         let text = word.to_string();
-///         publisher.publish(AgentEvent::TextDelta { session, run, text, timestamp_ms: now_ms() }).unwrap();
+///         publisher.publish(AgentEvent::TextDelta { session: Some(session), run: Some(run), text, message_id: None, timestamp_ms: now_ms() }).unwrap();
 ///     }
-///     publisher.publish(AgentEvent::RunCompleted { session, run, iterations: 1, timestamp_ms: now_ms() }).unwrap();
+///     publisher.publish(AgentEvent::RunCompleted { session: Some(session), run, iterations: 1, finish_reason: None, timestamp_ms: now_ms() }).unwrap();
 /// });
 ///
 /// let done = waiter.wait(Duration::from_secs(5)).unwrap();
@@ -68,13 +67,13 @@ use crate::{Bus, Event, HistoryBus, Overflow, Subscriber};
 /// let bus = HistoryBus::builder(1024).build().unwrap();
 /// let (session, run) = (SessionId::new(), RunId::new());
 /// // The run ends while nobody is waiting.
-/// bus.publish(AgentEvent::RunCompleted { session, run, iterations: 3, timestamp_ms: now_ms() }).unwrap();
+/// bus.publish(AgentEvent::RunCompleted { session: Some(session), run, iterations: 3, finish_reason: None, timestamp_ms: now_ms() }).unwrap();
 /// let mut waiter = RunWaiter::from_history(&bus, run).unwrap();
 /// let done = waiter.wait(Duration::ZERO).unwrap(); // answered from the history, no waiting
 /// assert!(matches!(*done, AgentEvent::RunCompleted { iterations: 3, .. }));
 /// assert_eq!(done.seq(), 1);
 /// ```
-pub struct RunWaiter<E: RunLifecycle = AgentEvent> {
+pub struct RunWaiter<E: RunLifecycle> {
     run: E::RunId,
     subscriber: Subscriber<E>,
 }
@@ -183,7 +182,7 @@ where
     /// let mut waiter = RunWaiter::new(&bus, run).unwrap();
     /// let publisher = bus.publisher();
     /// std::thread::spawn(move || {
-    ///     publisher.publish(AgentEvent::RunCompleted { session, run, iterations: 2, timestamp_ms: now_ms() }).unwrap();
+    ///     publisher.publish(AgentEvent::RunCompleted { session: Some(session), run, iterations: 2, finish_reason: None, timestamp_ms: now_ms() }).unwrap();
     /// });
     /// let done = futures_executor::block_on(waiter.wait_async()).unwrap();
     /// assert!(matches!(done, AgentEvent::RunCompleted { iterations: 2, .. }));
@@ -235,14 +234,6 @@ where
             .replay(Replay::Since(0))
             .build()?;
         Ok(RunWaiter { run, subscriber })
-    }
-}
-
-/// A history bus's events are [`Sequenced`]: they borrow as the [`AgentEvent`] inside, so code
-/// generic over `Borrow<AgentEvent>` takes them as they come.
-impl<E: Borrow<AgentEvent>> Borrow<AgentEvent> for Sequenced<E> {
-    fn borrow(&self) -> &AgentEvent {
-        self.event().borrow()
     }
 }
 
