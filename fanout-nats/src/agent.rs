@@ -3,7 +3,9 @@
 use std::borrow::Cow;
 
 use fanout::agent::{topics, AgentEvent};
-use fanout::Topic;
+use fanout::{Event, Topic};
+
+use crate::key_token;
 
 /// The name of one of [`fanout::agent::topics`] (`"tool"`, `"llm"`, `"agent"`, `"session"`,
 /// `"cost"`, `"system"`, `"custom"`, `"delta"`, `"run"`, `"approval"`), or the index for any other
@@ -31,16 +33,23 @@ pub fn topic_name(topic: Topic) -> Cow<'static, str> {
 }
 
 /// A subject function for [`ExportBuilder::subject`](crate::ExportBuilder::subject):
-/// `<prefix>.<session id>.<topic name>`, or `<prefix>.host.<topic name>` for events that belong
-/// to no session (`ConfigReloaded`, `ShutdownRequested`, a `Custom` without one). A dashboard
-/// subscribes to `<prefix>.>` for everything, `<prefix>.<session>.>` for one session.
+/// `<prefix>.<session>.<topic name>`, the session as its [key token](crate::key_token) (the
+/// session's UUID as 32 hex digits, no hyphens: an [`AgentEvent`]'s routing key is its
+/// session), or `<prefix>._.<topic name>` for events that belong to no session
+/// (`ConfigReloaded`, `ShutdownRequested`, a `Custom` without one). The same subjects as
+/// `subject_prefix(prefix).topic_names(agent::topic_name)`, so an importer following a session
+/// ([`ImportBuilder::key`](crate::ImportBuilder::key)) finds it. A dashboard subscribes to
+/// `<prefix>.>` for everything, `<prefix>.<session>.>` for one session.
 ///
 /// ```
 /// use fanout::agent::{AgentEvent, RunId, SessionId};
 /// let subject = fanout_nats::agent::session_subject("agent");
 /// let session = SessionId::new();
 /// let event = AgentEvent::text_delta(session, RunId::new(), "hi");
-/// assert_eq!(subject(&event), format!("agent.{session}.delta"));
+/// let key = fanout::Key::from(session);
+/// assert_eq!(subject(&event), format!("agent.{key}.delta"));
+/// let bye = AgentEvent::ShutdownRequested { reason: "bye".into(), timestamp_ms: 0 };
+/// assert_eq!(subject(&bye), "agent._.system");
 /// ```
 pub fn session_subject(
     prefix: impl Into<String>,
@@ -48,9 +57,7 @@ pub fn session_subject(
     let prefix = prefix.into();
     move |event| {
         let topic = topic_name(event.topic());
-        match event.session_id() {
-            Some(session) => format!("{prefix}.{session}.{topic}"),
-            None => format!("{prefix}.host.{topic}"),
-        }
+        let key = key_token(event.key());
+        format!("{prefix}.{key}.{topic}")
     }
 }
