@@ -85,7 +85,10 @@ impl JetStreamImport {
         }
     }
 
-    /// Take only the stream's messages on `subject` (wildcards allowed).
+    /// Take only the stream's messages on `subject` (wildcards allowed). Loss is counted by the
+    /// exporters' own numbers, so `subject` should take all of each exporter's events; to take
+    /// some keys' events, follow them instead ([`ImportBuilder::key`], which makes them the
+    /// consumer's filter subjects).
     pub fn filter_subject(mut self, subject: impl Into<String>) -> Self {
         self.filter_subject = Some(subject.into());
         self

@@ -60,7 +60,9 @@ pub struct ImportStats {
     /// Messages larger than the importer's maximum payload, dropped undecoded.
     pub oversized: u64,
     /// Events an exporter sent that never arrived here: gaps in its sequence numbers (lost by
-    /// core NATS, by a server restart, or by this importer being a slow consumer).
+    /// core NATS, by a server restart, or by this importer being a slow consumer). An importer
+    /// following keys counts gaps in each key's own numbers, so only its keys' events (see
+    /// [`sequence`](crate::sequence#per-key-sequences)).
     pub lost: u64,
     /// Messages seen before (a JetStream redelivery or an exporter's retry), dropped.
     pub duplicates: u64,
