@@ -24,7 +24,9 @@
 //! of the keys it follows. An importer of a plain subject ([`ImportBuilder::subject`]) keeps
 //! using the exporter's numbers, so its subject must take every event of the exporters it hears
 //! (`<prefix>.>`, the default); a subject that takes a part of them (one topic of every key,
-//! `<prefix>.*.delta`) makes the events it does not take look lost.
+//! `<prefix>.*.delta`) makes the events it does not take look lost. A message without the key
+//! headers (from an exporter older than keys, or a plain client) reaches a key's importer with
+//! no accounting, as a message without an origin reaches any importer.
 //!
 //! ## Bounds
 //!
