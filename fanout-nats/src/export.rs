@@ -32,9 +32,7 @@ use tokio::sync::mpsc;
 
 use crate::connection::Reporter;
 use crate::key_stream::{KeyNumber, KeyStreams};
-use crate::sequence::{
-    KEY_SEQUENCE_HEADER, KEY_STREAM_HEADER, MAX_KEY_STREAMS, ORIGIN_HEADER, SEQUENCE_HEADER,
-};
+use crate::sequence::{KEY_SEQUENCE_HEADER, MAX_KEY_STREAMS, ORIGIN_HEADER, SEQUENCE_HEADER};
 use crate::stats::{add, ExportCounters};
 use crate::subject::{is_valid_subject, UNKEYED_TOKEN};
 use crate::{BridgeError, Codec, Connection, ExportStats, JsonCodec};
@@ -674,8 +672,7 @@ impl Sender {
         let mut headers = HeaderMap::new();
         headers.insert(ORIGIN_HEADER, self.origin.as_str());
         headers.insert(SEQUENCE_HEADER, seq.to_string().as_str());
-        headers.insert(KEY_STREAM_HEADER, number.stream_name(key).as_str());
-        headers.insert(KEY_SEQUENCE_HEADER, number.n.to_string().as_str());
+        headers.insert(KEY_SEQUENCE_HEADER, number.header_value().as_str());
         headers
     }
 

@@ -33,8 +33,7 @@ use tokio::sync::{mpsc, watch};
 use crate::connection::Reporter;
 use crate::export::connection_event;
 use crate::sequence::{
-    GapTracker, Step, Steps, DEFAULT_MAX_JUMP, KEY_SEQUENCE_HEADER, KEY_STREAM_HEADER,
-    MAX_KEY_STREAM_LEN, ORIGIN_HEADER, SEQUENCE_HEADER,
+    GapTracker, Step, Steps, DEFAULT_MAX_JUMP, KEY_SEQUENCE_HEADER, ORIGIN_HEADER, SEQUENCE_HEADER,
 };
 use crate::stats::{add, ImportCounters};
 use crate::subject::{is_valid_subject, UNKEYED_TOKEN};
@@ -579,7 +578,7 @@ struct Receiver<E, C> {
     handled: Vec<Handled<E>>,
     /// The keys followed: then loss is counted per key stream, and other keys' events dropped.
     follow: Option<Follow>,
-    /// A key stream's cursor name, `<origin>/<key stream>`, reused.
+    /// A key stream's cursor name, `<origin>/<start>`, reused.
     stream_id: String,
     counters: Arc<ImportCounters>,
     reporter: Reporter,
@@ -710,9 +709,9 @@ impl<E: Event, C: Codec<E>> Receiver<E, C> {
         let numbered = match &self.follow {
             None => headers.as_ref().and_then(sequence_of),
             Some(_) => headers.as_ref().and_then(|headers| {
-                let (origin, stream, seq) = key_sequence_of(headers)?;
+                let (origin, start, seq) = key_sequence_of(headers)?;
                 self.stream_id.clear();
-                let _ = write!(self.stream_id, "{origin}/{stream}");
+                let _ = write!(self.stream_id, "{origin}/{start}");
                 Some((self.stream_id.as_str(), seq))
             }),
         };
@@ -827,16 +826,12 @@ fn sequence_of(headers: &HeaderMap) -> Option<(&str, u64)> {
     Some((origin, seq))
 }
 
-/// The exporter's origin, the key stream and the number in it, if the message has all three
-/// (and the stream's name is not implausibly long).
-fn key_sequence_of(headers: &HeaderMap) -> Option<(&str, &str, u64)> {
+/// The exporter's origin, its key stream's start and the number in it, if the message has a
+/// well-formed key sequence header and an origin.
+fn key_sequence_of(headers: &HeaderMap) -> Option<(&str, u64, u64)> {
     let origin = headers.get(ORIGIN_HEADER)?.as_str();
-    let stream = headers.get(KEY_STREAM_HEADER)?.as_str();
-    if stream.len() > MAX_KEY_STREAM_LEN || origin.len() > MAX_KEY_STREAM_LEN {
-        return None;
-    }
-    let seq = headers.get(KEY_SEQUENCE_HEADER)?.as_str().parse().ok()?;
-    Some((origin, stream, seq))
+    let (start, seq) = headers.get(KEY_SEQUENCE_HEADER)?.as_str().split_once('-')?;
+    Some((origin, start.parse().ok()?, seq.parse().ok()?))
 }
 
 struct PublisherThread<E> {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use fanout::Key;
 
-/// Where an event stands in its key stream: the stream's name is `<key token>-<start>`.
+/// Where an event stands in its key stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct KeyNumber {
     /// The exporter number of the stream's first event.
@@ -15,12 +15,9 @@ pub(crate) struct KeyNumber {
 }
 
 impl KeyNumber {
-    /// The stream's name, `<key token>-<start>`, for the key `key`.
-    pub fn stream_name(&self, key: Option<Key>) -> String {
-        match key {
-            Some(key) => format!("{key}-{}", self.start),
-            None => format!("{}-{}", crate::UNKEYED_TOKEN, self.start),
-        }
+    /// Its [`KEY_SEQUENCE_HEADER`](crate::sequence::KEY_SEQUENCE_HEADER): `<start>-<n>`.
+    pub fn header_value(&self) -> String {
+        format!("{}-{}", self.start, self.n)
     }
 }
 
@@ -102,11 +99,8 @@ mod tests {
         assert_eq!(streams.next(b, 3), KeyNumber { start: 3, n: 1 });
         assert_eq!(streams.next(a, 4), KeyNumber { start: 1, n: 2 });
         assert_eq!(streams.next(None, 5), KeyNumber { start: 2, n: 2 });
-        assert_eq!(
-            KeyNumber { start: 3, n: 1 }.stream_name(b),
-            "00000000000000000000000000000002-3"
-        );
-        assert_eq!(KeyNumber { start: 2, n: 2 }.stream_name(None), "_-2");
+        assert_eq!(KeyNumber { start: 3, n: 1 }.header_value(), "3-1");
+        assert_eq!(KeyNumber { start: 2, n: 2 }.header_value(), "2-2");
         assert_eq!(streams.evicted(), 0);
     }
 

@@ -23,8 +23,8 @@
 //!
 //! # What crosses the wire
 //!
-//! One NATS message per event: the codec's bytes, and four headers: the exporter's random origin
-//! id, its sequence number for the event, and the event's key stream and number in it
+//! One NATS message per event: the codec's bytes, and three headers: the exporter's random
+//! origin id, its sequence number for the event, and the event's key stream and number in it
 //! ([`sequence`]). The importer uses them to count the events that never arrived (core NATS drops messages across a server restart and for slow
 //! consumers), to drop duplicates (a JetStream redelivery), to put a JetStream exporter's retried
 //! events back in order, and to refuse a forged or corrupt number that jumps implausibly far

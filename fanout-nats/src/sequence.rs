@@ -15,17 +15,18 @@
 //! An importer that follows one key ([`ImportBuilder::key`](crate::ImportBuilder::key)) takes a
 //! part of an exporter's events: the exporter's own numbers jump over every other key's, and
 //! those jumps are not losses. So each exporter also numbers each key's events on their own: a
-//! *key stream* per routing key, and one for the unkeyed events, named by
-//! [`KEY_STREAM_HEADER`] (`<key token>-<start>`: the key's [subject token](crate::key_token), `_`
-//! for the unkeyed, and the exporter number of the stream's first event) and numbered 1, 2, 3,
-//! ... by [`KEY_SEQUENCE_HEADER`]. An importer that follows keys keeps its cursor per key
-//! stream (`<origin>/<key stream>`) and judges those numbers exactly as the exporter's own are
+//! *key stream* per routing key, and one for the unkeyed events, in one more header,
+//! [`KEY_SEQUENCE_HEADER`]: `<start>-<n>`, where `<start>` is the exporter number of the
+//! stream's first event (so it names the stream among the exporter's: no two streams start at
+//! the same number) and `<n>` counts the stream's events 1, 2, 3, ... An importer that follows
+//! keys keeps its cursor per key stream (`<origin>/<start>`) and judges the `<n>`s exactly as
+//! the exporter's own numbers are
 //! judged below (gaps, duplicates, reordering, plausible jumps): it counts as lost only events
 //! of the keys it follows. An importer of a plain subject ([`ImportBuilder::subject`]) keeps
 //! using the exporter's numbers, so its subject must take every event of the exporters it hears
 //! (`<prefix>.>`, the default); a subject that takes a part of them (one topic of every key,
 //! `<prefix>.*.delta`) makes the events it does not take look lost. A message without the key
-//! headers (from an exporter older than keys, or a plain client) reaches a key's importer with
+//! header (from an exporter older than keys, or a plain client) reaches a key's importer with
 //! no accounting, as a message without an origin reaches any importer.
 //!
 //! ## Bounds
@@ -33,7 +34,7 @@
 //! An exporter keeps the numbering of at most [`MAX_KEY_STREAMS`] (65,536) keys; when a new key
 //! would pass that, the quarter of them used longest ago are forgotten, counted in
 //! [`ExportStats::key_streams_evicted`](crate::ExportStats::key_streams_evicted). A forgotten
-//! key's next event starts a new stream (a new `<start>`, numbered from 1 again), which an
+//! key's next event starts a new stream (a new `<start>`, `<n>` from 1 again), which an
 //! importer takes as it takes a new exporter: from its first message, with no loss knowable
 //! before it. An importer keeps at most [`MAX_CURSORS`] (4,096) cursors (exporters, or key
 //! streams); past that the quarter touched longest ago are forgotten the same way (what they
@@ -92,19 +93,15 @@ use std::time::{Duration, Instant};
 pub const ORIGIN_HEADER: &str = "Fanout-Origin";
 /// The header carrying the exporter's sequence number, from 1.
 pub const SEQUENCE_HEADER: &str = "Fanout-Seq";
-/// The header naming the event's key stream at its exporter: `<key token>-<start>` (see
+/// The header carrying the event's key stream and its number in it, `<start>-<n>`: the
+/// exporter number of the stream's first event, and `n` from 1 (see
 /// [Per-key sequences](self#per-key-sequences)).
-pub const KEY_STREAM_HEADER: &str = "Fanout-Key-Stream";
-/// The header carrying the event's number in its key stream, from 1.
 pub const KEY_SEQUENCE_HEADER: &str = "Fanout-Key-Seq";
 /// Keys whose numbering an exporter keeps at once, at most; see [Bounds](self#bounds).
 pub const MAX_KEY_STREAMS: usize = 1 << 16;
 /// Cursors (exporters or key streams) an importer keeps at once, at most; see
 /// [Bounds](self#bounds).
 pub const MAX_CURSORS: usize = 4096;
-/// The longest key stream name an importer takes (a key token is 32 characters, a start at most
-/// 20): a longer one is not a stream name, and its message is taken with no accounting.
-pub(crate) const MAX_KEY_STREAM_LEN: usize = 64;
 /// How far ahead of an origin's cursor a sequence number is accepted at once, by default.
 pub const DEFAULT_MAX_JUMP: u64 = 1 << 16;
 /// Messages a JetStream importer holds for reordering per exporter, at most: past this, the
