@@ -83,7 +83,8 @@ fn of_key(events: &[Tagged], key: Option<u64>) -> Vec<Tagged> {
 
 /// Three keys and unkeyed events through one exporter; an importer following key 1 gets exactly
 /// key 1's events and the unkeyed ones, each in order, none of keys 2 and 3, with nothing
-/// counted lost; one following key 2 without the unkeyed gets only key 2's. The events keep
+/// counted lost; one following key 2 without the unkeyed gets only key 2's; one following keys
+/// 1 and 3 gets both, each in order, none of key 2's. The events keep
 /// their keys on the importing bus (its keyed subscribers get them); the subjects carry the key.
 #[test]
 fn an_importer_following_one_key_gets_exactly_that_keys_events_and_counts_no_loss() {
@@ -129,6 +130,19 @@ fn an_importer_following_one_key_gets_exactly_that_keys_events_and_counts_no_los
         .unkeyed(false)
         .start()
         .unwrap();
+    let tab13 = Bus::<Tagged>::new();
+    let mut view13 = tab13
+        .subscriber()
+        .capacity(1 << 13)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap();
+    let importer13 = Importer::builder(tab13.publisher(), connect(&server, &reports))
+        .subject_prefix(&prefix)
+        .keys([1u64, 3])
+        .unkeyed(false)
+        .start()
+        .unwrap();
     let exporter = exporter(&host, connect(&server, &reports), &prefix);
 
     let events = interleaved(COUNT);
@@ -152,6 +166,10 @@ fn an_importer_following_one_key_gets_exactly_that_keys_events_and_counts_no_los
     assert_eq!(of_key(&got1, None), of_key(&events, None));
     let got2 = read_exactly(&mut view2, of_key(&events, Some(2)).len());
     assert_eq!(got2, of_key(&events, Some(2)));
+    let want13 = of_key(&events, Some(1)).len() + of_key(&events, Some(3)).len();
+    let got13 = read_exactly(&mut view13, want13);
+    assert_eq!(of_key(&got13, Some(1)), of_key(&events, Some(1)));
+    assert_eq!(of_key(&got13, Some(3)), of_key(&events, Some(3)));
     // Keys intact: tab 1's subscriber of key 1 gets key 1's and the unkeyed, key 3's only the
     // unkeyed (nothing of key 3 was imported).
     let keyed1_got = read_exactly(&mut keyed1, want1);
@@ -175,6 +193,13 @@ fn an_importer_following_one_key_gets_exactly_that_keys_events_and_counts_no_los
         reports.lines()
     );
     assert_eq!(summary(&imported2), (want2, want2, 0, 0), "{imported2:?}");
+    let imported13 = importer13.shutdown();
+    let want13 = want13 as u64;
+    assert_eq!(
+        summary(&imported13),
+        (want13, want13, 0, 0),
+        "{imported13:?}"
+    );
 }
 
 /// The subjects of the first `count` messages on `subject` a raw subscriber sees once `go` ran.
