@@ -6,7 +6,11 @@
 //!   publishes them. Both are timed from the first publish until the counting subscriber has all
 //!   of them, so both pay the server and the subscriber alike; the difference is the bridge.
 //!   `async-nats-encode-headers` is async-nats doing the bridge's per-event work as well (JSON
-//!   encoding, the two sequence headers): the rest of the difference is the bus and the hand-offs.
+//!   encoding, the keyed subject, the three sequence headers): the rest of the difference is the
+//!   bus and the hand-offs. Each event is of a session of its own (10,000 keys, the same ones
+//!   every iteration: 10,000 distinct subjects); `bridge-core-16-sessions` is the bridge with
+//!   the same events spread over 16 sessions (16 subjects, 625 events each), as a host with a
+//!   few busy sessions sends them.
 //! - `round_trip_latency`: one event bus → exporter → server → importer → bus, timed from the
 //!   publish until the far subscriber has it, one at a time.
 //!
@@ -21,8 +25,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use fanout::agent::{AgentEvent, RunId, SessionId};
+use fanout::Event;
 use fanout::{Bus, Overflow};
-use fanout_nats::sequence::{ORIGIN_HEADER, SEQUENCE_HEADER};
+use fanout_nats::sequence::{KEY_SEQUENCE_HEADER, ORIGIN_HEADER, SEQUENCE_HEADER};
 use fanout_nats::server::NatsServer;
 use fanout_nats::{Codec, Connection, Exporter, Importer, JsonCodec};
 use futures_util::StreamExt;
@@ -122,9 +127,11 @@ fn export_throughput(c: &mut Criterion) {
         })
     });
 
-    // async-nats alone doing the bridge's per-event work too: encode each event, attach the same
-    // two headers (origin, sequence number). What is left between this and the bridge is the bus,
-    // the thread hand-offs and the batching.
+    // async-nats alone doing the bridge's per-event work too: encode each event, name its keyed
+    // subject, attach the same three headers (origin, sequence number, key stream and its
+    // number: here every key's first event, as each event is of its own session). What is left
+    // between this and the bridge is the bus, the thread hand-offs, the batching and the key
+    // streams' table.
     let (go_tx2, go_rx2) = mpsc::channel::<()>();
     let url = server.url();
     let to_encode = events.clone();
@@ -141,12 +148,14 @@ fn export_throughput(c: &mut Criterion) {
                     buf.clear();
                     JsonCodec::new().encode(event, &mut buf).unwrap();
                     seq += 1;
+                    let key = event.key().expect("a delta has a session");
                     let mut headers = async_nats::HeaderMap::new();
                     headers.insert(ORIGIN_HEADER, "0123456789abcdef0123456789abcdef");
                     headers.insert(SEQUENCE_HEADER, seq.to_string().as_str());
+                    headers.insert(KEY_SEQUENCE_HEADER, format!("{seq}-1").as_str());
                     let payload = bytes::Bytes::copy_from_slice(&buf);
                     client
-                        .publish_with_headers(SUBJECT, headers, payload)
+                        .publish_with_headers(format!("bench.{key}.7"), headers, payload)
                         .await
                         .unwrap();
                 }
@@ -185,6 +194,32 @@ fn export_throughput(c: &mut Criterion) {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 let batch = events.clone();
+                let target = count.load(Ordering::Relaxed) + EVENTS;
+                let started = Instant::now();
+                for event in batch {
+                    bus.publish(event).unwrap();
+                }
+                wait_for(&count, target);
+                total += started.elapsed();
+            }
+            total
+        })
+    });
+    let sessions: Vec<SessionId> = (0..16).map(|_| SessionId::new()).collect();
+    let few: Vec<AgentEvent> = (0..EVENTS)
+        .map(|i| {
+            AgentEvent::text_delta(
+                sessions[i as usize % 16],
+                RunId::new(),
+                format!("token {i} "),
+            )
+        })
+        .collect();
+    group.bench_function(BenchmarkId::new("bridge-core-16-sessions", EVENTS), |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let batch = few.clone();
                 let target = count.load(Ordering::Relaxed) + EVENTS;
                 let started = Instant::now();
                 for event in batch {

@@ -3,7 +3,9 @@
 use std::borrow::Cow;
 
 use fanout::agent::{topics, AgentEvent};
-use fanout::Topic;
+use fanout::{Event, Topic};
+
+use crate::key_token;
 
 /// The name of one of [`fanout::agent::topics`] (`"tool"`, `"llm"`, `"agent"`, `"session"`,
 /// `"cost"`, `"system"`, `"custom"`, `"delta"`, `"run"`, `"approval"`), or the index for any other
@@ -31,29 +33,27 @@ pub fn topic_name(topic: Topic) -> Cow<'static, str> {
 }
 
 /// A subject function for [`ExportBuilder::subject`](crate::ExportBuilder::subject):
-/// `<prefix>.<session id>.<topic name>`, or `<prefix>.host.<topic name>` for events that belong
-/// to no session (`ConfigReloaded`, `ShutdownRequested`, an event whose host named no session).
-/// A dashboard subscribes to `<prefix>.>` for everything, `<prefix>.<session>.>` for one session.
+/// `<prefix>.<session>.<topic name>`, the session as its [key token](crate::key_token) (the
+/// session's UUID as 32 hex digits, no hyphens: an [`AgentEvent`]'s routing key is its
+/// session), or `<prefix>._.<topic name>` for events that belong to no session
+/// (`ConfigReloaded`, `ShutdownRequested`, a `Custom` without one). The same subjects as
+/// `subject_prefix(prefix).topic_names(agent::topic_name)`, so an importer following a session
+/// ([`ImportBuilder::key`](crate::ImportBuilder::key)) finds it. A dashboard subscribes to
+/// `<prefix>.>` for everything, `<prefix>.<session>.>` for one session.
 ///
-/// A session named by the host ([`SessionId::from_name`](fanout::agent::SessionId::from_name))
-/// is one subject token whatever its name: every byte but ASCII letters, digits, `-` and `_` is
-/// written `%XX` (so `"a.b"` is `a%2Eb`, never two tokens, and `*`, `>` or a space never reach
-/// the subject), and a session named `host` is `%68ost`, never the host-wide token.
-///
-/// ```
-/// use fanout::agent::{AgentEvent, RunId, SessionId};
-/// let subject = fanout_nats::agent::session_subject("agent");
-/// let named = SessionId::from_name("team.a b>").unwrap();
-/// let event = AgentEvent::text_delta(named, RunId::new(), "hi");
-/// assert_eq!(subject(&event), "agent.team%2Ea%20b%3E.delta");
-/// ```
+/// A session the host named ([`SessionId::from_name`](fanout::agent::SessionId::from_name)) is
+/// its key's token too (the key of a name is a hash of it), so whatever the name (`"a.b"`, `*`,
+/// `>`, spaces), it is one token of hex digits and never the unkeyed `_`.
 ///
 /// ```
 /// use fanout::agent::{AgentEvent, RunId, SessionId};
 /// let subject = fanout_nats::agent::session_subject("agent");
 /// let session = SessionId::new();
 /// let event = AgentEvent::text_delta(session, RunId::new(), "hi");
-/// assert_eq!(subject(&event), format!("agent.{session}.delta"));
+/// let key = fanout::Key::from(session);
+/// assert_eq!(subject(&event), format!("agent.{key}.delta"));
+/// let bye = AgentEvent::ShutdownRequested { reason: "bye".into(), timestamp_ms: 0 };
+/// assert_eq!(subject(&bye), "agent._.system");
 /// ```
 pub fn session_subject(
     prefix: impl Into<String>,
@@ -61,28 +61,9 @@ pub fn session_subject(
     let prefix = prefix.into();
     move |event| {
         let topic = topic_name(event.topic());
-        match event.session_id() {
-            Some(session) => match session.as_name() {
-                None => format!("{prefix}.{session}.{topic}"),
-                Some(name) => format!("{prefix}.{}.{topic}", name_token(name)),
-            },
-            None => format!("{prefix}.host.{topic}"),
-        }
+        let key = key_token(event.key());
+        format!("{prefix}.{key}.{topic}")
     }
-}
-
-/// A host's session name as one subject token (see [`session_subject`]).
-fn name_token(name: &str) -> String {
-    let mut token = String::with_capacity(name.len());
-    for (i, byte) in name.bytes().enumerate() {
-        let plain = byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_';
-        if plain && !(i == 0 && name == "host") {
-            token.push(char::from(byte));
-        } else {
-            token.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    token
 }
 
 #[cfg(test)]
@@ -91,30 +72,17 @@ mod tests {
     use fanout::agent::{RunId, SessionId};
 
     #[test]
-    fn a_named_session_is_one_safe_token_and_never_the_host_token() {
+    fn a_named_session_is_one_hex_token_its_key_and_never_the_unkeyed_token() {
         let subject = session_subject("agent");
-        let of = |name: &str| {
+        for name in ["sess-42_a", "a.b", "*", "x>", "a b", "_", "é\t"] {
             let session = SessionId::from_name(name).unwrap();
-            subject(&AgentEvent::text_delta(session, RunId::new(), "x"))
-        };
-        assert_eq!(of("sess-42_a"), "agent.sess-42_a.delta");
-        assert_eq!(of("a.b"), "agent.a%2Eb.delta");
-        assert_eq!(of("*"), "agent.%2A.delta");
-        assert_eq!(of("x>"), "agent.x%3E.delta");
-        assert_eq!(of("é"), "agent.%C3%A9.delta");
-        assert_eq!(of("host"), "agent.%68ost.delta");
-        assert_eq!(of("hosts"), "agent.hosts.delta");
-        for name in ["a.b", "*", "x>", "a b", "host", "é\t"] {
-            let subject = of(name);
+            let event = AgentEvent::text_delta(session, RunId::new(), "x");
+            let subject = subject(&event);
             let tokens: Vec<&str> = subject.split('.').collect();
             assert_eq!(tokens.len(), 3, "{subject}");
-            assert!(
-                tokens[1]
-                    .bytes()
-                    .all(|b| b.is_ascii_graphic() && b != b'*' && b != b'>'),
-                "{subject}"
-            );
-            assert_ne!(tokens[1], "host");
+            assert_eq!(tokens[1], crate::key_token(event.key()), "{subject}");
+            assert!(tokens[1].bytes().all(|b| b.is_ascii_hexdigit()), "{subject}");
+            assert_eq!(tokens[2], "delta");
         }
     }
 }

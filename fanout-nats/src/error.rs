@@ -30,6 +30,8 @@ pub enum BridgeError {
     Bus(fanout::error::BuildError),
     /// The bridge's runtime or threads could not be started.
     Runtime(std::io::Error),
+    /// The builder's settings cannot be used together, or one is invalid (what, in words).
+    Config(String),
 }
 
 impl fmt::Display for BridgeError {
@@ -47,6 +49,7 @@ impl fmt::Display for BridgeError {
             BridgeError::Subscribe(why) => write!(f, "cannot subscribe: {why}"),
             BridgeError::Bus(e) => write!(f, "cannot subscribe to the bus: {e}"),
             BridgeError::Runtime(e) => write!(f, "cannot start the bridge's runtime: {e}"),
+            BridgeError::Config(why) => write!(f, "invalid bridge settings: {why}"),
         }
     }
 }

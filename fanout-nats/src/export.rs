@@ -26,14 +26,15 @@ use async_nats::{Client, Subject};
 use bytes::Bytes;
 use fanout::error::RecvTimeoutError;
 use fanout::topic::TOPIC_COUNT;
-use fanout::{Event, Subscriber, Topic};
+use fanout::{Event, Key, Subscriber, Topic};
 use futures_util::FutureExt;
 use tokio::sync::mpsc;
 
 use crate::connection::Reporter;
-use crate::sequence::{ORIGIN_HEADER, SEQUENCE_HEADER};
+use crate::key_stream::{KeyNumber, KeyStreams};
+use crate::sequence::{KEY_SEQUENCE_HEADER, MAX_KEY_STREAMS, ORIGIN_HEADER, SEQUENCE_HEADER};
 use crate::stats::{add, ExportCounters};
-use crate::subject::is_valid_subject;
+use crate::subject::{is_valid_subject, UNKEYED_TOKEN};
 use crate::{BridgeError, Codec, Connection, ExportStats, JsonCodec};
 
 /// Events the reader takes from the bus per batch, at most.
@@ -144,10 +145,11 @@ impl JetStreamExport {
 
 /// How an event's subject is chosen.
 enum Subjects<E> {
-    /// `<prefix>.<name of the topic>`, precomputed for all 64 topics.
+    /// `<prefix>.<key token>.<name of the topic>` (`keyed`), or `<prefix>.<name of the topic>`.
     Prefix {
         prefix: String,
         names: fn(Topic) -> Cow<'static, str>,
+        keyed: bool,
     },
     /// A caller's function of the event.
     Custom(Box<dyn Fn(&E) -> String + Send>),
@@ -168,36 +170,80 @@ pub struct ExportBuilder<E, C = JsonCodec<E>> {
 }
 
 impl<E: Event, C: Codec<E>> ExportBuilder<E, C> {
-    /// Subjects are `<prefix>.<topic name>` (the default prefix is `fanout`).
+    /// Subjects are `<prefix>.<key token>.<topic name>` (the default prefix is `fanout`): the
+    /// event's routing key ([`Event::key`]) as 32 hex digits, or `_` for an event without one
+    /// (see [`key_token`](crate::key_token)), so NATS routes by key as the bus does: an importer
+    /// following one key ([`ImportBuilder::key`](crate::ImportBuilder::key)) subscribes to
+    /// `<prefix>.<key token>.>`, one that wants everything to `<prefix>.>`.
+    ///
+    /// ```
+    /// # use fanout::Bus;
+    /// # use fanout_nats::{Connection, Exporter};
+    /// # let bus = Bus::<fanout::agent::AgentEvent>::new();
+    /// # let sub = bus.subscribe(fanout::Topics::ALL);
+    /// // `agent.<session>.delta`, `agent._.system`, ...
+    /// let exporter = Exporter::builder(sub, Connection::new("nats://127.0.0.1:4222"))
+    ///     .subject_prefix("agent")
+    ///     .topic_names(fanout_nats::agent::topic_name);
+    /// # drop(exporter);
+    /// ```
     pub fn subject_prefix(mut self, prefix: impl Into<String>) -> Self {
-        let names = match self.subjects {
-            Subjects::Prefix { names, .. } => names,
-            Subjects::Custom(_) => topic_index,
+        let (names, keyed) = match self.subjects {
+            Subjects::Prefix { names, keyed, .. } => (names, keyed),
+            Subjects::Custom(_) => (topic_index as fn(Topic) -> Cow<'static, str>, true),
         };
         self.subjects = Subjects::Prefix {
             prefix: prefix.into(),
             names,
+            keyed,
         };
         self
     }
 
-    /// How a topic is named in the subject (default: its index, `fanout.7`). For
+    /// Whether a prefix's subjects carry the event's key (default `true`):
+    /// `keyed_subjects(false)` gives `<prefix>.<topic name>`, the form of this crate before
+    /// keys, which an importer following a key cannot tell apart. The key streams' numbers
+    /// ([`sequence`](crate::sequence#per-key-sequences)) are sent either way.
+    pub fn keyed_subjects(mut self, keyed: bool) -> Self {
+        self.subjects = match self.subjects {
+            Subjects::Prefix { prefix, names, .. } => Subjects::Prefix {
+                prefix,
+                names,
+                keyed,
+            },
+            Subjects::Custom(_) => Subjects::Prefix {
+                prefix: "fanout".into(),
+                names: topic_index,
+                keyed,
+            },
+        };
+        self
+    }
+
+    /// How a topic is named in the subject (default: its index, `fanout.<key>.7`). For
     /// [`AgentEvent`](fanout::agent::AgentEvent)s, [`agent::topic_name`](crate::agent::topic_name)
-    /// gives `fanout.delta`, `fanout.run`, ...
+    /// gives `fanout.<key>.delta`, `fanout.<key>.run`, ...
     pub fn topic_names(mut self, names: fn(Topic) -> Cow<'static, str>) -> Self {
-        if let Subjects::Prefix { prefix, .. } = self.subjects {
-            self.subjects = Subjects::Prefix { prefix, names };
+        if let Subjects::Prefix { prefix, keyed, .. } = self.subjects {
+            self.subjects = Subjects::Prefix {
+                prefix,
+                names,
+                keyed,
+            };
         } else {
             self.subjects = Subjects::Prefix {
                 prefix: "fanout".into(),
                 names,
+                keyed: true,
             };
         }
         self
     }
 
     /// Subjects computed from each event, e.g. `agent.<session>.<topic>`
-    /// ([`agent::session_subject`](crate::agent::session_subject)). An invalid subject (empty,
+    /// ([`agent::session_subject`](crate::agent::session_subject)). An importer following a key
+    /// ([`ImportBuilder::key`](crate::ImportBuilder::key)) subscribes to
+    /// `<prefix>.<key token>.>`: a function meant for one should name each event so. An invalid subject (empty,
     /// with spaces, wildcards or empty tokens) is counted in
     /// [`ExportStats::encode_failed`] and reported; the event is skipped.
     pub fn subject(mut self, subject: impl Fn(&E) -> String + Send + 'static) -> Self {
@@ -335,7 +381,9 @@ pub struct Exporter {
 
 impl Exporter {
     /// An exporter of `subscriber`'s events to the server `connection` names: core NATS,
-    /// subjects `fanout.<topic index>`, serde JSON, until changed on the builder.
+    /// subjects `fanout.<key token>.<topic index>` (see
+    /// [`subject_prefix`](ExportBuilder::subject_prefix)), serde JSON, until changed on the
+    /// builder.
     pub fn builder<E: Event>(
         subscriber: Subscriber<E>,
         connection: Connection,
@@ -346,6 +394,7 @@ impl Exporter {
             subjects: Subjects::Prefix {
                 prefix: "fanout".into(),
                 names: topic_index,
+                keyed: true,
             },
             mode: ExportMode::Core,
             codec: JsonCodec::new(),
@@ -401,26 +450,55 @@ impl Drop for Exporter {
 struct Outgoing {
     subject: Subject,
     payload: Bytes,
+    /// Its routing key: which key stream numbers it.
+    key: Option<Key>,
 }
 
-/// Subjects ready for the reader: precomputed per topic, or a function.
+/// Subjects ready for the reader: per topic (precomputed for unkeyed events), or a function.
 enum Resolved<E> {
-    PerTopic(Vec<Subject>),
+    PerTopic {
+        /// `<prefix>.<topic>` or, keyed, `<prefix>._.<topic>`, for all 64 topics.
+        unkeyed: Vec<Subject>,
+        /// With keyed subjects: `<prefix>.` and the 64 topic names, for `<prefix>.<key>.<topic>`.
+        keyed: Option<(String, Vec<String>)>,
+    },
     Custom(Box<dyn Fn(&E) -> String + Send>),
 }
 
 fn resolve<E>(subjects: Subjects<E>) -> Resolved<E> {
     match subjects {
-        Subjects::Prefix { prefix, names } => Resolved::PerTopic(
-            (0..TOPIC_COUNT)
-                .map(|i| {
-                    let topic = Topic::new(i).expect("index below TOPIC_COUNT");
-                    Subject::from(format!("{prefix}.{}", names(topic)))
+        Subjects::Prefix {
+            prefix,
+            names,
+            keyed,
+        } => {
+            let names: Vec<String> = (0..TOPIC_COUNT)
+                .map(|i| names(Topic::new(i).expect("index below TOPIC_COUNT")).into_owned())
+                .collect();
+            let unkeyed = names
+                .iter()
+                .map(|name| match keyed {
+                    true => Subject::from(format!("{prefix}.{UNKEYED_TOKEN}.{name}")),
+                    false => Subject::from(format!("{prefix}.{name}")),
                 })
-                .collect(),
-        ),
+                .collect();
+            Resolved::PerTopic {
+                unkeyed,
+                keyed: keyed.then(|| (format!("{prefix}."), names)),
+            }
+        }
         Subjects::Custom(f) => Resolved::Custom(f),
     }
+}
+
+/// `<prefix.><key>.<name>`, written at once.
+fn keyed_subject(prefix: &str, key: Key, name: &str) -> Subject {
+    use std::fmt::Write;
+    let mut subject = String::with_capacity(prefix.len() + 33 + name.len());
+    subject.push_str(prefix);
+    let _ = write!(subject, "{key}.");
+    subject.push_str(name);
+    Subject::from(subject)
 }
 
 struct Reader<E, C> {
@@ -475,8 +553,17 @@ impl<E: Event, C: Codec<E>> Reader<E, C> {
     fn encode(&self, events: &mut Vec<E>, buf: &mut Vec<u8>) -> Vec<Outgoing> {
         let mut batch = Vec::with_capacity(events.len());
         for event in events.drain(..) {
+            let key = event.key();
             let subject = match &self.subjects {
-                Resolved::PerTopic(table) => table[event.topic().index() as usize].clone(),
+                Resolved::PerTopic { unkeyed, keyed } => {
+                    let topic = event.topic().index() as usize;
+                    match (key, keyed) {
+                        (Some(key), Some((prefix, names))) => {
+                            keyed_subject(prefix, key, &names[topic])
+                        }
+                        _ => unkeyed[topic].clone(),
+                    }
+                }
                 Resolved::Custom(f) => {
                     let subject = f(&event);
                     if !is_valid_subject(&subject) {
@@ -509,6 +596,7 @@ impl<E: Event, C: Codec<E>> Reader<E, C> {
             batch.push(Outgoing {
                 subject,
                 payload: Bytes::copy_from_slice(buf),
+                key,
             });
         }
         batch
@@ -547,17 +635,19 @@ struct InFlight {
 
 impl Sender {
     async fn run(self, mut rx: mpsc::Receiver<Vec<Outgoing>>) {
+        let mut keys = KeyStreams::new(MAX_KEY_STREAMS);
         match &self.jetstream {
             None => {
                 let mut seq = 0u64;
                 while let Some(batch) = rx.recv().await {
                     for out in batch {
                         seq += 1;
-                        self.publish_core(out, self.headers(seq)).await;
+                        let headers = self.headers(seq, out.key, &mut keys);
+                        self.publish_core(out, headers).await;
                     }
                 }
             }
-            Some((js, settings)) => self.publish_pipelined(js, settings, rx).await,
+            Some((js, settings)) => self.publish_pipelined(js, settings, rx, &mut keys).await,
         }
         match tokio::time::timeout(FLUSH_TIMEOUT, self.client.flush()).await {
             Ok(Ok(())) => {}
@@ -570,10 +660,19 @@ impl Sender {
         }
     }
 
-    fn headers(&self, seq: u64) -> HeaderMap {
+    /// The headers of the exporter's event `seq`, numbered in its key's stream too.
+    fn headers(&self, seq: u64, key: Option<Key>, keys: &mut KeyStreams) -> HeaderMap {
+        let number: KeyNumber = keys.next(key, seq);
+        let evicted = keys.evicted();
+        if evicted != self.counters.key_streams_evicted.load(Ordering::Relaxed) {
+            self.counters
+                .key_streams_evicted
+                .store(evicted, Ordering::Relaxed);
+        }
         let mut headers = HeaderMap::new();
         headers.insert(ORIGIN_HEADER, self.origin.as_str());
         headers.insert(SEQUENCE_HEADER, seq.to_string().as_str());
+        headers.insert(KEY_SEQUENCE_HEADER, number.header_value().as_str());
         headers
     }
 
@@ -598,6 +697,7 @@ impl Sender {
         js: &jetstream::Context,
         settings: &JetStreamExport,
         mut rx: mpsc::Receiver<Vec<Outgoing>>,
+        keys: &mut KeyStreams,
     ) {
         let mut window: VecDeque<InFlight> = VecDeque::with_capacity(settings.max_in_flight);
         let mut pending: VecDeque<Outgoing> = VecDeque::new();
@@ -613,7 +713,7 @@ impl Sender {
                     break;
                 };
                 seq += 1;
-                let headers = self.headers(seq);
+                let headers = self.headers(seq, out.key, keys);
                 let now = Instant::now();
                 let ack = self.send(js, seq, &out, &headers).await;
                 window.push_back(InFlight {

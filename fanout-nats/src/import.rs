@@ -12,8 +12,13 @@
 //! in [`ImportStats::lost`]. A sequence number implausibly far ahead of its exporter's (a forged
 //! or corrupt header) is held until the next one confirms it, or dropped and counted in
 //! [`ImportStats::implausible`]: see [`sequence`](crate::sequence#plausible-jumps).
+//!
+//! An importer may follow a few routing keys instead of a subject ([`ImportBuilder::key`]): it
+//! subscribes to `<prefix>.<key token>.>` for each (and `<prefix>._.>` for the unkeyed events,
+//! unless told not to), counts loss by the exporters' per-key numbers, and drops a decoded
+//! event whose key it does not follow.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -21,14 +26,17 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::{self, consumer::pull, AckKind};
 use async_nats::{Client, HeaderMap, Subject};
 use bytes::Bytes;
-use fanout::{Event, Publisher};
+use fanout::{Event, Key, Publisher};
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, watch};
 
 use crate::connection::Reporter;
 use crate::export::connection_event;
-use crate::sequence::{GapTracker, Step, Steps, DEFAULT_MAX_JUMP, ORIGIN_HEADER, SEQUENCE_HEADER};
+use crate::sequence::{
+    GapTracker, Step, Steps, DEFAULT_MAX_JUMP, KEY_SEQUENCE_HEADER, ORIGIN_HEADER, SEQUENCE_HEADER,
+};
 use crate::stats::{add, ImportCounters};
+use crate::subject::{is_valid_subject, UNKEYED_TOKEN};
 use crate::{BridgeError, Codec, Connection, ImportStats, JsonCodec};
 
 /// Decoded events in flight between the receiver and the publisher thread.
@@ -76,7 +84,10 @@ impl JetStreamImport {
         }
     }
 
-    /// Take only the stream's messages on `subject` (wildcards allowed).
+    /// Take only the stream's messages on `subject` (wildcards allowed). Loss is counted by the
+    /// exporters' own numbers, so `subject` should take all of each exporter's events; to take
+    /// some keys' events, follow them instead ([`ImportBuilder::key`], which makes them the
+    /// consumer's filter subjects).
     pub fn filter_subject(mut self, subject: impl Into<String>) -> Self {
         self.filter_subject = Some(subject.into());
         self
@@ -100,13 +111,126 @@ pub struct ImportBuilder<E, C = JsonCodec<E>> {
     max_payload: usize,
     subscription_capacity: Option<usize>,
     max_sequence_jump: u64,
+    /// `<prefix>` of the subjects keys are followed on.
+    prefix: String,
+    /// The keys followed, if any ([`ImportBuilder::keys`]).
+    keys: Option<Vec<Key>>,
+    /// With keys: whether the unkeyed events are taken too.
+    unkeyed: bool,
+    /// A core subject was set by [`ImportBuilder::subject`] or [`ImportBuilder::source`]: keys
+    /// cannot be followed on it.
+    explicit_subject: bool,
     codec: C,
 }
 
+/// What an importer that follows keys takes.
+#[derive(Clone, Debug)]
+struct Follow {
+    keys: Vec<Key>,
+    unkeyed: bool,
+}
+
+impl Follow {
+    /// Whether an event of `key` is one this importer follows.
+    fn takes(&self, key: Option<Key>) -> bool {
+        match key {
+            Some(key) => self.keys.contains(&key),
+            None => self.unkeyed,
+        }
+    }
+
+    /// The subjects to subscribe to under `prefix`.
+    fn subjects(&self, prefix: &str) -> Vec<String> {
+        let mut subjects: Vec<String> = self
+            .keys
+            .iter()
+            .map(|key| format!("{prefix}.{key}.>"))
+            .collect();
+        if self.unkeyed {
+            subjects.push(format!("{prefix}.{UNKEYED_TOKEN}.>"));
+        }
+        subjects
+    }
+}
+
 impl<E: Event, C: Codec<E>> ImportBuilder<E, C> {
-    /// Subscribe (core NATS) to `subject`.
+    /// Subscribe (core NATS) to `subject`. Loss is counted by the exporters' own sequence
+    /// numbers, so `subject` should take every event of each exporter it hears (`agent.>`); to
+    /// take one key's events, follow the key instead ([`key`](Self::key)), which counts by the
+    /// key's numbers (see [`sequence`](crate::sequence#per-key-sequences)).
     pub fn subject(mut self, subject: impl Into<String>) -> Self {
         self.source = ImportSource::Core(subject.into());
+        self.explicit_subject = true;
+        self
+    }
+
+    /// The prefix of the exporters' subjects (default `fanout`, as the exporter's): core NATS
+    /// subject `<prefix>.>`, or with [`key`](Self::key) the keys' subjects under it.
+    pub fn subject_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        if let ImportSource::Core(_) = self.source {
+            self.source = ImportSource::Core(format!("{}.>", self.prefix));
+            self.explicit_subject = false;
+        }
+        self
+    }
+
+    /// Follow one routing key: take the events an exporter published under it, as a keyed
+    /// subscriber of a bus takes its key's (see [`keys`](Self::keys)).
+    ///
+    /// ```no_run
+    /// use fanout::agent::{AgentEvent, SessionId};
+    /// use fanout::Bus;
+    /// use fanout_nats::{Connection, Importer};
+    ///
+    /// let session = SessionId::new();
+    /// let tab = Bus::<AgentEvent>::new();
+    /// // `agent.<session>.>` and `agent._.>`, from exporters of `agent` subjects.
+    /// let importer = Importer::builder(tab.publisher(), Connection::new("nats://127.0.0.1:4222"))
+    ///     .subject_prefix("agent")
+    ///     .key(session)
+    ///     .start()
+    ///     .unwrap();
+    /// # drop(importer);
+    /// ```
+    pub fn key(self, key: impl Into<Key>) -> Self {
+        self.keys([key.into()])
+    }
+
+    /// Follow a small set of routing keys (duplicates count once, at most
+    /// [`fanout::key::MAX_KEYS`]; replaces keys set before). The importer subscribes to
+    /// `<prefix>.<key token>.>` for each ([`subject_prefix`](Self::subject_prefix); exporters
+    /// name keyed events so, see [`ExportBuilder::subject_prefix`]) and to `<prefix>._.>` for
+    /// the events without a key, which a bus offers every keyed subscriber too (a shutdown
+    /// notice reaches every tab; [`unkeyed`](Self::unkeyed)`(false)` leaves them out). With a
+    /// JetStream source, these are the consumer's filter subjects.
+    ///
+    /// - **Loss** is counted by each key's own numbers, so `lost` counts only events of the keys
+    ///   followed (and of the unkeyed, if taken): see
+    ///   [`sequence`](crate::sequence#per-key-sequences).
+    /// - **Order** is kept per key (and among the unkeyed events): each key is a subscription
+    ///   of its own, so two keys' events may reach the bus in another order than they were
+    ///   published. A JetStream consumer delivers in the stream's order.
+    /// - **Keys arrive intact**: an event is published into the local bus as decoded, so its
+    ///   [`Event::key`] routes it to that bus's keyed subscribers; a decoded event of a key not
+    ///   followed (a forged message on a followed subject) is dropped and counted in
+    ///   [`ImportStats::wrong_key`].
+    ///
+    /// An empty set, more than `MAX_KEYS` keys, a prefix that is not a valid subject, or keys
+    /// with an explicit [`subject`](Self::subject) or a JetStream
+    /// [`filter_subject`](JetStreamImport::filter_subject) are a [`BridgeError::Config`] at
+    /// [`start`](Self::start).
+    ///
+    /// [`ExportBuilder::subject_prefix`]: crate::ExportBuilder::subject_prefix
+    pub fn keys<K: Into<Key>>(mut self, keys: impl IntoIterator<Item = K>) -> Self {
+        self.keys = Some(keys.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// With [`key`](Self::key): whether the events without a key are taken too (default
+    /// `true`, as a keyed bus subscriber is offered them).
+    pub fn unkeyed(mut self, take: bool) -> Self {
+        self.unkeyed = take;
         self
     }
 
@@ -118,6 +242,7 @@ impl<E: Event, C: Codec<E>> ImportBuilder<E, C> {
 
     /// Read from `source`.
     pub fn source(mut self, source: ImportSource) -> Self {
+        self.explicit_subject = matches!(source, ImportSource::Core(_));
         self.source = source;
         self
     }
@@ -154,7 +279,52 @@ impl<E: Event, C: Codec<E>> ImportBuilder<E, C> {
             max_payload: self.max_payload,
             subscription_capacity: self.subscription_capacity,
             max_sequence_jump: self.max_sequence_jump,
+            prefix: self.prefix,
+            keys: self.keys,
+            unkeyed: self.unkeyed,
+            explicit_subject: self.explicit_subject,
             codec,
+        }
+    }
+
+    /// The keys to follow, checked, if any.
+    fn follow(&self) -> Result<Option<Follow>, BridgeError> {
+        let Some(keys) = &self.keys else {
+            return Ok(None);
+        };
+        let mut unique: Vec<Key> = Vec::with_capacity(keys.len());
+        for key in keys {
+            if !unique.contains(key) {
+                unique.push(*key);
+            }
+        }
+        let why = if unique.is_empty() {
+            Some("an empty set of keys to follow: leave `keys` out to import a subject".into())
+        } else if unique.len() > fanout::key::MAX_KEYS {
+            Some(format!(
+                "{} keys to follow, at most {} are",
+                unique.len(),
+                fanout::key::MAX_KEYS
+            ))
+        } else if !is_valid_subject(&self.prefix) {
+            Some(format!("{:?} is not a valid subject prefix", self.prefix))
+        } else if self.explicit_subject {
+            Some("keys are followed on `<prefix>.<key>.>`, not on an explicit subject".into())
+        } else if let ImportSource::JetStream(JetStreamImport {
+            filter_subject: Some(_),
+            ..
+        }) = &self.source
+        {
+            Some("keys are the consumer's filter subjects: leave `filter_subject` out".into())
+        } else {
+            None
+        };
+        match why {
+            Some(why) => Err(BridgeError::Config(why)),
+            None => Ok(Some(Follow {
+                keys: unique,
+                unkeyed: self.unkeyed,
+            })),
         }
     }
 
@@ -166,8 +336,10 @@ impl<E: Event, C: Codec<E>> ImportBuilder<E, C> {
     /// [`BridgeError::Unauthorized`] for rejected credentials, [`BridgeError::Connect`] if the
     /// server cannot be reached within the connect timeout, [`BridgeError::Subscribe`] or
     /// [`BridgeError::JetStream`] if the subscription or consumer cannot be made,
-    /// [`BridgeError::Runtime`] if a thread cannot be started.
+    /// [`BridgeError::Runtime`] if a thread cannot be started, [`BridgeError::Config`] for keys
+    /// that cannot be followed (see [`keys`](Self::keys)).
     pub fn start(self) -> Result<Importer, BridgeError> {
+        let follow = self.follow()?;
         let counters = Arc::new(ImportCounters::default());
         let reporter = self.connection.reporter("importer");
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -186,7 +358,8 @@ impl<E: Event, C: Codec<E>> ImportBuilder<E, C> {
                     connection_event(&events_reporter, event)
                 })
                 .await?;
-            let source = open_source(&client, &self.source).await?;
+            let keyed = follow.as_ref().map(|follow| follow.subjects(&self.prefix));
+            let source = open_source(&client, &self.source, keyed).await?;
             // Make sure the server has the subscription before `start` returns.
             client
                 .flush()
@@ -217,6 +390,8 @@ impl<E: Event, C: Codec<E>> ImportBuilder<E, C> {
             gaps: GapTracker::new(self.max_sequence_jump, reorder),
             steps: Vec::new(),
             handled: Vec::new(),
+            follow,
+            stream_id: String::new(),
             counters: counters.clone(),
             reporter,
         };
@@ -240,6 +415,9 @@ impl<E, C> fmt::Debug for ImportBuilder<E, C> {
             .field("source", &self.source)
             .field("max_payload", &self.max_payload)
             .field("max_sequence_jump", &self.max_sequence_jump)
+            .field("prefix", &self.prefix)
+            .field("keys", &self.keys)
+            .field("unkeyed", &self.unkeyed)
             .finish_non_exhaustive()
     }
 }
@@ -287,6 +465,10 @@ impl Importer {
             max_payload: 1 << 20,
             subscription_capacity: None,
             max_sequence_jump: DEFAULT_MAX_JUMP,
+            prefix: "fanout".into(),
+            keys: None,
+            unkeyed: true,
+            explicit_subject: false,
             codec: JsonCodec::new(),
         }
     }
@@ -334,17 +516,32 @@ struct Incoming<E> {
 }
 
 enum Source {
-    Core(async_nats::Subscriber),
+    /// One subscription, or one per key followed, their messages merged.
+    Core(futures_util::stream::SelectAll<async_nats::Subscriber>),
     JetStream(Box<jetstream::consumer::Consumer<pull::Config>>),
 }
 
-async fn open_source(client: &Client, source: &ImportSource) -> Result<Source, BridgeError> {
+/// Opens `source`, or with `keyed` (the subjects of the keys followed) those subjects of it.
+async fn open_source(
+    client: &Client,
+    source: &ImportSource,
+    keyed: Option<Vec<String>>,
+) -> Result<Source, BridgeError> {
     match source {
-        ImportSource::Core(subject) => client
-            .subscribe(subject.clone())
-            .await
-            .map(Source::Core)
-            .map_err(|e| BridgeError::Subscribe(format!("{subject}: {e}"))),
+        ImportSource::Core(subject) => {
+            let subjects = keyed.unwrap_or_else(|| vec![subject.clone()]);
+            let mut subscriptions = Vec::with_capacity(subjects.len());
+            for subject in subjects {
+                let subscription = client
+                    .subscribe(subject.clone())
+                    .await
+                    .map_err(|e| BridgeError::Subscribe(format!("{subject}: {e}")))?;
+                subscriptions.push(subscription);
+            }
+            Ok(Source::Core(futures_util::stream::select_all(
+                subscriptions,
+            )))
+        }
         ImportSource::JetStream(settings) => {
             let js = jetstream::ContextBuilder::new()
                 .timeout(Duration::from_secs(10))
@@ -356,6 +553,7 @@ async fn open_source(client: &Client, source: &ImportSource) -> Result<Source, B
             let config = pull::Config {
                 durable_name: Some(settings.durable.clone()),
                 filter_subject: settings.filter_subject.clone().unwrap_or_default(),
+                filter_subjects: keyed.unwrap_or_default(),
                 ack_policy: jetstream::consumer::AckPolicy::Explicit,
                 max_ack_pending: MAX_ACK_PENDING,
                 ..Default::default()
@@ -378,6 +576,10 @@ struct Receiver<E, C> {
     steps: Steps<Raw>,
     /// What becomes of the messages, in order, reused.
     handled: Vec<Handled<E>>,
+    /// The keys followed: then loss is counted per key stream, and other keys' events dropped.
+    follow: Option<Follow>,
+    /// A key stream's cursor name, `<origin>/<start>`, reused.
+    stream_id: String,
     counters: Arc<ImportCounters>,
     reporter: Reporter,
 }
@@ -504,20 +706,40 @@ impl<E: Event, C: Codec<E>> Receiver<E, C> {
     /// goes to `self.handled`, in delivery order.
     fn accept(&mut self, headers: &Option<HeaderMap>, raw: Raw) {
         add(&self.counters.received, 1);
-        let Some((origin, seq)) = headers.as_ref().and_then(sequence_of) else {
+        let numbered = match &self.follow {
+            None => headers.as_ref().and_then(sequence_of),
+            Some(_) => headers.as_ref().and_then(|headers| {
+                let (origin, start, seq) = key_sequence_of(headers)?;
+                self.stream_id.clear();
+                let _ = write!(self.stream_id, "{origin}/{start}");
+                Some((self.stream_id.as_str(), seq))
+            }),
+        };
+        let Some((cursor, seq)) = numbered else {
             let handled = self.decode(raw);
             self.handled.push(handled);
             return;
         };
         let mut steps = std::mem::take(&mut self.steps);
         self.gaps
-            .arrive(origin, seq, raw, Instant::now(), &mut steps);
+            .arrive(cursor, seq, raw, Instant::now(), &mut steps);
         self.settle(&mut steps);
         self.steps = steps;
     }
 
     /// Turns the tracker's steps into what becomes of each message, counting and reporting.
     fn settle(&mut self, steps: &mut Steps<Raw>) {
+        let evicted = self.gaps.evicted();
+        if evicted
+            != self
+                .counters
+                .cursors_evicted
+                .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            self.counters
+                .cursors_evicted
+                .store(evicted, std::sync::atomic::Ordering::Relaxed);
+        }
         for (origin, step) in steps.drain(..) {
             let handled = match step {
                 Step::Deliver { item, seq, lost } => {
@@ -566,7 +788,18 @@ impl<E: Event, C: Codec<E>> Receiver<E, C> {
             return Handled::Done(ack);
         }
         match self.codec.decode(&payload) {
-            Ok(event) => Handled::Publish(Incoming { event, ack }),
+            Ok(event) => match &self.follow {
+                Some(follow) if !follow.takes(event.key()) => {
+                    add(&self.counters.wrong_key, 1);
+                    self.reporter.report(format_args!(
+                        "dropped an event on {subject}: its key ({}) is not one this importer \
+                         follows",
+                        crate::key_token(event.key())
+                    ));
+                    Handled::Done(ack)
+                }
+                _ => Handled::Publish(Incoming { event, ack }),
+            },
             Err(e) => {
                 add(&self.counters.decode_failed, 1);
                 self.reporter.report(format_args!(
@@ -591,6 +824,14 @@ fn sequence_of(headers: &HeaderMap) -> Option<(&str, u64)> {
     let origin = headers.get(ORIGIN_HEADER)?.as_str();
     let seq = headers.get(SEQUENCE_HEADER)?.as_str().parse().ok()?;
     Some((origin, seq))
+}
+
+/// The exporter's origin, its key stream's start and the number in it, if the message has a
+/// well-formed key sequence header and an origin.
+fn key_sequence_of(headers: &HeaderMap) -> Option<(&str, u64, u64)> {
+    let origin = headers.get(ORIGIN_HEADER)?.as_str();
+    let (start, seq) = headers.get(KEY_SEQUENCE_HEADER)?.as_str().split_once('-')?;
+    Some((origin, start.parse().ok()?, seq.parse().ok()?))
 }
 
 struct PublisherThread<E> {

@@ -10,6 +10,41 @@
 //! by something other than an exporter), or whose sequence number is not a number, are accepted
 //! with no accounting.
 //!
+//! # Per-key sequences
+//!
+//! An importer that follows one key ([`ImportBuilder::key`](crate::ImportBuilder::key)) takes a
+//! part of an exporter's events: the exporter's own numbers jump over every other key's, and
+//! those jumps are not losses. So each exporter also numbers each key's events on their own: a
+//! *key stream* per routing key, and one for the unkeyed events, in one more header,
+//! [`KEY_SEQUENCE_HEADER`]: `<start>-<n>`, where `<start>` is the exporter number of the
+//! stream's first event (so it names the stream among the exporter's: no two streams start at
+//! the same number) and `<n>` counts the stream's events 1, 2, 3, ... An importer that follows
+//! keys keeps its cursor per key stream (`<origin>/<start>`) and judges the `<n>`s exactly as
+//! the exporter's own numbers are
+//! judged below (gaps, duplicates, reordering, plausible jumps): it counts as lost only events
+//! of the keys it follows. An importer of a plain subject ([`ImportBuilder::subject`]) keeps
+//! using the exporter's numbers, so its subject must take every event of the exporters it hears
+//! (`<prefix>.>`, the default); a subject that takes a part of them (one topic of every key,
+//! `<prefix>.*.delta`) makes the events it does not take look lost. A message without the key
+//! header (from an exporter older than keys, or a plain client) reaches a key's importer with
+//! no accounting, as a message without an origin reaches any importer.
+//!
+//! ## Bounds
+//!
+//! An exporter keeps the numbering of at most [`MAX_KEY_STREAMS`] (65,536) keys; when a new key
+//! would pass that, the quarter of them used longest ago are forgotten, counted in
+//! [`ExportStats::key_streams_evicted`](crate::ExportStats::key_streams_evicted). A forgotten
+//! key's next event starts a new stream (a new `<start>`, `<n>` from 1 again), which an
+//! importer takes as it takes a new exporter: from its first message, with no loss knowable
+//! before it. An importer keeps at most [`MAX_CURSORS`] (4,096) cursors (exporters, or key
+//! streams); past that the quarter touched longest ago are forgotten the same way (what they
+//! held is delivered, its gaps counted lost; a suspect is rejected), counted in
+//! [`ImportStats::cursors_evicted`](crate::ImportStats::cursors_evicted): a forgotten cursor's
+//! next message is judged as a first arrival. Neither bound is met by one host's sessions in
+//! normal use; both keep a flood of forged origins or stream names from growing memory.
+//!
+//! [`ImportBuilder::subject`]: crate::ImportBuilder::subject
+//!
 //! # Reordering (JetStream)
 //!
 //! A JetStream exporter keeps a window of publishes in flight and re-sends, in order and under the
@@ -58,6 +93,15 @@ use std::time::{Duration, Instant};
 pub const ORIGIN_HEADER: &str = "Fanout-Origin";
 /// The header carrying the exporter's sequence number, from 1.
 pub const SEQUENCE_HEADER: &str = "Fanout-Seq";
+/// The header carrying the event's key stream and its number in it, `<start>-<n>`: the
+/// exporter number of the stream's first event, and `n` from 1 (see
+/// [Per-key sequences](self#per-key-sequences)).
+pub const KEY_SEQUENCE_HEADER: &str = "Fanout-Key-Seq";
+/// Keys whose numbering an exporter keeps at once, at most; see [Bounds](self#bounds).
+pub const MAX_KEY_STREAMS: usize = 1 << 16;
+/// Cursors (exporters or key streams) an importer keeps at once, at most; see
+/// [Bounds](self#bounds).
+pub const MAX_CURSORS: usize = 4096;
 /// How far ahead of an origin's cursor a sequence number is accepted at once, by default.
 pub const DEFAULT_MAX_JUMP: u64 = 1 << 16;
 /// Messages a JetStream importer holds for reordering per exporter, at most: past this, the
@@ -83,6 +127,8 @@ struct Cursor<T> {
     /// When the gap before the first held message started being waited for.
     waiting_since: Option<Instant>,
     suspect: Option<(u64, T)>,
+    /// The tracker's tick at this cursor's latest arrival: which cursors are forgotten first.
+    touched: u64,
 }
 
 /// The cursor per origin, and the messages held (`T`: what the importer holds).
@@ -91,6 +137,12 @@ pub(crate) struct GapTracker<T> {
     max_jump: u64,
     reorder: Option<Duration>,
     origins: HashMap<Arc<str>, Cursor<T>>,
+    /// At most this many cursors at once ([`MAX_CURSORS`]).
+    max_cursors: usize,
+    /// Counts arrivals: the `touched` of the cursor each one lands on.
+    tick: u64,
+    /// Cursors forgotten to stay within `max_cursors`.
+    evicted: u64,
 }
 
 /// Steps in delivery order, each with its origin.
@@ -106,13 +158,55 @@ impl<T> GapTracker<T> {
             max_jump: max_jump.max(1),
             reorder,
             origins: HashMap::new(),
+            max_cursors: MAX_CURSORS,
+            tick: 0,
+            evicted: 0,
         }
+    }
+
+    /// Keeps at most `cursors` cursors (at least 1) instead of [`MAX_CURSORS`].
+    #[cfg(test)]
+    fn max_cursors(mut self, cursors: usize) -> Self {
+        self.max_cursors = cursors.max(1);
+        self
+    }
+
+    /// Cursors forgotten so far to stay within the bound.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// Forgets the quarter of the cursors touched longest ago (at least one): what they hold is
+    /// released, its gaps counted lost, and their suspects rejected.
+    fn evict(&mut self, now: Instant, out: &mut Steps<T>) {
+        let forget = (self.origins.len() / 4).max(1);
+        let mut touched: Vec<u64> = self.origins.values().map(|c| c.touched).collect();
+        let (_, &mut cut, _) = touched.select_nth_unstable(forget - 1);
+        // Ticks are unique per cursor, so exactly `forget` are at or below `cut`.
+        self.origins.retain(|origin, cursor| {
+            if cursor.touched > cut {
+                return true;
+            }
+            while !cursor.held.is_empty() {
+                release_gap(origin, cursor, now, out);
+            }
+            if let Some((seq, item)) = cursor.suspect.take() {
+                out.push((origin.clone(), Step::Implausible { item, seq }));
+            }
+            false
+        });
+        self.evicted += forget as u64;
     }
 
     /// Judges message `seq` from `origin` and pushes onto `out`, in delivery order, what becomes
     /// of it and of the messages it releases (held ones, a suspect). Nothing is pushed for a
     /// message it holds.
     pub fn arrive(&mut self, origin: &str, seq: u64, item: T, now: Instant, out: &mut Steps<T>) {
+        if self.origins.len() >= self.max_cursors && !self.origins.contains_key(origin) {
+            self.evict(now, out);
+        }
+        self.tick += 1;
+        let tick = self.tick;
         let (origin, cursor) = match self.origins.get_key_value(origin) {
             Some((key, _)) => {
                 let key = key.clone();
@@ -126,10 +220,12 @@ impl<T> GapTracker<T> {
                     held: BTreeMap::new(),
                     waiting_since: None,
                     suspect: None,
+                    touched: tick,
                 });
                 (key, cursor)
             }
         };
+        cursor.touched = tick;
         if let Some((suspect, held)) = cursor.suspect.take() {
             if suspect.checked_add(1) == Some(seq) {
                 // Confirmed: the jump was real. What was held behind gaps goes first, then the
@@ -403,6 +499,40 @@ mod tests {
         let mut out = Vec::new();
         t.finish(later, &mut out);
         assert_eq!(out, [(Arc::from("a"), deliver(12, 1))]);
+    }
+
+    #[test]
+    fn past_the_bound_the_cursors_touched_longest_ago_are_forgotten_and_counted() {
+        let mut t = GapTracker::new(100, Some(Duration::from_secs(60))).max_cursors(4);
+        let now = Instant::now();
+        for origin in ["a", "b", "c", "d"] {
+            assert_eq!(arrive_at(&mut t, origin, 1, now), [deliver(1, 0)]);
+        }
+        // "a" holds a message behind a gap; "b" is touched again.
+        assert_eq!(arrive_at(&mut t, "a", 3, now), []);
+        assert_eq!(arrive_at(&mut t, "b", 2, now), [deliver(2, 0)]);
+        // A fifth forgets one (a quarter of four): "c", touched longest ago.
+        assert_eq!(arrive_at(&mut t, "e", 1, now), [deliver(1, 0)]);
+        assert_eq!(t.evicted(), 1);
+        // "c" is new again: its next message is a first arrival (no loss knowable), and
+        // forgetting it costs "d", now the oldest.
+        assert_eq!(arrive_at(&mut t, "c", 7, now), [deliver(7, 0)]);
+        assert_eq!(t.evicted(), 2);
+        // "a" goes next: what it held is delivered with its gap counted.
+        let mut out = Vec::new();
+        t.arrive("f", 1, 1, now, &mut out);
+        let steps: Vec<_> = out.into_iter().map(|(o, s)| (o.to_string(), s)).collect();
+        assert_eq!(
+            steps,
+            [
+                ("a".to_owned(), deliver(3, 1)),
+                ("f".to_owned(), deliver(1, 0))
+            ]
+        );
+        assert_eq!(t.evicted(), 3);
+        // The others kept their cursors.
+        assert_eq!(arrive_at(&mut t, "b", 2, now), [Step::Duplicate(2)]);
+        assert_eq!(arrive_at(&mut t, "e", 2, now), [deliver(2, 0)]);
     }
 
     #[test]

@@ -29,6 +29,10 @@ pub struct ExportStats {
     /// Events given up: a client error in core mode, no acknowledgement within the retry window
     /// in JetStream mode.
     pub publish_failed: u64,
+    /// Keys whose numbering was forgotten to stay within
+    /// [`MAX_KEY_STREAMS`](crate::sequence::MAX_KEY_STREAMS): each one's next event starts a
+    /// new key stream (see [`sequence`](crate::sequence#bounds)). Not a loss.
+    pub key_streams_evicted: u64,
 }
 
 impl ExportStats {
@@ -43,7 +47,7 @@ impl ExportStats {
 ///
 /// Conservation, once the importer has [shut down](crate::Importer::shutdown): every received
 /// message is in exactly one of `published`, `bus_closed`, `decode_failed`, `oversized`,
-/// `duplicates` and `implausible`.
+/// `duplicates`, `implausible` and `wrong_key`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ImportStats {
@@ -56,7 +60,9 @@ pub struct ImportStats {
     /// Messages larger than the importer's maximum payload, dropped undecoded.
     pub oversized: u64,
     /// Events an exporter sent that never arrived here: gaps in its sequence numbers (lost by
-    /// core NATS, by a server restart, or by this importer being a slow consumer).
+    /// core NATS, by a server restart, or by this importer being a slow consumer). An importer
+    /// following keys counts gaps in each key's own numbers, so only its keys' events (see
+    /// [`sequence`](crate::sequence#per-key-sequences)).
     pub lost: u64,
     /// Messages seen before (a JetStream redelivery or an exporter's retry), dropped.
     pub duplicates: u64,
@@ -72,6 +78,15 @@ pub struct ImportStats {
     pub slow_consumer_notices: u64,
     /// Decoded events the bus refused because it was closed.
     pub bus_closed: u64,
+    /// Decoded events whose routing key ([`Event::key`](fanout::Event::key)) is none the
+    /// importer follows ([`ImportBuilder::key`](crate::ImportBuilder::key)): on a followed key's
+    /// subject, but another key's event (a forged message, or a subject function that does not
+    /// name events by their key). Dropped, so another key's event never reaches this bus.
+    pub wrong_key: u64,
+    /// Cursors forgotten to stay within [`MAX_CURSORS`](crate::sequence::MAX_CURSORS) (see
+    /// [`sequence`](crate::sequence#bounds)): each one's next message is judged as a first
+    /// arrival. Not a loss.
+    pub cursors_evicted: u64,
 }
 
 /// The live counters behind [`ExportStats`].
@@ -85,6 +100,7 @@ pub(crate) struct ExportCounters {
     pub acknowledged: AtomicU64,
     pub retried: AtomicU64,
     pub publish_failed: AtomicU64,
+    pub key_streams_evicted: AtomicU64,
 }
 
 impl ExportCounters {
@@ -98,6 +114,7 @@ impl ExportCounters {
             acknowledged: self.acknowledged.load(Relaxed),
             retried: self.retried.load(Relaxed),
             publish_failed: self.publish_failed.load(Relaxed),
+            key_streams_evicted: self.key_streams_evicted.load(Relaxed),
         }
     }
 }
@@ -115,6 +132,8 @@ pub(crate) struct ImportCounters {
     pub acknowledged: AtomicU64,
     pub slow_consumer_notices: AtomicU64,
     pub bus_closed: AtomicU64,
+    pub wrong_key: AtomicU64,
+    pub cursors_evicted: AtomicU64,
 }
 
 impl ImportCounters {
@@ -130,6 +149,8 @@ impl ImportCounters {
             acknowledged: self.acknowledged.load(Relaxed),
             slow_consumer_notices: self.slow_consumer_notices.load(Relaxed),
             bus_closed: self.bus_closed.load(Relaxed),
+            wrong_key: self.wrong_key.load(Relaxed),
+            cursors_evicted: self.cursors_evicted.load(Relaxed),
         }
     }
 }
