@@ -10,6 +10,7 @@ from this script's place, so it runs from any directory).
     python3 benches/chart.py --markdown       # also prints one Markdown table per scenario
     python3 benches/chart.py --dir D --out F  # other input directory / output file
     python3 benches/chart.py --dir R1 --dir R2 --dir R3   # several runs: median of the medians
+    python3 benches/chart.py --chart keys-sustained       # docs/keys-sustained.svg (issues 19, 22)
 """
 
 import argparse
@@ -249,10 +250,41 @@ def chart(results, latency, out, runs):
     print(f"wrote {out}")
 
 
+def chart_keys_sustained(results, out, runs):
+    """Issue 19's targeting and issue 22's sustained load, one chart (`--chart keys-sustained`)."""
+    svg = Svg(760)
+    what = "one run" if runs == 1 else f"median of {runs} runs"
+    svg.text(10, 22, f"targeting and sustained load (criterion medians, {what}; 2 shared cores)", size=16, weight="bold")
+    svg.text(10, 40, "keys: 1 publisher, N subscribers of one key each, every event for one key; sustained: lossless, queues full", size=11, fill="#555")
+    svg.y = 48
+    keys = results.get("keys_targeted_publish", {})
+    order = {"keyed": 0, "keyed-stream": 1, "filter": 2, "tokio-filter": 3}
+    rows = sorted(
+        ((f"{f} N={p}", ns / elements) for (f, p), (ns, elements) in keys.items()),
+        key=lambda r: (order.get(r[0].split(" N=")[0], 9), int(r[0].split("=")[1])),
+    )
+    bars(svg, "19. ns per targeted event (shorter is better, log)", rows, " ns", lambda v: f"{v:,.0f}", log=True)
+    for group, param, title in [
+        ("sustained_selective", "16", "22. sustained selective, 16 subs, 8 topics"),
+        ("sustained_broadcast", "4", "22. sustained broadcast, 4 subs"),
+        ("sustained_broadcast", "16", "22. sustained broadcast, 16 subs"),
+    ]:
+        data = results.get(group, {})
+        rows = [(f, elements / ns * 1e3) for (f, p), (ns, elements) in data.items() if p == param]
+        rows.sort(key=lambda r: -r[1])
+        bars(svg, f"{title}: M events/s (longer is better)", rows, " M/s", lambda v: f"{v:.2f}")
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+    with open(out, "w") as f:
+        f.write(svg.render())
+    print(f"wrote {out}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dir", action="append", help="criterion output directory (repeatable)")
-    parser.add_argument("--out", default=os.path.join(REPO, "docs", "benchmarks.svg"))
+    parser.add_argument("--out", help="the SVG to write (default: docs/benchmarks.svg, or docs/keys-sustained.svg)")
+    parser.add_argument("--chart", choices=["suite", "keys-sustained"], default="suite",
+                        help="the whole suite's chart, or issue 19's targeting with issue 22's sustained load")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
     args = parser.parse_args()
     dirs = args.dir or [criterion_dir()]
@@ -262,7 +294,10 @@ def main():
     results = merge([load(d) for d in dirs])
     latency = merge_latency([load_json(d, "latency.json") for d in dirs])
     tallies = [t for d in dirs for t in load_json(d, "tallies.json")]
-    chart(results, latency, args.out, len(dirs))
+    if args.chart == "keys-sustained":
+        chart_keys_sustained(results, args.out or os.path.join(REPO, "docs", "keys-sustained.svg"), len(dirs))
+    else:
+        chart(results, latency, args.out or os.path.join(REPO, "docs", "benchmarks.svg"), len(dirs))
     if args.markdown:
         print(markdown(results, tallies))
         if latency:
