@@ -28,6 +28,7 @@
 
 mod builder;
 mod iter;
+pub(crate) mod lanes;
 mod recv_async;
 
 pub(crate) use builder::Prepared;
@@ -45,6 +46,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{RecvError, RecvTimeoutError, TryRecvError};
 use crate::queue::{self, Receiver, StopTrigger};
+use lanes::{LaneEnds, Next};
 use crate::registry::{Filter, SubscriberState, WakeOnDrop};
 use crate::shared::Inner;
 use crate::sync::{Arc, Ordering};
@@ -57,6 +59,8 @@ pub(crate) struct SubscriberParts<E> {
     pub(crate) rx: Receiver<E>,
     pub(crate) gone: StopTrigger,
     pub(crate) filter: Option<std::sync::Arc<Filter<E>>>,
+    /// The consumer's side of the lanes, for a subscriber with lossless topics.
+    pub(crate) lanes: Option<Box<LaneEnds<E>>>,
 }
 
 /// One consumer's end of a [`Bus`](crate::Bus): a bounded queue of the events it wants.
@@ -120,6 +124,10 @@ pub struct Subscriber<E> {
     /// The `Stream` has yielded its last item (`Overflowed`, or ended at `Disconnected`).
     #[cfg_attr(not(feature = "stream"), allow(dead_code))]
     stream_done: bool,
+    /// The two lanes of a subscriber with lossless topics
+    /// ([`lossless`](SubscriberBuilder::lossless)); `None` for every other subscriber, which
+    /// receives from `rx`.
+    lanes: Option<Box<LaneEnds<E>>>,
     /// Declared after `rx` and `_gone`, so it runs after both are dropped: a publisher's task
     /// waiting for room is woken and finds the queue disconnected or the subscriber gone.
     _wake_on_drop: WakeOnDrop,
@@ -135,9 +143,11 @@ impl<E> Subscriber<E> {
             rx,
             gone,
             filter,
+            lanes,
         } = parts;
         Subscriber {
             filter,
+            lanes,
             ring: false,
             _wake_on_drop: WakeOnDrop(Arc::clone(&state)),
             state,
@@ -187,6 +197,9 @@ impl<E> Subscriber<E> {
     pub fn try_recv(&mut self) -> Result<E, TryRecvError> {
         if let Some(item) = self.take_held() {
             return item.map_err(TryRecvError::from);
+        }
+        if self.lanes.is_some() {
+            return self.try_recv_lanes();
         }
         match self.rx.try_recv() {
             Ok(event) => {
@@ -494,6 +507,9 @@ impl<E> Subscriber<E> {
             .wait(self.state.wait)
             .name(self.state.name.clone());
         builder.set_filter(self.filter.clone());
+        if let Some(lanes) = &self.lanes {
+            builder = builder.lossless(Topics::from_bits(lanes.kept));
+        }
         if self.state.keys.is_empty() {
             builder
         } else {
@@ -542,7 +558,8 @@ impl<E> Subscriber<E> {
 
     /// How many events are waiting to be received (including one held back behind a `Lagged`).
     pub fn len(&self) -> usize {
-        self.rx.len() + self.held.len()
+        let lanes = self.lanes.as_ref().map_or(0, |lanes| lanes.len());
+        self.rx.len() + self.held.len() + lanes
     }
 
     /// Whether no event is waiting.
@@ -705,6 +722,12 @@ impl<E> Subscriber<E> {
     /// Waits as the wait strategy says until an event can be dequeued (returning it) or the queue
     /// disconnects or the deadline passes (returning `None`).
     fn wait_for_event(&mut self, deadline: Option<Instant>) -> Option<E> {
+        if let Some(lanes) = &self.lanes {
+            // Both lanes: wait until either has something (or is disconnected), then the
+            // caller's next poll merges (the wait strategy's spinning does not apply).
+            lanes.wait(deadline);
+            return None;
+        }
         let rx = &self.rx;
         let poll = || match rx.try_recv() {
             Ok(event) => Some(Some(event)),
@@ -751,9 +774,43 @@ impl<E> Subscriber<E> {
 
     /// Publishes how many events are held back, for stats (only when that changes: rarely).
     fn held_changed(&self) {
+        let heads = self.lanes.as_ref().map_or(0, |lanes| lanes.heads());
         self.state
             .held
-            .store(self.held.len() as u64, Ordering::Relaxed);
+            .store((self.held.len() + heads) as u64, Ordering::Relaxed);
+    }
+
+    /// [`try_recv`](Self::try_recv) for a subscriber with lanes: the next event of the merge
+    /// (see [`lanes`]), with the same lag reporting and end detection.
+    fn try_recv_lanes(&mut self) -> Result<E, TryRecvError> {
+        let Some(lanes) = self.lanes.as_mut() else {
+            return Err(TryRecvError::Empty);
+        };
+        let heads = lanes.heads();
+        let next = lanes.next();
+        let heads_changed = heads != lanes.heads();
+        match next {
+            Next::Event(event, from_keep) => {
+                if from_keep {
+                    // Room in the kept lane: wake a publisher's task waiting for it.
+                    self.state.room_waiters.notify();
+                }
+                if heads_changed || heads > 0 {
+                    self.held_changed();
+                }
+                self.dequeued(event).map_err(TryRecvError::from)
+            }
+            Next::Empty => {
+                if heads_changed {
+                    self.held_changed();
+                }
+                Err(match self.ended_or_lagged(false) {
+                    Some(err) => err.into(),
+                    None => TryRecvError::Empty,
+                })
+            }
+            Next::Disconnected => Err(self.disconnected().into()),
+        }
     }
 
     /// Called with every event taken from the queue: reports a pending loss first.
