@@ -46,15 +46,54 @@ mod behest {
     /// What a run emits.
     #[derive(Clone, Debug)]
     pub enum AgentEvent {
-        RunStarted { run_id: RunId, model: String, timestamp: SystemTime },
-        TextDelta { run_id: RunId, delta: String, timestamp: SystemTime },
-        ToolCallStarted { run_id: RunId, call_id: String, tool_name: String, timestamp: SystemTime },
-        ToolCallDelta { run_id: RunId, call_id: String, delta: String, timestamp: SystemTime },
-        ToolExecutionFinished { run_id: RunId, call_id: String, duration_ms: u64, timestamp: SystemTime },
-        UsageRecorded { run_id: RunId, input_tokens: u64, output_tokens: u64, timestamp: SystemTime },
-        RunCompleted { run_id: RunId, iterations: usize, timestamp: SystemTime },
-        RunFailed { run_id: RunId, error: String, timestamp: SystemTime },
-        RunCancelled { run_id: RunId, timestamp: SystemTime },
+        RunStarted {
+            run_id: RunId,
+            model: String,
+            timestamp: SystemTime,
+        },
+        TextDelta {
+            run_id: RunId,
+            delta: String,
+            timestamp: SystemTime,
+        },
+        ToolCallStarted {
+            run_id: RunId,
+            call_id: String,
+            tool_name: String,
+            timestamp: SystemTime,
+        },
+        ToolCallDelta {
+            run_id: RunId,
+            call_id: String,
+            delta: String,
+            timestamp: SystemTime,
+        },
+        ToolExecutionFinished {
+            run_id: RunId,
+            call_id: String,
+            duration_ms: u64,
+            timestamp: SystemTime,
+        },
+        UsageRecorded {
+            run_id: RunId,
+            input_tokens: u64,
+            output_tokens: u64,
+            timestamp: SystemTime,
+        },
+        RunCompleted {
+            run_id: RunId,
+            iterations: usize,
+            timestamp: SystemTime,
+        },
+        RunFailed {
+            run_id: RunId,
+            error: String,
+            timestamp: SystemTime,
+        },
+        RunCancelled {
+            run_id: RunId,
+            timestamp: SystemTime,
+        },
     }
 
     impl AgentEvent {
@@ -77,7 +116,9 @@ mod behest {
         pub fn is_terminal(&self) -> bool {
             matches!(
                 self,
-                AgentEvent::RunCompleted { .. } | AgentEvent::RunFailed { .. } | AgentEvent::RunCancelled { .. }
+                AgentEvent::RunCompleted { .. }
+                    | AgentEvent::RunFailed { .. }
+                    | AgentEvent::RunCancelled { .. }
             )
         }
     }
@@ -100,7 +141,9 @@ mod glue {
         fn topic(&self) -> Topic {
             match self {
                 AgentEvent::TextDelta { .. } | AgentEvent::ToolCallDelta { .. } => DELTA,
-                AgentEvent::ToolCallStarted { .. } | AgentEvent::ToolExecutionFinished { .. } => TOOL,
+                AgentEvent::ToolCallStarted { .. } | AgentEvent::ToolExecutionFinished { .. } => {
+                    TOOL
+                }
                 AgentEvent::UsageRecorded { .. } => USAGE,
                 _ => LIFECYCLE,
             }
@@ -131,8 +174,15 @@ mod glue {
 
     /// behest's forwarder: one run's events, in order, until its end. On a `DropOldest`
     /// subscriber the run's lifecycle topic is lossless, so the end always comes.
-    pub fn stream_run(bus: &Bus<AgentEvent>, run: RunId, capacity: usize) -> Result<RunStream<AgentEvent>, BuildError> {
-        RunStream::with(bus.subscriber().capacity(capacity).name("run-forwarder"), run)
+    pub fn stream_run(
+        bus: &Bus<AgentEvent>,
+        run: RunId,
+        capacity: usize,
+    ) -> Result<RunStream<AgentEvent>, BuildError> {
+        RunStream::with(
+            bus.subscriber().capacity(capacity).name("run-forwarder"),
+            run,
+        )
     }
 }
 
@@ -166,20 +216,60 @@ fn run_agent(bus: &Bus<AgentEvent>, run: RunId, deltas: usize, late: usize) -> u
         }
         bus.publish(event).unwrap();
     };
-    publish(AgentEvent::RunStarted { run_id: run, model: "m".into(), timestamp: now() });
-    publish(AgentEvent::ToolCallStarted { run_id: run, call_id: "c1".into(), tool_name: "grep".into(), timestamp: now() });
+    publish(AgentEvent::RunStarted {
+        run_id: run,
+        model: "m".into(),
+        timestamp: now(),
+    });
+    publish(AgentEvent::ToolCallStarted {
+        run_id: run,
+        call_id: "c1".into(),
+        tool_name: "grep".into(),
+        timestamp: now(),
+    });
     for i in 0..20 {
-        publish(AgentEvent::ToolCallDelta { run_id: run, call_id: "c1".into(), delta: format!("{i}"), timestamp: now() });
+        publish(AgentEvent::ToolCallDelta {
+            run_id: run,
+            call_id: "c1".into(),
+            delta: format!("{i}"),
+            timestamp: now(),
+        });
     }
-    publish(AgentEvent::ToolExecutionFinished { run_id: run, call_id: "c1".into(), duration_ms: 3, timestamp: now() });
+    publish(AgentEvent::ToolExecutionFinished {
+        run_id: run,
+        call_id: "c1".into(),
+        duration_ms: 3,
+        timestamp: now(),
+    });
     for i in 0..deltas {
-        publish(AgentEvent::TextDelta { run_id: run, delta: format!("tok{i} "), timestamp: now() });
-        publish(AgentEvent::TextDelta { run_id: other, delta: "another run".into(), timestamp: now() });
+        publish(AgentEvent::TextDelta {
+            run_id: run,
+            delta: format!("tok{i} "),
+            timestamp: now(),
+        });
+        publish(AgentEvent::TextDelta {
+            run_id: other,
+            delta: "another run".into(),
+            timestamp: now(),
+        });
     }
-    publish(AgentEvent::UsageRecorded { run_id: run, input_tokens: 100, output_tokens: deltas as u64, timestamp: now() });
-    publish(AgentEvent::RunCompleted { run_id: run, iterations: 1, timestamp: now() });
+    publish(AgentEvent::UsageRecorded {
+        run_id: run,
+        input_tokens: 100,
+        output_tokens: deltas as u64,
+        timestamp: now(),
+    });
+    publish(AgentEvent::RunCompleted {
+        run_id: run,
+        iterations: 1,
+        timestamp: now(),
+    });
     for i in 0..late {
-        publish(AgentEvent::TextDelta { run_id: run, delta: format!("late{i} "), timestamp: now() });
+        publish(AgentEvent::TextDelta {
+            run_id: run,
+            delta: format!("late{i} "),
+            timestamp: now(),
+        });
     }
     published
 }
@@ -206,7 +296,10 @@ fn forward(stream: &mut RunStream<AgentEvent>) -> Forwarded {
 /// the flood, then the slow client drains. The bus stays open: the stream ends because the run
 /// did, or not at all (`deadline`).
 pub fn scenario(deltas: usize, late: usize) -> (usize, Forwarded) {
-    let bus = Bus::<AgentEvent>::builder().overflow(Overflow::DropOldest).build().unwrap();
+    let bus = Bus::<AgentEvent>::builder()
+        .overflow(Overflow::DropOldest)
+        .build()
+        .unwrap();
     let run = RunId::new();
     let mut stream = glue::stream_run(&bus, run, 64).unwrap();
     let published = run_agent(&bus, run, deltas, late);
@@ -240,7 +333,10 @@ fn main() {
         out.after_end,
         out.ended && !out.cut
     );
-    assert!(out.ended && !out.cut, "the forwarder did not end at the run's end");
+    assert!(
+        out.ended && !out.cut,
+        "the forwarder did not end at the run's end"
+    );
 }
 
 #[cfg(test)]

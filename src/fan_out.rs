@@ -337,7 +337,15 @@ pub(crate) fn publish_batch<E: Event>(
             let bit = event.topic().bit();
             if wants(entry, event, bit) {
                 let served = Served::new(&mut owed.event, position + 1);
-                offer(registry, entry, event.clone(), bit, None, &mut delivery, served);
+                offer(
+                    registry,
+                    entry,
+                    event.clone(),
+                    bit,
+                    None,
+                    &mut delivery,
+                    served,
+                );
                 owed.event = position + 1;
                 if delivery.disconnected != cut_offs {
                     // This batch cut the subscriber off (`Overflow::Disconnect`): like separate

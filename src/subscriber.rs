@@ -46,12 +46,12 @@ use std::time::{Duration, Instant};
 
 use crate::error::{RecvError, RecvTimeoutError, TryRecvError};
 use crate::queue::{self, Receiver, StopTrigger};
-use lanes::{LaneEnds, Next};
 use crate::registry::{Filter, SubscriberState, WakeOnDrop};
 use crate::shared::Inner;
 use crate::sync::{Arc, Ordering};
 use crate::wait::{self, WaitStrategy};
 use crate::{Overflow, Topics};
+use lanes::{LaneEnds, Next};
 
 /// What a [`Subscriber`] is made of, before it is known whether the bus took it.
 pub(crate) struct SubscriberParts<E> {

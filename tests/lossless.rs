@@ -187,7 +187,11 @@ fn four_publishers_fifo_per_publisher_and_exact_loss() {
         match sub.recv_timeout(Duration::from_millis(20)) {
             Ok(e) => {
                 let p = usize::from(e.publisher);
-                assert!(last[p] < Some(e.seq), "publisher {p}: {e:?} after {:?}", last[p]);
+                assert!(
+                    last[p] < Some(e.seq),
+                    "publisher {p}: {e:?} after {:?}",
+                    last[p]
+                );
                 last[p] = Some(e.seq);
                 received += 1;
                 kept[p] += u32::from(e.kept);
@@ -285,7 +289,10 @@ fn full_kept_lane_waits_or_counts() {
     let publisher = bus.publisher();
     let waiting = thread::spawn(move || publisher.publish(ev(0, 2, true)).unwrap());
     thread::sleep(Duration::from_millis(30));
-    assert!(!waiting.is_finished(), "a publish into a full kept lane did not wait");
+    assert!(
+        !waiting.is_finished(),
+        "a publish into a full kept lane did not wait"
+    );
     assert_eq!(sub.recv(), Err(RecvError::Lagged(1)));
     assert_eq!(sub.recv().map(|e| e.seq), Ok(0));
     let delivery = waiting.join().unwrap();
@@ -333,7 +340,10 @@ fn resubscribe_keeps_lossless_topics() {
     bus.publish(ev(0, 0, true)).unwrap();
     bus.publish(ev(0, 1, false)).unwrap();
     bus.publish(ev(0, 2, false)).unwrap();
-    assert_eq!(again.try_recv().map(|e| e.seq), Err(TryRecvError::Lagged(1)));
+    assert_eq!(
+        again.try_recv().map(|e| e.seq),
+        Err(TryRecvError::Lagged(1))
+    );
     assert_eq!(again.try_recv().map(|e| e.seq), Ok(0));
     assert_eq!(again.try_recv().map(|e| e.seq), Ok(2));
 }

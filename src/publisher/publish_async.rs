@@ -160,7 +160,8 @@ impl<E: Event> Walk<E> {
             // The overflow path marks the entry served before it runs user code (dropping a
             // refused event, removing a cut-off subscriber), as in a synchronous publish.
             let served = Served::new(&mut self.offering, None);
-            let offered = offer_or_return(registry, entry, value, self.bit, &mut self.delivery, served);
+            let offered =
+                offer_or_return(registry, entry, value, self.bit, &mut self.delivery, served);
             self.offering = None;
             if let Err(value) = offered {
                 self.blocked = Some((index, value));

@@ -210,6 +210,7 @@ impl<E> SubscriberBuilder<E> {
     }
 
     /// The lossless topics asked for so far, and the overflow policy (for `RunStream`).
+    #[cfg_attr(not(feature = "agent"), allow(dead_code))]
     pub(crate) fn lossless_and_overflow(&self) -> (Topics, Overflow) {
         (self.lossless, self.overflow)
     }

@@ -96,7 +96,11 @@ fn poll<E>(lane: &Receiver<Ticketed<E>>, head: &mut Option<Ticketed<E>>) -> Poll
 }
 
 impl<E> LaneEnds<E> {
-    pub(crate) fn new(kept: u64, lossy: Receiver<Ticketed<E>>, keep: Receiver<Ticketed<E>>) -> Self {
+    pub(crate) fn new(
+        kept: u64,
+        lossy: Receiver<Ticketed<E>>,
+        keep: Receiver<Ticketed<E>>,
+    ) -> Self {
         LaneEnds {
             kept,
             lossy,
