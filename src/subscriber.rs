@@ -198,20 +198,23 @@ impl<E> Subscriber<E> {
         if let Some(item) = self.take_held() {
             return item.map_err(TryRecvError::from);
         }
-        if self.lanes.is_some() {
-            return self.try_recv_lanes();
-        }
-        match self.rx.try_recv() {
+        let event = match self.rx.try_recv() {
             Ok(event) => {
                 self.freed_slot();
-                self.dequeued(event).map_err(TryRecvError::from)
+                event
             }
-            Err(queue::TryRecvError::Empty) => Err(match self.ended_or_lagged(false) {
-                Some(err) => err.into(),
-                None => TryRecvError::Empty,
-            }),
-            Err(queue::TryRecvError::Disconnected) => Err(self.disconnected().into()),
-        }
+            // A subscriber with lanes never receives from `rx` (its zero-capacity stand-in): it
+            // is always here, so the lanes cost every other subscriber nothing on a dequeue.
+            Err(_) if self.lanes.is_some() => self.next_from_lanes()?,
+            Err(queue::TryRecvError::Empty) => {
+                return Err(match self.ended_or_lagged(false) {
+                    Some(err) => err.into(),
+                    None => TryRecvError::Empty,
+                })
+            }
+            Err(queue::TryRecvError::Disconnected) => return Err(self.disconnected().into()),
+        };
+        self.dequeued(event).map_err(TryRecvError::from)
     }
 
     /// Waits for the next event, as this subscriber's [`WaitStrategy`] says.
@@ -780,35 +783,32 @@ impl<E> Subscriber<E> {
             .store((self.held.len() + heads) as u64, Ordering::Relaxed);
     }
 
-    /// [`try_recv`](Self::try_recv) for a subscriber with lanes: the next event of the merge
-    /// (see [`lanes`]), with the same lag reporting and end detection.
-    fn try_recv_lanes(&mut self) -> Result<E, TryRecvError> {
+    /// For [`try_recv`](Self::try_recv), a subscriber with lanes: the next event of the merge
+    /// (see [`lanes`]), to go through the same lag reporting as any dequeued event, or how the
+    /// stream stands if there is none. Out of line, so that the receive path of every other
+    /// subscriber stays what it was.
+    #[inline(never)]
+    fn next_from_lanes(&mut self) -> Result<E, TryRecvError> {
         let Some(lanes) = self.lanes.as_mut() else {
             return Err(TryRecvError::Empty);
         };
         let heads = lanes.heads();
         let next = lanes.next();
-        let heads_changed = heads != lanes.heads();
+        if heads != lanes.heads() {
+            self.held_changed();
+        }
         match next {
             Next::Event(event, from_keep) => {
                 if from_keep {
                     // Room in the kept lane: wake a publisher's task waiting for it.
                     self.state.room_waiters.notify();
                 }
-                if heads_changed || heads > 0 {
-                    self.held_changed();
-                }
-                self.dequeued(event).map_err(TryRecvError::from)
+                Ok(event)
             }
-            Next::Empty => {
-                if heads_changed {
-                    self.held_changed();
-                }
-                Err(match self.ended_or_lagged(false) {
-                    Some(err) => err.into(),
-                    None => TryRecvError::Empty,
-                })
-            }
+            Next::Empty => Err(match self.ended_or_lagged(false) {
+                Some(err) => err.into(),
+                None => TryRecvError::Empty,
+            }),
             Next::Disconnected => Err(self.disconnected().into()),
         }
     }
