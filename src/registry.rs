@@ -168,7 +168,6 @@ impl<E> Entry<E> {
         state: Arc<SubscriberState>,
         tx: Sender<E>,
         evictor: Option<Receiver<E>>,
-        lanes: Option<Arc<Lanes<E>>>,
         filter: Option<std::sync::Arc<Filter<E>>>,
         gone: Stop,
         closing: Stop,
@@ -179,7 +178,7 @@ impl<E> Entry<E> {
             state,
             tx,
             evictor,
-            lanes,
+            lanes: None,
             filter,
             gone,
             closing,
@@ -188,6 +187,12 @@ impl<E> Entry<E> {
 }
 
 impl<E> Entry<E> {
+    /// The entry of a subscriber with lossless topics: its events go to `lanes`.
+    pub(crate) fn with_lanes(mut self, lanes: Option<Arc<Lanes<E>>>) -> Self {
+        self.lanes = lanes;
+        self
+    }
+
     /// Events in the subscriber's queue (both lanes, for a subscriber with lanes).
     pub(crate) fn queued(&self) -> usize {
         self.tx.len() + self.lanes.as_ref().map_or(0, |lanes| lanes.len())

@@ -338,11 +338,11 @@ impl<E> SubscriberBuilder<E> {
             Arc::clone(&state),
             tx,
             evictor,
-            lanes,
             self.filter.clone(),
             gone,
             self.inner.registry.closing().clone(),
-        );
+        )
+        .with_lanes(lanes);
         let parts = SubscriberParts {
             state,
             rx,
