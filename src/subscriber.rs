@@ -635,7 +635,10 @@ impl<E> Subscriber<E> {
 
     /// The queue's receiving side, for use in [`fanout::crossbeam_channel::select!`](crate::crossbeam_channel)
     /// (re-exported, so no dependency of your own) next to the host's own channels. Pass what the `recv` arm yields to [`accept`](Self::accept), which applies lag
-    /// reporting and end detection; never keep an event taken from here without it.
+    /// reporting and end detection; never keep an event taken from here without it. A
+    /// subscriber with [`lossless`](SubscriberBuilder::lossless) topics has two queues instead
+    /// and is not selectable: its receiver never yields an event (it only disconnects at the
+    /// end); use its receive calls.
     ///
     /// # Examples
     ///
