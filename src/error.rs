@@ -255,6 +255,14 @@ pub enum BuildError {
     /// computed, empty list of sessions meant; and receiving every key instead would leak one
     /// session's events into another's tab. Leave `keys` out for an unkeyed subscriber.
     NoKeys,
+    /// [`SubscriberBuilder::lossless`](crate::SubscriberBuilder::lossless) was asked of a
+    /// subscriber whose policy is not `DropOldest`. Only `DropOldest` evicts what is queued;
+    /// `Block` is lossless already, `DropNewest` and `Disconnect` lose the newest event, which no
+    /// second lane would keep.
+    LosslessNeedsDropOldest {
+        /// The policy asked for.
+        overflow: crate::Overflow,
+    },
     /// More than [`MAX_KEYS`](crate::key::MAX_KEYS) distinct keys were asked for.
     TooManyKeys {
         /// The number of distinct keys asked for.
@@ -290,6 +298,10 @@ impl fmt::Display for BuildError {
             ),
             BuildError::NoKeys => f.write_str(
                 "a keyed subscriber needs at least one key (leave `keys` out for an unkeyed one)",
+            ),
+            BuildError::LosslessNeedsDropOldest { overflow } => write!(
+                f,
+                "lossless topics need the DropOldest policy, not {overflow:?}"
             ),
             BuildError::TooManyKeys { requested } => write!(
                 f,

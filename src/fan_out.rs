@@ -23,6 +23,7 @@
 use std::ptr;
 use std::time::{Duration, Instant};
 
+pub(crate) mod lanes;
 mod owed;
 pub(crate) mod route;
 
@@ -266,6 +267,7 @@ fn fan_out<E: Event>(
                 registry,
                 previous,
                 event.clone(),
+                bit,
                 deadline,
                 &mut delivery,
                 served,
@@ -276,7 +278,7 @@ fn fan_out<E: Event>(
     }
     if let Some(last) = pending {
         let served = Served::new(&mut owed.pending, ptr::null());
-        offer(registry, last, event, deadline, &mut delivery, served);
+        offer(registry, last, event, bit, deadline, &mut delivery, served);
     }
     owed.defuse();
     Ok(delivery)
@@ -315,8 +317,8 @@ pub(crate) fn publish_batch<E: Event>(
         .iter()
         .fold(0u64, |acc, event| acc | event.topic().bit());
     let mut delivery = Delivery::default();
-    let wants = |entry: &Entry<E>, event: &E| {
-        entry.mask & event.topic().bit() != 0 && entry.filter.as_ref().map_or(true, |f| f(event))
+    let wants = |entry: &Entry<E>, event: &E, bit: u64| {
+        entry.mask & bit != 0 && entry.filter.as_ref().map_or(true, |f| f(event))
     };
     // The last entry whose mask meets the batch's topics takes the originals.
     let Some(last) = entries.iter().rposition(|entry| entry.mask & wanted != 0) else {
@@ -332,9 +334,18 @@ pub(crate) fn publish_batch<E: Event>(
         owed.event = 0;
         let cut_offs = delivery.disconnected;
         for (position, event) in events.iter().enumerate() {
-            if wants(entry, event) {
+            let bit = event.topic().bit();
+            if wants(entry, event, bit) {
                 let served = Served::new(&mut owed.event, position + 1);
-                offer(registry, entry, event.clone(), None, &mut delivery, served);
+                offer(
+                    registry,
+                    entry,
+                    event.clone(),
+                    bit,
+                    None,
+                    &mut delivery,
+                    served,
+                );
                 owed.event = position + 1;
                 if delivery.disconnected != cut_offs {
                     // This batch cut the subscriber off (`Overflow::Disconnect`): like separate
@@ -350,9 +361,13 @@ pub(crate) fn publish_batch<E: Event>(
     let cut_offs = delivery.disconnected;
     while let Some(event) = owed.take() {
         // Once this batch cut the subscriber off, the rest is not offered to it (see above).
-        if delivery.disconnected == cut_offs && wants(entry, &event) {
+        // (The topic only once it matters: it is user code, as in `wants`.)
+        let wanted = (delivery.disconnected == cut_offs)
+            .then(|| event.topic().bit())
+            .filter(|&bit| wants(entry, &event, bit));
+        if let Some(bit) = wanted {
             let served = Served::new(&mut owed.taken, 0);
-            offer(registry, entry, event, None, &mut delivery, served);
+            offer(registry, entry, event, bit, None, &mut delivery, served);
             owed.taken = 0;
         } else {
             // Not wanted: nothing is owed, and only then may its `Drop` run.
@@ -392,10 +407,15 @@ fn offer<E: Send + 'static, T>(
     registry: &Registry<E>,
     entry: &Entry<E>,
     event: E,
+    bit: u64,
     deadline: Option<Instant>,
     delivery: &mut Delivery,
     served: Served<'_, T>,
 ) {
+    // The one test a subscriber without lossless topics pays for them (see `lanes`).
+    if let Some(lanes) = &entry.lanes {
+        return lanes::offer_lanes(entry, lanes, event, bit, deadline, delivery, served);
+    }
     match entry.tx.try_send(event) {
         Ok(()) => enqueued(entry, delivery),
         Err(TrySendError::Full(event)) => {
@@ -416,9 +436,30 @@ pub(crate) fn offer_or_return<E: Send + 'static, T>(
     registry: &Registry<E>,
     entry: &Entry<E>,
     event: E,
+    bit: u64,
     delivery: &mut Delivery,
     served: Served<'_, T>,
 ) -> Result<(), E> {
+    if let Some(lanes) = &entry.lanes {
+        // A kept event waits for room asynchronously, as for a `Block` queue; the lossy lane
+        // never waits.
+        if lanes.kept & bit != 0 {
+            return match lanes.try_keep(event) {
+                Ok(()) => {
+                    enqueued(entry, delivery);
+                    Ok(())
+                }
+                Err(TrySendError::Full(event)) => Err(event),
+                Err(TrySendError::Disconnected(event)) => {
+                    served.mark();
+                    drop(event);
+                    Ok(())
+                }
+            };
+        }
+        lanes::offer_lanes(entry, lanes, event, bit, None, delivery, served);
+        return Ok(());
+    }
     match entry.tx.try_send(event) {
         Ok(()) => enqueued(entry, delivery),
         Err(TrySendError::Full(event)) if entry.state.overflow == Overflow::Block => {
@@ -634,6 +675,7 @@ pub(crate) fn fan_out_to<E: Clone + Send + 'static>(
                 registry,
                 previous,
                 event.clone(),
+                bit,
                 deadline,
                 &mut delivery,
                 served,
@@ -644,7 +686,7 @@ pub(crate) fn fan_out_to<E: Clone + Send + 'static>(
     }
     if let Some(last) = pending {
         let served = Served::new(&mut owed.pending, ptr::null());
-        offer(registry, last, event, deadline, &mut delivery, served);
+        offer(registry, last, event, bit, deadline, &mut delivery, served);
     }
     owed.defuse();
     delivery
@@ -710,6 +752,7 @@ fn fan_out_route<E: Clone + Send + 'static>(
                     registry,
                     previous,
                     event.clone(),
+                    bit,
                     deadline,
                     &mut delivery,
                     served,
@@ -721,7 +764,7 @@ fn fan_out_route<E: Clone + Send + 'static>(
     }
     if let Some(last) = pending {
         let served = Served::new(&mut owed.pending, ptr::null());
-        offer(registry, last, event, deadline, &mut delivery, served);
+        offer(registry, last, event, bit, deadline, &mut delivery, served);
     }
     owed.defuse();
     delivery

@@ -130,6 +130,9 @@
 //! only policy that can make a publish wait, bounded by
 //! [`publish_timeout`](Publisher::publish_timeout)), and [`Disconnect`](Overflow::Disconnect)
 //! (cut off a consumer that cannot keep up; it learns so through [`RecvError::Overflowed`](error::RecvError::Overflowed)).
+//! A `DropOldest` subscriber can keep some topics lossless
+//! ([`SubscriberBuilder::lossless`]): a run's lifecycle among its token deltas, say. Those go to a
+//! second, never-evicted lane, merged back in publish order on receive.
 //!
 //! Nothing is lost silently. Every event a policy throws away is counted against the subscriber
 //! that lost it and reported **in its stream** as [`RecvError::Lagged(n)`](error::RecvError::Lagged),

@@ -30,6 +30,7 @@ use std::fmt;
 
 use crossbeam_utils::CachePadded;
 
+use crate::fan_out::lanes::Lanes;
 use crate::loss::LossCounter;
 use crate::notify::{WakerList, WakerSlot};
 use crate::queue::{self, Receiver, Sender, Stop, StopTrigger};
@@ -142,6 +143,10 @@ pub(crate) struct Entry<E> {
     /// A second receiver, for `Overflow::DropOldest` only, through which a publisher evicts the
     /// oldest event when the queue is full.
     pub(crate) evictor: Option<Receiver<E>>,
+    /// The two lanes of a subscriber with lossless topics (see [`crate::fan_out::lanes`]);
+    /// `None` for every other subscriber, whose events go to `tx`. Shared by every entry naming
+    /// the subscriber, so its senders drop with the last one, like `tx`.
+    pub(crate) lanes: Option<Arc<Lanes<E>>>,
     /// Immutable once built, so a plain `std` `Arc` (not part of any protocol loom checks).
     pub(crate) filter: Option<std::sync::Arc<Filter<E>>>,
     /// Fires when the subscriber's handle is dropped: a publisher waiting for room in its full
@@ -173,10 +178,24 @@ impl<E> Entry<E> {
             state,
             tx,
             evictor,
+            lanes: None,
             filter,
             gone,
             closing,
         }
+    }
+}
+
+impl<E> Entry<E> {
+    /// The entry of a subscriber with lossless topics: its events go to `lanes`.
+    pub(crate) fn with_lanes(mut self, lanes: Option<Arc<Lanes<E>>>) -> Self {
+        self.lanes = lanes;
+        self
+    }
+
+    /// Events in the subscriber's queue (both lanes, for a subscriber with lanes).
+    pub(crate) fn queued(&self) -> usize {
+        self.tx.len() + self.lanes.as_ref().map_or(0, |lanes| lanes.len())
     }
 }
 
@@ -226,6 +245,7 @@ impl<E> Clone for Entry<E> {
             state: Arc::clone(&self.state),
             tx: self.tx.clone(),
             evictor: self.evictor.clone(),
+            lanes: self.lanes.clone(),
             filter: self.filter.clone(),
             gone: self.gone.clone(),
             closing: self.closing.clone(),
@@ -311,7 +331,7 @@ impl<E> Registry<E> {
             .chain(table.keyed.subscribers())
             .map(|entry| {
                 let held = entry.state.held.load(Ordering::Relaxed) as usize;
-                (entry.tx.len() + held).min(entry.state.capacity)
+                (entry.queued() + held).min(entry.state.capacity)
             })
             .max()
             .unwrap_or(0)
@@ -504,7 +524,7 @@ impl<E> Registry<E> {
             .entries
             .iter()
             .chain(table.keyed.subscribers())
-            .map(|entry| (Arc::clone(&entry.state), entry.tx.len()))
+            .map(|entry| (Arc::clone(&entry.state), entry.queued()))
             .collect();
         drop(table);
         if states.len() > 1 {

@@ -28,6 +28,7 @@
 
 mod builder;
 mod iter;
+pub(crate) mod lanes;
 mod recv_async;
 
 pub(crate) use builder::Prepared;
@@ -50,6 +51,7 @@ use crate::shared::Inner;
 use crate::sync::{Arc, Ordering};
 use crate::wait::{self, WaitStrategy};
 use crate::{Overflow, Topics};
+use lanes::{LaneEnds, Next};
 
 /// What a [`Subscriber`] is made of, before it is known whether the bus took it.
 pub(crate) struct SubscriberParts<E> {
@@ -57,6 +59,8 @@ pub(crate) struct SubscriberParts<E> {
     pub(crate) rx: Receiver<E>,
     pub(crate) gone: StopTrigger,
     pub(crate) filter: Option<std::sync::Arc<Filter<E>>>,
+    /// The consumer's side of the lanes, for a subscriber with lossless topics.
+    pub(crate) lanes: Option<Box<LaneEnds<E>>>,
 }
 
 /// One consumer's end of a [`Bus`](crate::Bus): a bounded queue of the events it wants.
@@ -120,6 +124,10 @@ pub struct Subscriber<E> {
     /// The `Stream` has yielded its last item (`Overflowed`, or ended at `Disconnected`).
     #[cfg_attr(not(feature = "stream"), allow(dead_code))]
     stream_done: bool,
+    /// The two lanes of a subscriber with lossless topics
+    /// ([`lossless`](SubscriberBuilder::lossless)); `None` for every other subscriber, which
+    /// receives from `rx`.
+    lanes: Option<Box<LaneEnds<E>>>,
     /// Declared after `rx` and `_gone`, so it runs after both are dropped: a publisher's task
     /// waiting for room is woken and finds the queue disconnected or the subscriber gone.
     _wake_on_drop: WakeOnDrop,
@@ -135,9 +143,11 @@ impl<E> Subscriber<E> {
             rx,
             gone,
             filter,
+            lanes,
         } = parts;
         Subscriber {
             filter,
+            lanes,
             ring: false,
             _wake_on_drop: WakeOnDrop(Arc::clone(&state)),
             state,
@@ -188,17 +198,23 @@ impl<E> Subscriber<E> {
         if let Some(item) = self.take_held() {
             return item.map_err(TryRecvError::from);
         }
-        match self.rx.try_recv() {
+        let event = match self.rx.try_recv() {
             Ok(event) => {
                 self.freed_slot();
-                self.dequeued(event).map_err(TryRecvError::from)
+                event
             }
-            Err(queue::TryRecvError::Empty) => Err(match self.ended_or_lagged(false) {
-                Some(err) => err.into(),
-                None => TryRecvError::Empty,
-            }),
-            Err(queue::TryRecvError::Disconnected) => Err(self.disconnected().into()),
-        }
+            // A subscriber with lanes never receives from `rx` (its zero-capacity stand-in): it
+            // is always here, so the lanes cost every other subscriber nothing on a dequeue.
+            Err(_) if self.lanes.is_some() => self.next_from_lanes()?,
+            Err(queue::TryRecvError::Empty) => {
+                return Err(match self.ended_or_lagged(false) {
+                    Some(err) => err.into(),
+                    None => TryRecvError::Empty,
+                })
+            }
+            Err(queue::TryRecvError::Disconnected) => return Err(self.disconnected().into()),
+        };
+        self.dequeued(event).map_err(TryRecvError::from)
     }
 
     /// Waits for the next event, as this subscriber's [`WaitStrategy`] says.
@@ -494,6 +510,9 @@ impl<E> Subscriber<E> {
             .wait(self.state.wait)
             .name(self.state.name.clone());
         builder.set_filter(self.filter.clone());
+        if let Some(lanes) = &self.lanes {
+            builder = builder.lossless(Topics::from_bits(lanes.kept));
+        }
         if self.state.keys.is_empty() {
             builder
         } else {
@@ -542,7 +561,8 @@ impl<E> Subscriber<E> {
 
     /// How many events are waiting to be received (including one held back behind a `Lagged`).
     pub fn len(&self) -> usize {
-        self.rx.len() + self.held.len()
+        let lanes = self.lanes.as_ref().map_or(0, |lanes| lanes.len());
+        self.rx.len() + self.held.len() + lanes
     }
 
     /// Whether no event is waiting.
@@ -615,7 +635,10 @@ impl<E> Subscriber<E> {
 
     /// The queue's receiving side, for use in [`fanout::crossbeam_channel::select!`](crate::crossbeam_channel)
     /// (re-exported, so no dependency of your own) next to the host's own channels. Pass what the `recv` arm yields to [`accept`](Self::accept), which applies lag
-    /// reporting and end detection; never keep an event taken from here without it.
+    /// reporting and end detection; never keep an event taken from here without it. A
+    /// subscriber with [`lossless`](SubscriberBuilder::lossless) topics has two queues instead
+    /// and is not selectable: its receiver never yields an event (it only disconnects at the
+    /// end); use its receive calls.
     ///
     /// # Examples
     ///
@@ -705,6 +728,12 @@ impl<E> Subscriber<E> {
     /// Waits as the wait strategy says until an event can be dequeued (returning it) or the queue
     /// disconnects or the deadline passes (returning `None`).
     fn wait_for_event(&mut self, deadline: Option<Instant>) -> Option<E> {
+        if let Some(lanes) = &self.lanes {
+            // Both lanes: wait until either has something (or is disconnected), then the
+            // caller's next poll merges (the wait strategy's spinning does not apply).
+            lanes.wait(deadline);
+            return None;
+        }
         let rx = &self.rx;
         let poll = || match rx.try_recv() {
             Ok(event) => Some(Some(event)),
@@ -751,9 +780,40 @@ impl<E> Subscriber<E> {
 
     /// Publishes how many events are held back, for stats (only when that changes: rarely).
     fn held_changed(&self) {
+        let heads = self.lanes.as_ref().map_or(0, |lanes| lanes.heads());
         self.state
             .held
-            .store(self.held.len() as u64, Ordering::Relaxed);
+            .store((self.held.len() + heads) as u64, Ordering::Relaxed);
+    }
+
+    /// For [`try_recv`](Self::try_recv), a subscriber with lanes: the next event of the merge
+    /// (see [`lanes`]), to go through the same lag reporting as any dequeued event, or how the
+    /// stream stands if there is none. Out of line, so that the receive path of every other
+    /// subscriber stays what it was.
+    #[inline(never)]
+    fn next_from_lanes(&mut self) -> Result<E, TryRecvError> {
+        let Some(lanes) = self.lanes.as_mut() else {
+            return Err(TryRecvError::Empty);
+        };
+        let heads = lanes.heads();
+        let next = lanes.next();
+        if heads != lanes.heads() {
+            self.held_changed();
+        }
+        match next {
+            Next::Event(event, from_keep) => {
+                if from_keep {
+                    // Room in the kept lane: wake a publisher's task waiting for it.
+                    self.state.room_waiters.notify();
+                }
+                Ok(event)
+            }
+            Next::Empty => Err(match self.ended_or_lagged(false) {
+                Some(err) => err.into(),
+                None => TryRecvError::Empty,
+            }),
+            Next::Disconnected => Err(self.disconnected().into()),
+        }
     }
 
     /// Called with every event taken from the queue: reports a pending loss first.

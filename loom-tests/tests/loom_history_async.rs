@@ -1,4 +1,4 @@
-//! Model 13: the turn of a history bus (`src/history/order.rs`) taken by threads and by tasks:
+//! Model 14: the turn of a history bus (`src/history/order.rs`) taken by threads and by tasks:
 //! `HistoryBus::publish_async` awaits it, a synchronous publish sleeps for it, and a release
 //! wakes both kinds of waiter. Driven by `loom::future::block_on`, whose waker is a loom
 //! notification: a task that returned `Pending` and is never woken blocks its thread forever,

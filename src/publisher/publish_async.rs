@@ -183,7 +183,8 @@ impl<E: Event> Walk<E> {
             // The overflow path marks the entry served before it runs user code (dropping a
             // refused event, removing a cut-off subscriber), as in a synchronous publish.
             let served = Served::new(&mut self.offering, None);
-            let offered = offer_or_return(registry, entry, value, &mut self.delivery, served);
+            let offered =
+                offer_or_return(registry, entry, value, self.bit, &mut self.delivery, served);
             self.offering = None;
             if let Err(value) = offered {
                 self.blocked = Some((index, value));
@@ -250,7 +251,12 @@ fn wait_for_room<E>(
 
 /// `try_send`: `None` once the copy is queued (or the subscriber left), the copy back if full.
 fn try_enqueue<E>(entry: &Entry<E>, copy: E, delivery: &mut Delivery) -> Option<E> {
-    match entry.tx.try_send(copy) {
+    // A subscriber with lanes waits only for room in its kept lane (see `fan_out::lanes`).
+    let sent = match &entry.lanes {
+        Some(lanes) => lanes.try_keep(copy),
+        None => entry.tx.try_send(copy),
+    };
+    match sent {
         Ok(()) => {
             enqueued(entry, delivery);
             None
@@ -263,6 +269,13 @@ fn try_enqueue<E>(entry: &Entry<E>, copy: E, delivery: &mut Delivery) -> Option<
 /// Counts one event lost by this subscriber and wakes its task, if it waits asynchronously, so
 /// that it reports the `Lagged` without waiting for the next event.
 fn lose<E>(entry: &Entry<E>) {
+    if entry.state.overflow == crate::Overflow::DropOldest {
+        // A kept event of a subscriber with lanes: it never entered a queue (stats).
+        entry
+            .state
+            .lost_unqueued
+            .fetch_add(1, crate::sync::Ordering::Relaxed);
+    }
     entry.state.lost.record(1);
     entry.state.event_waiter.wake_strict();
 }

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use super::RunLifecycle;
 use crate::error::{BuildError, RecvError};
-use crate::{Bus, Event, Subscriber, SubscriberBuilder};
+use crate::{Bus, Event, Overflow, Subscriber, SubscriberBuilder, Topics};
 
 /// Follows one run: yields its events in order (FIFO per publisher), and ends right after the
 /// event that ends it. What a per-run forwarder (an SSE stream, a WebSocket, a job's log) wants:
@@ -24,12 +24,16 @@ use crate::{Bus, Event, Subscriber, SubscriberBuilder};
 ///   subscriber was cut off, **before** the run ended. It is the last item: a forwarder can tell
 ///   a run that ended from a stream that was cut.
 ///
-/// Its subscriber's policy decides what a slow consumer costs. With a lossy policy
-/// (`DropOldest`, the default, or `DropNewest`) the run's end itself can be among the events lost
-/// (a flood of the run's own events after its end), and the stream then goes on until the bus
-/// closes: choose [`Overflow::Block`](crate::Overflow::Block) where the end must be seen, or
-/// wait for the end with a [`RunWaiter`](super::RunWaiter) beside it, whose queue nothing else
-/// enters.
+/// Its subscriber's policy decides what a slow consumer costs. Under `DropOldest` (the default)
+/// [`new`](Self::new) and [`with`](Self::with) make the event type's
+/// [`TERMINAL_TOPICS`](RunLifecycle::TERMINAL_TOPICS) lossless
+/// ([`SubscriberBuilder::lossless`]): no flood of the run's other events, before or after its
+/// end, evicts the event that ends it, so the stream always ends; what else is lost is reported as
+/// `Lagged`. That needs `TERMINAL_TOPICS` narrower than [`Topics::ALL`](crate::Topics::ALL)
+/// (for [`AgentEvent`]: [`topics::RUN`](super::topics::RUN)); with `ALL`, which would make every
+/// event lossless, the subscriber stays plain `DropOldest`. Under `DropNewest` the end can
+/// still be lost: choose `DropOldest` or [`Overflow::Block`](crate::Overflow::Block) where the
+/// end must be seen.
 ///
 /// # Examples
 ///
@@ -76,7 +80,9 @@ where
     }
 
     /// Follows `run` through a subscriber built from `builder`, where you choose its topics,
-    /// capacity, policy and name. The run's filter replaces any filter `builder` has.
+    /// capacity, policy and name. The run's filter replaces any filter `builder` has. Under
+    /// `DropOldest`, if `builder` names no lossless topics, the event type's terminal topics are
+    /// made lossless (see the type's docs).
     ///
     /// # Errors
     ///
@@ -99,6 +105,15 @@ where
     /// ```
     pub fn with(builder: SubscriberBuilder<E>, run: E::RunId) -> Result<Self, BuildError> {
         let filter_run = run.clone();
+        let (lossless, overflow) = builder.lossless_and_overflow();
+        let builder = if overflow == Overflow::DropOldest
+            && lossless.is_empty()
+            && E::TERMINAL_TOPICS != Topics::ALL
+        {
+            builder.lossless(E::TERMINAL_TOPICS)
+        } else {
+            builder
+        };
         let subscriber = builder
             .filter(move |event: &E| event.is_of(&filter_run))
             .build()?;

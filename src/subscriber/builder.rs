@@ -5,11 +5,13 @@ use std::fmt;
 use crossbeam_utils::CachePadded;
 
 use crate::error::BuildError;
+use crate::fan_out::lanes::Lanes;
 use crate::loss::LossCounter;
 use crate::notify::{WakerList, WakerSlot};
 use crate::queue;
 use crate::registry::{Entry, Filter, SubscriberId, SubscriberState};
 use crate::shared::{check_capacity, Inner};
+use crate::subscriber::lanes::LaneEnds;
 use crate::subscriber::SubscriberParts;
 use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize};
 use crate::{key, Key, Overflow, Subscriber, Topics, WaitStrategy};
@@ -49,6 +51,8 @@ pub struct SubscriberBuilder<E> {
     filter: Option<std::sync::Arc<Filter<E>>>,
     /// `None`: unkeyed. Checked (and sorted, deduplicated) by `check`.
     keys: Option<Vec<Key>>,
+    /// Topics never evicted (`DropOldest` only; checked by `check`). Empty: one queue.
+    lossless: Topics,
 }
 
 impl<E> SubscriberBuilder<E> {
@@ -63,6 +67,7 @@ impl<E> SubscriberBuilder<E> {
             name: None,
             filter: None,
             keys: None,
+            lossless: Topics::NONE,
         }
     }
 
@@ -146,6 +151,69 @@ impl<E> SubscriberBuilder<E> {
         self.keys = Some(keys.into_iter().map(Into::into).collect());
         self
     }
+
+    /// Makes the events of `topics` lossless on this [`DropOldest`](Overflow::DropOldest)
+    /// subscriber: no flood of other topics evicts them. What a run's stream or a UI wants for a
+    /// run's lifecycle (its start and its end) among thousands of token deltas.
+    ///
+    /// The subscriber then has two bounded queues of `capacity` events each (so at most twice
+    /// `capacity` queued): a lossy lane, `DropOldest` as usual, for every other topic, and a
+    /// kept lane for `topics`, which is never evicted from. When the kept lane is full, a publish
+    /// of a lossless topic **waits for room as an [`Overflow::Block`] publish does** (bounded by
+    /// its deadline: [`try_publish`](crate::Publisher::try_publish) and
+    /// [`publish_timeout`](crate::Publisher::publish_timeout) count the event as lost and report it as
+    /// `Lagged`, as for a `Block` queue; a close ends the wait the same way). Lossless topics
+    /// are meant to be rare (a few per run): a kept lane full of them means the consumer has
+    /// stopped, and losing them is what was asked never to happen. Every other topic is lost as
+    /// `DropOldest` loses it: counted exactly and reported in-stream.
+    ///
+    /// Receiving merges the lanes by a ticket taken before each enqueue, so the stream is in
+    /// publish order per publisher, as for any subscriber; `Lagged` reports stay exact. Such a
+    /// subscriber is received from with `recv`, `try_recv`, the iterators and the async calls;
+    /// its [`receiver`](Subscriber::receiver) never yields an event (it is not selectable).
+    /// A subscriber without lossless topics pays nothing for the feature but one test per
+    /// delivery on the publish path.
+    ///
+    /// Replaces topics set before; [`Topics::NONE`] (the default) means one queue.
+    ///
+    /// # Errors
+    ///
+    /// [`build`](Self::build) returns [`BuildError::LosslessNeedsDropOldest`] if the policy is
+    /// not `DropOldest` (the other policies never evict what is queued).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fanout::{topic, Bus, Overflow, Topic};
+    /// use fanout::error::TryRecvError;
+    /// # #[derive(Clone, Debug, PartialEq)] enum Ev { Delta(u32), Done }
+    /// const LIFECYCLE: Topic = topic!(0);
+    /// const DELTA: Topic = topic!(1);
+    /// # impl fanout::Event for Ev { fn topic(&self) -> fanout::Topic {
+    /// #     if matches!(self, Ev::Done) { LIFECYCLE } else { DELTA } } }
+    /// let bus = Bus::new();
+    /// let mut ui = bus.subscriber().capacity(4).overflow(Overflow::DropOldest)
+    ///     .lossless(LIFECYCLE).build().unwrap();
+    /// bus.publish(Ev::Done).unwrap();
+    /// for i in 0..100 {
+    ///     bus.publish(Ev::Delta(i)).unwrap(); // a flood after the end
+    /// }
+    /// // The 96 deltas lost are reported first (a report may come early, never late), then
+    /// // the end, kept, and in its place: it was published before the deltas.
+    /// assert_eq!(ui.try_recv(), Err(TryRecvError::Lagged(96)));
+    /// assert_eq!(ui.try_recv(), Ok(Ev::Done));
+    /// assert_eq!(ui.try_recv(), Ok(Ev::Delta(96)));
+    /// ```
+    pub fn lossless(mut self, topics: impl Into<Topics>) -> Self {
+        self.lossless = topics.into();
+        self
+    }
+
+    /// The lossless topics asked for so far, and the overflow policy (for `RunStream`).
+    #[cfg_attr(not(feature = "agent"), allow(dead_code))]
+    pub(crate) fn lossless_and_overflow(&self) -> (Topics, Overflow) {
+        (self.lossless, self.overflow)
+    }
 }
 
 impl<E> SubscriberBuilder<E> {
@@ -201,12 +269,22 @@ impl<E> SubscriberBuilder<E> {
     /// Checks the settings [`build`](Self::build) checks before it registers anything.
     pub(crate) fn check(&self) -> Result<(), BuildError> {
         check_capacity(self.capacity)?;
+        if !self.lossless.is_empty() && self.overflow != Overflow::DropOldest {
+            return Err(BuildError::LosslessNeedsDropOldest {
+                overflow: self.overflow,
+            });
+        }
         if let Some(keys) = &self.keys {
             key::normalize(keys.clone())?;
         }
         // The queue is allocated up front by crossbeam, which aborts if the allocator refuses:
         // ask first for room of the same size (a slot is the event and a stamp word).
         drop(crate::shared::reserve::<(usize, E)>(self.capacity)?);
+        if !self.lossless.is_empty() {
+            // Two lanes of ticketed events instead.
+            drop(crate::shared::reserve::<(usize, (u64, E))>(self.capacity)?);
+            drop(crate::shared::reserve::<(usize, (u64, E))>(self.capacity)?);
+        }
         Ok(())
     }
 
@@ -242,8 +320,18 @@ impl<E> SubscriberBuilder<E> {
             entries: AtomicUsize::new(0),
             room_waiters: WakerList::new(),
         });
-        let (tx, rx) = queue::bounded(self.capacity);
-        let evictor = (self.overflow == Overflow::DropOldest).then(|| rx.clone());
+        let with_lanes = !self.lossless.is_empty() && self.overflow == Overflow::DropOldest;
+        let (lanes, lane_ends) = if with_lanes {
+            let (lanes, lossy, keep) = Lanes::new(self.capacity, self.lossless.bits());
+            let ends = LaneEnds::new(self.lossless.bits(), lossy, keep);
+            (Some(Arc::new(lanes)), Some(Box::new(ends)))
+        } else {
+            (None, None)
+        };
+        // With lanes, `tx` is never sent to: a zero-capacity queue that only says when the
+        // subscriber's entries are gone (what `receiver` hands out).
+        let (tx, rx) = queue::bounded(if with_lanes { 0 } else { self.capacity });
+        let evictor = (self.overflow == Overflow::DropOldest && !with_lanes).then(|| rx.clone());
         let (gone_trigger, gone) = queue::stop();
         let entry = Entry::new(
             self.topics.bits(),
@@ -253,12 +341,14 @@ impl<E> SubscriberBuilder<E> {
             self.filter.clone(),
             gone,
             self.inner.registry.closing().clone(),
-        );
+        )
+        .with_lanes(lanes);
         let parts = SubscriberParts {
             state,
             rx,
             gone: gone_trigger,
             filter: self.filter,
+            lanes: lane_ends,
         };
         Prepared {
             entry,
@@ -278,6 +368,7 @@ impl<E> fmt::Debug for SubscriberBuilder<E> {
             .field("name", &self.name)
             .field("filter", &self.filter.is_some())
             .field("keys", &self.keys)
+            .field("lossless", &self.lossless)
             .finish()
     }
 }

@@ -88,7 +88,8 @@ impl<E> Subscriber<E> {
             for _ in 0..1u32 << step {
                 std::hint::spin_loop();
             }
-            if !self.rx.is_empty() {
+            let lanes_empty = self.lanes.as_ref().map_or(true, |lanes| lanes.is_empty());
+            if !self.rx.is_empty() || !lanes_empty {
                 return true;
             }
         }
