@@ -183,7 +183,8 @@ class Svg:
 
 
 def colour(name):
-    if name.startswith("fanout"):
+    # `keyed`, `keyed-stream` and `filter` are fanout's own ways of targeting (issue 19).
+    if name.startswith(("fanout", "keyed", "filter")):
         return "#2b6cb0"
     if name.startswith("floor") or name.startswith("crossbeam"):
         return "#718096"
