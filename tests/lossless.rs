@@ -32,6 +32,16 @@ impl Event for Ev {
     }
 }
 
+/// A `DropOldest` subscriber of `capacity` whose `KEPT` topic is lossless.
+fn kept_and_flood(bus: &Bus<Ev>, capacity: usize) -> fanout::Subscriber<Ev> {
+    bus.subscriber()
+        .capacity(capacity)
+        .overflow(Overflow::DropOldest)
+        .lossless(KEPT)
+        .build()
+        .unwrap()
+}
+
 fn ev(publisher: u8, seq: u32, kept: bool) -> Ev {
     Ev {
         publisher,
@@ -108,13 +118,7 @@ fn lossless_needs_drop_oldest() {
 #[test]
 fn kept_events_survive_any_flood_and_the_rest_is_counted_exactly() {
     let bus = Bus::new();
-    let mut sub = bus
-        .subscriber()
-        .capacity(8)
-        .overflow(Overflow::DropOldest)
-        .lossless(KEPT)
-        .build()
-        .unwrap();
+    let mut sub = kept_and_flood(&bus, 8);
     let mut dropped = 0;
     for seq in 0..1000u32 {
         let delivery = bus.publish(ev(0, seq, seq % 200 == 0)).unwrap();
@@ -154,13 +158,7 @@ fn four_publishers_fifo_per_publisher_and_exact_loss() {
     const PUBLISHERS: u8 = 4;
     const EACH: u32 = 5_000;
     let bus = Bus::new();
-    let mut sub = bus
-        .subscriber()
-        .capacity(64)
-        .overflow(Overflow::DropOldest)
-        .lossless(KEPT)
-        .build()
-        .unwrap();
+    let mut sub = kept_and_flood(&bus, 64);
     let handles: Vec<_> = (0..PUBLISHERS)
         .map(|p| {
             let publisher = bus.publisher();
@@ -223,13 +221,7 @@ fn four_publishers_fifo_per_publisher_and_exact_loss() {
 #[test]
 fn close_drains_both_lanes_then_disconnected() {
     let bus = Bus::new();
-    let mut sub = bus
-        .subscriber()
-        .capacity(2)
-        .overflow(Overflow::DropOldest)
-        .lossless(KEPT)
-        .build()
-        .unwrap();
+    let mut sub = kept_and_flood(&bus, 2);
     bus.publish(ev(0, 0, false)).unwrap();
     bus.publish(ev(0, 1, true)).unwrap();
     bus.publish(ev(0, 2, false)).unwrap();
@@ -249,12 +241,7 @@ fn close_drains_both_lanes_then_disconnected() {
 #[test]
 fn recv_wakes_on_either_lane_and_on_close() {
     let bus = Bus::new();
-    let mut sub = bus
-        .subscriber()
-        .overflow(Overflow::DropOldest)
-        .lossless(KEPT)
-        .build()
-        .unwrap();
+    let mut sub = kept_and_flood(&bus, fanout::DEFAULT_CAPACITY);
     let publisher = bus.publisher();
     let t = thread::spawn(move || {
         thread::sleep(Duration::from_millis(20));
@@ -276,13 +263,7 @@ fn recv_wakes_on_either_lane_and_on_close() {
 #[test]
 fn full_kept_lane_waits_or_counts() {
     let bus = Bus::new();
-    let mut sub = bus
-        .subscriber()
-        .capacity(1)
-        .overflow(Overflow::DropOldest)
-        .lossless(KEPT)
-        .build()
-        .unwrap();
+    let mut sub = kept_and_flood(&bus, 1);
     bus.publish(ev(0, 0, true)).unwrap();
     let refused = bus.try_publish(ev(0, 1, true)).unwrap();
     assert_eq!((refused.dropped(), refused.timed_out()), (1, 1));
@@ -307,13 +288,7 @@ fn full_kept_lane_waits_or_counts() {
 #[test]
 fn drop_ends_a_wait_on_the_kept_lane() {
     let bus = Bus::new();
-    let sub = bus
-        .subscriber()
-        .capacity(1)
-        .overflow(Overflow::DropOldest)
-        .lossless(KEPT)
-        .build()
-        .unwrap();
+    let sub = kept_and_flood(&bus, 1);
     bus.publish(ev(0, 0, true)).unwrap();
     bus.publish(ev(0, 1, false)).unwrap();
     let publisher = bus.publisher();
@@ -329,13 +304,7 @@ fn drop_ends_a_wait_on_the_kept_lane() {
 #[test]
 fn resubscribe_keeps_lossless_topics() {
     let bus = Bus::new();
-    let sub = bus
-        .subscriber()
-        .capacity(1)
-        .overflow(Overflow::DropOldest)
-        .lossless(KEPT)
-        .build()
-        .unwrap();
+    let sub = kept_and_flood(&bus, 1);
     let mut again = sub.resubscribe();
     bus.publish(ev(0, 0, true)).unwrap();
     bus.publish(ev(0, 1, false)).unwrap();
@@ -440,13 +409,7 @@ proptest! {
         ),
     ) {
         let bus = Bus::new();
-        let mut sub = bus
-            .subscriber()
-            .capacity(capacity)
-            .overflow(Overflow::DropOldest)
-            .lossless(KEPT)
-            .build()
-            .unwrap();
+        let mut sub = kept_and_flood(&bus, capacity);
         // A plain subscriber beside it is unaffected.
         let mut plain = bus.subscriber().capacity(1000).build().unwrap();
         let mut model = Model { capacity, ..Model::default() };
@@ -491,13 +454,7 @@ proptest! {
 #[test]
 fn async_receive_and_publish_on_the_kept_lane() {
     let bus = Bus::new();
-    let mut sub = bus
-        .subscriber()
-        .capacity(1)
-        .overflow(Overflow::DropOldest)
-        .lossless(KEPT)
-        .build()
-        .unwrap();
+    let mut sub = kept_and_flood(&bus, 1);
     let publisher = bus.publisher();
     let t = thread::spawn(move || {
         thread::sleep(Duration::from_millis(20));

@@ -81,7 +81,10 @@ mod tests {
             let tokens: Vec<&str> = subject.split('.').collect();
             assert_eq!(tokens.len(), 3, "{subject}");
             assert_eq!(tokens[1], crate::key_token(event.key()), "{subject}");
-            assert!(tokens[1].bytes().all(|b| b.is_ascii_hexdigit()), "{subject}");
+            assert!(
+                tokens[1].bytes().all(|b| b.is_ascii_hexdigit()),
+                "{subject}"
+            );
             assert_eq!(tokens[2], "delta");
         }
     }

@@ -22,12 +22,7 @@ fn every_agent_event_variant_round_trips_through_core_nats() {
     let server = server();
     let reports = Reports::default();
     let (host, dashboard) = (Bus::<AgentEvent>::new(), Bus::<AgentEvent>::new());
-    let mut view = dashboard
-        .subscriber()
-        .capacity(64)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
+    let mut view = common::lossless_view(&dashboard, 64);
     let importer = Importer::builder(dashboard.publisher(), connect(&server, &reports))
         .subject("agent.>")
         .start()
@@ -133,21 +128,11 @@ fn a_hundred_thousand_core_and_twenty_thousand_jetstream_events_are_counted_exac
         let host = Bus::<Numbered>::new();
         let dashboard = Bus::<Numbered>::new();
         let stream = unique("NUMBERS");
-        let mut view = dashboard
-            .subscriber()
-            .capacity(4096)
-            .overflow(Overflow::Block)
-            .build()
-            .unwrap();
+        let mut view = common::lossless_view(&dashboard, 4096);
         let mut importer = Importer::builder(dashboard.publisher(), connect(&server, &reports))
             .subject(format!("{stream}.>"))
             .subscription_capacity(1 << 18);
-        let sub = host
-            .subscriber()
-            .capacity(4096)
-            .overflow(Overflow::Block)
-            .build()
-            .unwrap();
+        let sub = common::lossless_view(&host, 4096);
         let mut exporter =
             Exporter::builder(sub, connect(&server, &reports)).subject_prefix(&stream);
         if jetstream {
@@ -410,23 +395,13 @@ fn a_slow_consumer_on_the_nats_side_surfaces_as_counted_loss() {
     let (host, dashboard) = (Bus::<Numbered>::new(), Bus::<Numbered>::new());
     let prefix = unique("slow");
     // Nobody reads this Block queue during the flood: the importer's publisher thread blocks.
-    let mut view = dashboard
-        .subscriber()
-        .capacity(16)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
+    let mut view = common::lossless_view(&dashboard, 16);
     let importer = Importer::builder(dashboard.publisher(), connect(&server, &reports))
         .subject(format!("{prefix}.>"))
         .subscription_capacity(64)
         .start()
         .unwrap();
-    let sub = host
-        .subscriber()
-        .capacity(1024)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
+    let sub = common::lossless_view(&host, 1024);
     let exporter = Exporter::builder(sub, connect(&server, &reports))
         .subject_prefix(&prefix)
         .start()
@@ -535,22 +510,12 @@ fn a_forged_sequence_number_costs_only_itself() {
     let reports = Reports::default();
     let (host, dashboard) = (Bus::<Numbered>::new(), Bus::<Numbered>::new());
     let prefix = unique("forged");
-    let mut view = dashboard
-        .subscriber()
-        .capacity(1024)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
+    let mut view = common::lossless_view(&dashboard, 1024);
     let importer = Importer::builder(dashboard.publisher(), connect(&server, &reports))
         .subject(format!("{prefix}.>"))
         .start()
         .unwrap();
-    let sub = host
-        .subscriber()
-        .capacity(1024)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
+    let sub = common::lossless_view(&host, 1024);
     let exporter = Exporter::builder(sub, connect(&server, &reports))
         .subject_prefix(&prefix)
         .start()

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{connect, server, unique, wait_until, Reports};
 use fanout::error::{RecvTimeoutError, TryRecvError};
-use fanout::{topic, Bus, Event, Key, Overflow, Topic};
+use fanout::{topic, Bus, Event, Key, Topic};
 use fanout_nats::sequence::{KEY_SEQUENCE_HEADER, ORIGIN_HEADER};
 use fanout_nats::{
     key_token, BridgeError, Connection, Exporter, ImportStats, Importer, JetStreamExport,
@@ -47,12 +47,7 @@ fn interleaved(count: u64) -> Vec<Tagged> {
 
 /// A lossless core exporter of `host` under `prefix`.
 fn exporter(host: &Bus<Tagged>, connection: Connection, prefix: &str) -> Exporter {
-    let sub = host
-        .subscriber()
-        .capacity(4096)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
+    let sub = common::lossless_view(host, 4096);
     Exporter::builder(sub, connection)
         .subject_prefix(prefix)
         .start()
@@ -94,12 +89,7 @@ fn an_importer_following_one_key_gets_exactly_that_keys_events_and_counts_no_los
     let prefix = unique("keys");
     let host = Bus::<Tagged>::new();
     let (tab1, tab2) = (Bus::<Tagged>::new(), Bus::<Tagged>::new());
-    let mut view1 = tab1
-        .subscriber()
-        .capacity(1 << 13)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
+    let mut view1 = common::lossless_view(&tab1, 1 << 13);
     // On the importing bus, the keys route as they did at the host.
     let mut keyed1 = tab1
         .subscriber()
@@ -113,12 +103,7 @@ fn an_importer_following_one_key_gets_exactly_that_keys_events_and_counts_no_los
         .key(3u64)
         .build()
         .unwrap();
-    let mut view2 = tab2
-        .subscriber()
-        .capacity(1 << 13)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
+    let mut view2 = common::lossless_view(&tab2, 1 << 13);
     let importer1 = Importer::builder(tab1.publisher(), connect(&server, &reports))
         .subject_prefix(&prefix)
         .key(1u64)
@@ -131,12 +116,7 @@ fn an_importer_following_one_key_gets_exactly_that_keys_events_and_counts_no_los
         .start()
         .unwrap();
     let tab13 = Bus::<Tagged>::new();
-    let mut view13 = tab13
-        .subscriber()
-        .capacity(1 << 13)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
+    let mut view13 = common::lossless_view(&tab13, 1 << 13);
     let importer13 = Importer::builder(tab13.publisher(), connect(&server, &reports))
         .subject_prefix(&prefix)
         .keys([1u64, 3])
@@ -242,12 +222,7 @@ fn a_slow_importer_following_one_key_counts_exactly_that_keys_loss() {
     let prefix = unique("slowkey");
     let (host, tab) = (Bus::<Tagged>::new(), Bus::<Tagged>::new());
     // Nobody reads this Block queue during the flood: the importer's publisher thread blocks.
-    let mut view = tab
-        .subscriber()
-        .capacity(16)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
+    let mut view = common::lossless_view(&tab, 16);
     let importer = Importer::builder(tab.publisher(), connect(&server, &reports))
         .subject_prefix(&prefix)
         .key(1u64)
@@ -348,12 +323,7 @@ fn a_forged_key_sequence_number_costs_only_itself() {
     let reports = Reports::default();
     let prefix = unique("forgedkey");
     let (host, tab) = (Bus::<Tagged>::new(), Bus::<Tagged>::new());
-    let mut view = tab
-        .subscriber()
-        .capacity(1024)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
+    let mut view = common::lossless_view(&tab, 1024);
     let importer = Importer::builder(tab.publisher(), connect(&server, &reports))
         .subject_prefix(&prefix)
         .key(1u64)
@@ -458,12 +428,7 @@ fn a_jetstream_importer_following_one_key_reads_exactly_that_key_in_order() {
     let reports = Reports::default();
     let stream = unique("KEYS");
     let (host, tab) = (Bus::<Tagged>::new(), Bus::<Tagged>::new());
-    let sub = host
-        .subscriber()
-        .capacity(1024)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
+    let sub = common::lossless_view(&host, 1024);
     let exporter = Exporter::builder(sub, connect(&server, &reports))
         .subject_prefix(&stream)
         .jetstream(JetStreamExport::new(&stream))
@@ -477,12 +442,7 @@ fn a_jetstream_importer_following_one_key_reads_exactly_that_key_in_order() {
     let exported = exporter.shutdown();
     assert_eq!((exported.acknowledged, exported.lost()), (COUNT, 0));
 
-    let mut view = tab
-        .subscriber()
-        .capacity(1024)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
+    let mut view = common::lossless_view(&tab, 1024);
     let importer = Importer::builder(tab.publisher(), connect(&server, &reports))
         .subject_prefix(&stream)
         .jetstream(JetStreamImport::new(&stream, "tab2"))

@@ -98,12 +98,7 @@ fn jetstream_export_with_a_block_subscriber_loses_nothing_across_a_restart() {
 
     // Everything is in the stream, once, in each publisher's order.
     let dashboard = Bus::<Numbered>::new();
-    let mut view = dashboard
-        .subscriber()
-        .capacity(1024)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
+    let mut view = common::lossless_view(&dashboard, 1024);
     let importer = Importer::builder(dashboard.publisher(), connect(&server, &reports))
         .jetstream(JetStreamImport::new(&stream, "after"))
         .start()
@@ -137,12 +132,7 @@ fn a_live_jetstream_importer_gets_everything_in_order_across_a_restart() {
     let dashboard = Bus::<Numbered>::new();
     let stream = unique("LIVE");
     let exporter = jetstream_exporter(&host, connect(&server, &reports), &stream);
-    let mut view = dashboard
-        .subscriber()
-        .capacity(1 << 14)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
+    let mut view = common::lossless_view(&dashboard, 1 << 14);
     let importer = Importer::builder(dashboard.publisher(), connect(&server, &reports))
         .jetstream(JetStreamImport::new(&stream, "live"))
         .start()

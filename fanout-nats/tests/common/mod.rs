@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use fanout::{topic, Event, Topic};
+use fanout::{topic, Bus, Event, Overflow, Subscriber, Topic};
 use fanout_nats::server::{NatsServer, ServerOptions};
 use fanout_nats::Connection;
 use serde::{Deserialize, Serialize};
@@ -76,4 +76,14 @@ pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
     format!("{prefix}_{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A lossless (`Block`) subscriber of every topic with `capacity` slots: what a test reads the
+/// importing bus through, so that nothing the importer publishes is lost on this side.
+pub fn lossless_view<E: Event>(bus: &Bus<E>, capacity: usize) -> Subscriber<E> {
+    bus.subscriber()
+        .capacity(capacity)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap()
 }
