@@ -256,7 +256,7 @@
 //!   are `history(0)` and a history above [`MAX_CAPACITY`].
 //! - **LastPerTopic** keeps the last event of every topic even after it left the ring (one slot
 //!   per topic, moved there on eviction, never cloned).
-//! - The `agent` module's [`RunWaiter::from_history`](crate::agent::RunWaiter::from_history)
+//! - The `agent` module's [`RunWaiter::from_history`](crate::run::RunWaiter::from_history)
 //!   answers for a run that already ended; its docs describe a session's state for a late UI.
 //!
 //! Every publish form of a plain bus is on a history bus too (`publish_timeout`, `publish_with`,
@@ -336,7 +336,7 @@
 //! cancel-safe. [`Publisher::publish_async`] awaits room in full [`Block`](Overflow::Block)
 //! queues instead of blocking the thread; dropped mid-wait, it counts the event as lost to the
 //! subscribers it had not served yet.
-//! [`RunWaiter::wait_async`](crate::agent::RunWaiter::wait_async) awaits a run's end. A
+//! [`RunWaiter::wait_async`](crate::run::RunWaiter::wait_async) awaits a run's end. A
 //! [tap](Bus::tap) stays a thread.
 //!
 //! Nothing here depends on a runtime: wake-ups go through `core::task::Waker`. After each

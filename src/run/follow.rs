@@ -30,7 +30,7 @@ use crate::{Bus, Event, Overflow, Subscriber, SubscriberBuilder, Topics};
 /// ([`SubscriberBuilder::lossless`]): no flood of the run's other events, before or after its
 /// end, evicts the event that ends it, so the stream always ends; what else is lost is reported as
 /// `Lagged`. That needs `TERMINAL_TOPICS` narrower than [`Topics::ALL`](crate::Topics::ALL)
-/// (for [`AgentEvent`]: [`topics::RUN`](super::topics::RUN)); with `ALL`, which would make every
+/// (for `fanout::agent::AgentEvent`: `topics::RUN`); with `ALL`, which would make every
 /// event lossless, the subscriber stays plain `DropOldest`. Under `DropNewest` the end can
 /// still be lost: choose `DropOldest` or [`Overflow::Block`](crate::Overflow::Block) where the
 /// end must be seen.
