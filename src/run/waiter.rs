@@ -102,6 +102,20 @@ impl std::error::Error for WaitError {}
 /// Room for a few terminal events of one run: a well-behaved run publishes exactly one.
 const WAITER_CAPACITY: usize = 4;
 
+/// A waiter's subscriber settings, on a plain or a history bus's builder (two builder types with
+/// the same methods): the run's terminal topics only, a few slots, and a filter for that run.
+macro_rules! waiter_settings {
+    ($builder:expr, $event:ty, $run:expr) => {{
+        let filter_run = $run.clone();
+        $builder
+            .topics(<$event>::TERMINAL_TOPICS)
+            .capacity(WAITER_CAPACITY)
+            .overflow(Overflow::DropNewest)
+            .name(format!("run-waiter-{:?}", $run))
+            .filter(move |event: &$event| event.is_end_of(&filter_run))
+    }};
+}
+
 impl<E> RunWaiter<E>
 where
     E: Event + RunLifecycle,
@@ -112,15 +126,7 @@ where
     ///
     /// [`BuildError::Closed`] if the bus is closed.
     pub fn new(bus: &Bus<E>, run: E::RunId) -> Result<Self, BuildError> {
-        let filter_run = run.clone();
-        let subscriber = bus
-            .subscriber()
-            .topics(E::TERMINAL_TOPICS)
-            .capacity(WAITER_CAPACITY)
-            .overflow(Overflow::DropNewest)
-            .name(format!("run-waiter-{run:?}"))
-            .filter(move |event: &E| event.is_end_of(&filter_run))
-            .build()?;
+        let subscriber = waiter_settings!(bus.subscriber(), E, run).build()?;
         Ok(RunWaiter { run, subscriber })
     }
 
@@ -223,14 +229,7 @@ where
     ///
     /// [`BuildError::Closed`] if the bus is closed.
     pub fn from_history(bus: &HistoryBus<E>, run: E::RunId) -> Result<Self, BuildError> {
-        let filter_run = run.clone();
-        let subscriber = bus
-            .subscriber()
-            .topics(E::TERMINAL_TOPICS)
-            .capacity(WAITER_CAPACITY)
-            .overflow(Overflow::DropNewest)
-            .name(format!("run-waiter-{run:?}"))
-            .filter(move |event: &E| event.is_end_of(&filter_run))
+        let subscriber = waiter_settings!(bus.subscriber(), E, run)
             .replay(Replay::Since(0))
             .build()?;
         Ok(RunWaiter { run, subscriber })
