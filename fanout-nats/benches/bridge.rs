@@ -56,7 +56,9 @@ fn counting_subscriber(url: String) -> Arc<AtomicU64> {
                 .await
                 .unwrap();
             let mut sub = client.subscribe("bench.>").await.unwrap();
-            client.flush().await.unwrap();
+            fanout_nats::server_round_trip(&client, Duration::from_secs(30))
+                .await
+                .unwrap();
             ready_tx.send(()).unwrap();
             while sub.next().await.is_some() {
                 counter.fetch_add(1, Ordering::Relaxed);

@@ -6,12 +6,48 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::{ConnectErrorKind, ConnectOptions};
+use async_nats::client::{RequestError, RequestErrorKind};
+use async_nats::{ConnectErrorKind, ConnectOptions, Request};
 
 use crate::BridgeError;
 
 /// How many reports the default hook writes to stderr before it says it stops.
 const STDERR_REPORTS: u64 = 20;
+
+/// Returns once the server has processed everything `client` sent before the call, its
+/// subscriptions included, or an error after `timeout`.
+///
+/// [`Client::flush`](async_nats::Client::flush) does not promise that: it only writes the
+/// client's buffer to the socket, so a message another connection publishes right after a
+/// `subscribe` + `flush` can reach the server first and miss the subscription. A server handles
+/// one connection's protocol in order, so the answer to a request sent after the subscriptions
+/// proves they are in place. The request goes to a fresh inbox subject nobody listens on; the
+/// server's "no responders" status is the answer (servers since 2.2, which send headers).
+///
+/// The [`Importer`](crate::Importer) does this before `start` returns; a test or a tool that
+/// watches the bridge's subjects with a client of its own needs it too.
+///
+/// ```no_run
+/// # async fn watch() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = async_nats::connect("nats://127.0.0.1:4222").await?;
+/// let subscription = client.subscribe("agent.>").await?;
+/// fanout_nats::server_round_trip(&client, std::time::Duration::from_secs(5)).await?;
+/// // Everything published on `agent.>` from now on, by anyone, reaches `subscription`.
+/// # drop(subscription);
+/// # Ok(())
+/// # }
+/// ```
+pub async fn server_round_trip(
+    client: &async_nats::Client,
+    timeout: Duration,
+) -> Result<(), RequestError> {
+    let request = Request::new().timeout(Some(timeout));
+    match client.send_request(client.new_inbox(), request).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == RequestErrorKind::NoResponders => Ok(()),
+        Err(e) => Err(e),
+    }
+}
 
 /// A function that receives the bridge's problem reports (one line each: a malformed message, a
 /// failed publish, a lost connection). See [`Connection::on_report`].
@@ -96,6 +132,11 @@ impl Connection {
     /// The server's URL.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// How long connecting may take; answers from the server get as long.
+    pub(crate) fn patience(&self) -> Duration {
+        self.connect_timeout
     }
 
     pub(crate) fn reporter(&self, bridge: &str) -> Reporter {

@@ -360,11 +360,11 @@ impl<E: Event, C: Codec<E>> ImportBuilder<E, C> {
                 .await?;
             let keyed = follow.as_ref().map(|follow| follow.subjects(&self.prefix));
             let source = open_source(&client, &self.source, keyed).await?;
-            // Make sure the server has the subscription before `start` returns.
-            client
-                .flush()
+            // The server has the subscriptions before `start` returns (`flush` alone would
+            // only have written them to the socket).
+            crate::server_round_trip(&client, self.connection.patience())
                 .await
-                .map_err(|e| BridgeError::Subscribe(e.to_string()))?;
+                .map_err(|e| BridgeError::Subscribe(format!("the server did not confirm: {e}")))?;
             Ok::<_, BridgeError>((client, source))
         })?;
 

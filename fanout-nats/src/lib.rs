@@ -130,7 +130,7 @@ mod stats;
 mod subject;
 
 pub use codec::{Codec, CodecError, JsonCodec};
-pub use connection::{Connection, ReportHook};
+pub use connection::{server_round_trip, Connection, ReportHook};
 pub use error::BridgeError;
 pub use export::{ExportBuilder, ExportMode, Exporter, JetStreamExport};
 pub use import::{ImportBuilder, ImportSource, Importer, JetStreamImport};

@@ -187,7 +187,7 @@ fn watch_subjects(url: &str, subject: &str, count: usize, go: impl FnOnce()) -> 
     block_on(async {
         let client = async_nats::connect(url).await.unwrap();
         let mut sub = client.subscribe(subject.to_owned()).await.unwrap();
-        client.flush().await.unwrap();
+        fanout_nats::server_round_trip(&client, WAIT).await.unwrap();
         go();
         let mut subjects = Vec::new();
         while subjects.len() < count {
@@ -283,7 +283,7 @@ fn watch_headers(url: &str, subject: &str, go: impl FnOnce()) -> async_nats::Hea
     block_on(async {
         let client = async_nats::connect(url).await.unwrap();
         let mut sub = client.subscribe(subject.to_owned()).await.unwrap();
-        client.flush().await.unwrap();
+        fanout_nats::server_round_trip(&client, WAIT).await.unwrap();
         go();
         let message = tokio::time::timeout(WAIT, sub.next())
             .await
@@ -307,7 +307,7 @@ fn publish_raw(url: &str, subject: &str, headers: &[(&str, &str)], event: &Tagge
             .publish_with_headers(subject.to_owned(), map, payload.into())
             .await
             .unwrap();
-        client.flush().await.unwrap();
+        fanout_nats::server_round_trip(&client, WAIT).await.unwrap();
     });
 }
 
