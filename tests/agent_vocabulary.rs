@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use fanout::agent::{now_ms, topics, AgentEvent, AgentId, RunId, SessionId};
+use fanout::agent::{now_ms, topics, AgentEvent, AgentId, RunId, SessionId, MAX_ID_NAME_LEN};
 use fanout::{Bus, Event, Topics};
 
 #[path = "common/agent_variants.rs"]
@@ -151,7 +151,16 @@ fn ids_display_parse_and_serialize_as_uuid_strings() {
         serde_json::to_string(&run).unwrap(),
         format!("\"{}\"", run.as_uuid().unwrap())
     );
-    assert!("nope".parse::<SessionId>().is_err());
+    // Parsing reads what Display writes, a name as well as a UUID...
+    let session = SessionId::from_name("tab-7").unwrap();
+    assert_eq!(session.to_string().parse::<SessionId>().unwrap(), session);
+    assert_eq!("nope".parse::<SessionId>().unwrap().as_name(), Some("nope"));
+    // ...and text that cannot be an id is an error, not a cut or empty id.
+    assert!("".parse::<SessionId>().is_err());
+    assert!("x"
+        .repeat(MAX_ID_NAME_LEN + 1)
+        .parse::<SessionId>()
+        .is_err());
     // A string that is no UUID is a host's name for the id, read back as it was written...
     let named = serde_json::from_str::<AgentId>("\"nope\"").unwrap();
     assert_eq!(named.as_name(), Some("nope"));

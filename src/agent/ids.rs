@@ -124,7 +124,7 @@ macro_rules! id_type {
         /// A UUID ([`new`](Self::new), [`from_uuid`](Self::from_uuid)) or, for a host with ids of
         /// its own, a name of up to [`MAX_ID_NAME_LEN`] bytes ([`from_name`](Self::from_name)).
         /// Serialized as its text (the hyphenated UUID, or the name); `Display` writes the same
-        /// text. `FromStr` reads a UUID only; a name is read back by serde and `from_name`.
+        /// text, which `FromStr` and serde read back (a canonical UUID's text is that UUID's id).
         #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name(Repr);
 
@@ -210,12 +210,13 @@ macro_rules! id_type {
         }
 
         impl FromStr for $name {
-            type Err = uuid::Error;
+            type Err = IdNameError;
 
-            /// Reads a UUID (any form `Uuid::parse_str` takes); a name is made with
-            /// [`from_name`](Self::from_name).
+            /// Reads the text `Display` writes, as serde does: a hyphenated lower-case UUID is
+            /// that UUID's id, any other text is a name ([`from_name`](Self::from_name)), so a
+            /// host's named ids can be addressed from a URL or a command line too.
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Uuid::parse_str(s).map($name::from_uuid)
+                $name::from_name(s)
             }
         }
 
@@ -243,11 +244,12 @@ id_type!(
     /// use fanout::agent::RunId;
     /// let run = RunId::new();
     /// assert_eq!(run.to_string().parse::<RunId>().unwrap(), run);
-    /// assert!("not a uuid".parse::<RunId>().is_err());
+    /// assert!("".parse::<RunId>().is_err());
     ///
     /// // A host's own string id, kept as it is.
     /// let named = RunId::from_name("run-42").unwrap();
     /// assert_eq!(named.as_name(), Some("run-42"));
+    /// assert_eq!("run-42".parse::<RunId>().unwrap(), named);
     /// assert_eq!(serde_json::to_string(&named).unwrap(), r#""run-42""#);
     /// assert_eq!(serde_json::from_str::<RunId>(r#""run-42""#).unwrap(), named);
     /// ```
