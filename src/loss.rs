@@ -75,19 +75,32 @@ impl LossCounter {
     }
 
     /// The count, once no announced eviction is under way (the consumer's read after a dequeue).
+    /// One load, inline, when none is (almost always); the wait is out of line.
+    #[inline]
     pub(crate) fn settled(&self) -> u64 {
+        let word = self.word.load(Ordering::Acquire);
+        if word & !COUNT == 0 {
+            return word;
+        }
+        self.settle()
+    }
+
+    /// An eviction was announced: wait until none is under way, then take the count.
+    #[cold]
+    #[inline(never)]
+    fn settle(&self) -> u64 {
         let mut spins: u32 = 0;
         loop {
-            let word = self.word.load(Ordering::Acquire);
-            if word & !COUNT == 0 {
-                return word;
-            }
             spins = spins.wrapping_add(1);
             if spins % 64 == 0 {
                 // The evicting publisher was preempted mid-eviction: let it run.
                 sync::yield_now();
             } else {
                 sync::spin_step();
+            }
+            let word = self.word.load(Ordering::Acquire);
+            if word & !COUNT == 0 {
+                return word;
             }
         }
     }

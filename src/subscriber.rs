@@ -195,26 +195,10 @@ impl<E> Subscriber<E> {
     /// assert_eq!(sub.try_recv(), Ok(Ping));
     /// ```
     pub fn try_recv(&mut self) -> Result<E, TryRecvError> {
-        if let Some(item) = self.take_held() {
-            return item.map_err(TryRecvError::from);
+        match self.next_ready() {
+            Some(item) => item,
+            None => Err(TryRecvError::Empty),
         }
-        let event = match self.rx.try_recv() {
-            Ok(event) => {
-                self.freed_slot();
-                event
-            }
-            // A subscriber with lanes never receives from `rx` (its zero-capacity stand-in): it
-            // is always here, so the lanes cost every other subscriber nothing on a dequeue.
-            Err(_) if self.lanes.is_some() => self.next_from_lanes()?,
-            Err(queue::TryRecvError::Empty) => {
-                return Err(match self.ended_or_lagged(false) {
-                    Some(err) => err.into(),
-                    None => TryRecvError::Empty,
-                })
-            }
-            Err(queue::TryRecvError::Disconnected) => return Err(self.disconnected().into()),
-        };
-        self.dequeued(event).map_err(TryRecvError::from)
     }
 
     /// Waits for the next event, as this subscriber's [`WaitStrategy`] says.
@@ -286,15 +270,15 @@ impl<E> Subscriber<E> {
     /// [`RecvTimeoutError::Timeout`] if nothing came in time; otherwise as [`recv`](Self::recv).
     pub fn recv_deadline(&mut self, deadline: Instant) -> Result<E, RecvTimeoutError> {
         loop {
-            if let Some(item) = self.poll() {
-                return item.map_err(RecvTimeoutError::from);
+            if let Some(item) = self.next_ready() {
+                return item;
             }
             match self.wait_for_event(Some(deadline)) {
-                Some(event) => return self.dequeued(event).map_err(RecvTimeoutError::from),
+                Some(event) => return self.dequeued(event),
                 None if Instant::now() >= deadline => {
                     // One last look, so a loss or an end that raced the deadline is not hidden.
-                    return match self.poll() {
-                        Some(item) => item.map_err(RecvTimeoutError::from),
+                    return match self.next_ready() {
+                        Some(item) => item,
                         None => Err(RecvTimeoutError::Timeout),
                     };
                 }
@@ -709,12 +693,46 @@ impl<E> Subscriber<E> {
     /// [`try_recv`](Self::try_recv) as a stream item: `None` when nothing is queued, otherwise
     /// the event, a lag report or the end.
     pub(crate) fn poll(&mut self) -> Option<Result<E, RecvError>> {
-        match self.try_recv() {
-            Ok(event) => Some(Ok(event)),
-            Err(TryRecvError::Empty) => None,
-            Err(TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
-            Err(TryRecvError::Overflowed) => Some(Err(RecvError::Overflowed)),
-            Err(TryRecvError::Disconnected) => Some(Err(RecvError::Disconnected)),
+        self.next_ready()
+    }
+
+    /// What every receive call does first: the next event, lag report or end, without waiting;
+    /// `None` when nothing is queued.
+    ///
+    /// The common case (nothing held, an event queued, no loss pending) is inline in the caller
+    /// and builds the caller's own result type (`Err` is the caller's error type), so the event
+    /// is moved once; everything else is out of line.
+    #[inline(always)]
+    fn next_ready<Err: From<RecvError>>(&mut self) -> Option<Result<E, Err>> {
+        if !self.held.is_empty() {
+            return self.take_held().map(|item| item.map_err(Err::from));
+        }
+        match self.rx.try_recv() {
+            Ok(event) => {
+                self.freed_slot();
+                Some(self.dequeued(event))
+            }
+            Err(err) => self.nothing_queued(err).map(|item| item.map_err(Err::from)),
+        }
+    }
+
+    /// For [`next_ready`](Self::next_ready): the queue had nothing. A subscriber with lanes is
+    /// always here (its queue is a zero-capacity stand-in), so the lanes cost every other
+    /// subscriber nothing on a dequeue; for the others, a pending loss or the end.
+    #[inline(never)]
+    fn nothing_queued(&mut self, err: queue::TryRecvError) -> Option<Result<E, RecvError>> {
+        if self.lanes.is_some() {
+            return match self.next_from_lanes() {
+                Ok(event) => Some(self.dequeued(event)),
+                Err(TryRecvError::Empty) => None,
+                Err(TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
+                Err(TryRecvError::Overflowed) => Some(Err(RecvError::Overflowed)),
+                Err(TryRecvError::Disconnected) => Some(Err(RecvError::Disconnected)),
+            };
+        }
+        match err {
+            queue::TryRecvError::Empty => self.ended_or_lagged(false).map(Err),
+            queue::TryRecvError::Disconnected => Some(Err(self.disconnected())),
         }
     }
 
@@ -816,21 +834,31 @@ impl<E> Subscriber<E> {
         }
     }
 
-    /// Called with every event taken from the queue: reports a pending loss first.
-    fn dequeued(&mut self, event: E) -> Result<E, RecvError> {
+    /// Called with every event taken from the queue: reports a pending loss first. Inline, and
+    /// in the caller's result type (see [`next_ready`](Self::next_ready)); the report is not.
+    #[inline(always)]
+    fn dequeued<Err: From<RecvError>>(&mut self, event: E) -> Result<E, Err> {
         let lost = self.loss_count();
         if lost != self.reported {
-            self.held.push_front(event);
-            self.held_reported = true;
-            self.held_changed();
-            return Err(RecvError::Lagged(self.report(lost)));
+            return Err(self.hold_behind_report(event, lost).into());
         }
         Ok(self.hand_out(event))
+    }
+
+    /// A loss is pending as `event` is dequeued: it waits in `held`, and the report comes first.
+    #[cold]
+    #[inline(never)]
+    fn hold_behind_report(&mut self, event: E, lost: u64) -> RecvError {
+        self.held.push_front(event);
+        self.held_reported = true;
+        self.held_changed();
+        RecvError::Lagged(self.report(lost))
     }
 
     /// The next held event, if any. One held behind a report already handed out comes now, even
     /// if more was lost since: what a `DropOldest` queue evicted meanwhile is newer than it (it
     /// was out of the queue), so that loss is reported after it, in stream order.
+    #[inline(never)]
     fn take_held(&mut self) -> Option<Result<E, RecvError>> {
         let event = self.held.pop_front()?;
         self.held_changed();
@@ -913,6 +941,7 @@ impl<E> Subscriber<E> {
             .store(self.reported, Ordering::Relaxed);
     }
 
+    #[inline(always)]
     fn hand_out(&mut self, event: E) -> E {
         self.received += 1;
         // A plain store: only this handle writes the counter; stats read it.
