@@ -747,9 +747,24 @@ impl<E> Subscriber<E> {
     /// disconnects or the deadline passes (returning `None`).
     fn wait_for_event(&mut self, deadline: Option<Instant>) -> Option<E> {
         if let Some(lanes) = &self.lanes {
-            // Both lanes: wait until either has something (or is disconnected), then the
-            // caller's next poll merges (the wait strategy's spinning does not apply).
-            lanes.wait(deadline);
+            // Both lanes: spin as the wait strategy says until either has something (`true`) or
+            // the bus is closed (`false`: the lanes disconnect only once the last publish
+            // holding them is done; a lossless subscriber is `DropOldest`, never cut off);
+            // unless something came, wait until either lane has something or is disconnected.
+            // The caller's next poll merges.
+            let registry = &self.inner.registry;
+            let ready = || {
+                if !lanes.is_empty() {
+                    Some(true)
+                } else if registry.is_closed() {
+                    Some(false)
+                } else {
+                    None
+                }
+            };
+            if spin_as(self.state.wait, deadline, ready) != Some(true) {
+                lanes.wait(deadline);
+            }
             return None;
         }
         let rx = &self.rx;
@@ -758,23 +773,7 @@ impl<E> Subscriber<E> {
             Err(queue::TryRecvError::Disconnected) => Some(None),
             Err(queue::TryRecvError::Empty) => None,
         };
-        let spun = match self.state.wait {
-            WaitStrategy::Park => None,
-            WaitStrategy::SpinThenPark(window) => {
-                let end = Instant::now().checked_add(window);
-                let end = match (end, deadline) {
-                    (Some(end), Some(deadline)) => Some(end.min(deadline)),
-                    (end, None) => end,
-                    (None, deadline) => deadline,
-                };
-                wait::spin(Some(end.unwrap_or(Instant::now())), poll)
-            }
-            WaitStrategy::BusySpin => match deadline {
-                None => wait::spin(None, poll),
-                Some(deadline) => wait::spin(Some(deadline), poll),
-            },
-        };
-        let outcome = match spun {
+        let outcome = match spin_as(self.state.wait, deadline, poll) {
             Some(outcome) => outcome,
             None => match deadline {
                 None => rx.recv().ok(),
@@ -947,6 +946,28 @@ impl<E> Subscriber<E> {
         // A plain store: only this handle writes the counter; stats read it.
         self.state.received.store(self.received, Ordering::Relaxed);
         event
+    }
+}
+
+/// The spinning part of a wait under `wait`: polls until `poll` has something (returned), or the
+/// strategy's window or `deadline` ends (`None`: park next). `Park` does not spin.
+fn spin_as<T>(
+    wait: WaitStrategy,
+    deadline: Option<Instant>,
+    poll: impl FnMut() -> Option<T>,
+) -> Option<T> {
+    match wait {
+        WaitStrategy::Park => None,
+        WaitStrategy::SpinThenPark(window) => {
+            let end = Instant::now().checked_add(window);
+            let end = match (end, deadline) {
+                (Some(end), Some(deadline)) => Some(end.min(deadline)),
+                (end, None) => end,
+                (None, deadline) => deadline,
+            };
+            wait::spin(Some(end.unwrap_or(Instant::now())), poll)
+        }
+        WaitStrategy::BusySpin => wait::spin(deadline, poll),
     }
 }
 

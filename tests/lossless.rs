@@ -8,8 +8,8 @@ use std::thread;
 use std::time::Duration;
 
 use fanout::agent::{AgentEvent, RunId, RunStream, SessionId};
-use fanout::error::{BuildError, RecvError, TryRecvError};
-use fanout::{topic, Bus, Event, Overflow, Topic, Topics};
+use fanout::error::{BuildError, RecvError, RecvTimeoutError, TryRecvError};
+use fanout::{topic, Bus, Event, Overflow, Topic, Topics, WaitStrategy};
 use proptest::prelude::*;
 
 const KEPT: Topic = topic!(0);
@@ -256,6 +256,67 @@ fn recv_wakes_on_either_lane_and_on_close() {
     assert_eq!(sub.recv().map(|e| e.seq), Ok(1));
     assert_eq!(sub.recv(), Err(RecvError::Disconnected));
     t.join().unwrap();
+}
+
+/// The wait strategy applies to a lossless subscriber's receive too: spinning (for a window, or
+/// forever) it still takes each lane's events in order, ends at the close instead of spinning on,
+/// and a busy-spinning `recv_timeout` still times out.
+#[test]
+fn every_wait_strategy_receives_both_lanes_and_ends_at_close() {
+    for wait in [
+        WaitStrategy::Park,
+        WaitStrategy::SpinThenPark(Duration::from_micros(200)),
+        WaitStrategy::BusySpin,
+    ] {
+        // A receive that spins on past the close or the deadline would hang: a watchdog fails
+        // the test instead.
+        let (done_tx, done) = std::sync::mpsc::channel();
+        thread::spawn(move || done_tx.send(receive_both_lanes_until_close(wait)).unwrap());
+        let seqs = done
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("{wait:?}: the receive did not end"));
+        assert_eq!(seqs, (0..200).collect::<Vec<_>>(), "{wait:?}");
+    }
+}
+
+/// A lossless subscriber waiting with `wait`: a timed-out `recv_timeout`, then 200 events of both
+/// lanes from another thread, then the close; what it received.
+fn receive_both_lanes_until_close(wait: WaitStrategy) -> Vec<u32> {
+    let bus = Bus::new();
+    let mut sub = bus
+        .subscriber()
+        .overflow(Overflow::DropOldest)
+        .lossless(KEPT)
+        .wait(wait)
+        .build()
+        .unwrap();
+    assert_eq!(
+        sub.recv_timeout(Duration::from_millis(5)),
+        Err(RecvTimeoutError::Timeout),
+        "{wait:?}"
+    );
+    let publisher = bus.publisher();
+    let t = thread::spawn(move || {
+        for seq in 0..200 {
+            publisher.publish(ev(0, seq, seq % 3 == 0)).unwrap();
+            if seq % 50 == 0 {
+                thread::sleep(Duration::from_millis(2));
+            }
+        }
+        thread::sleep(Duration::from_millis(10));
+        drop(publisher); // the last handle: the bus closes
+    });
+    drop(bus);
+    let mut seqs = Vec::new();
+    loop {
+        match sub.recv() {
+            Ok(event) => seqs.push(event.seq),
+            Err(RecvError::Disconnected) => break,
+            Err(other) => panic!("{wait:?}: {other:?} (the default capacity was never full)"),
+        }
+    }
+    t.join().unwrap();
+    seqs
 }
 
 /// A full kept lane: `try_publish` does not wait, and the kept event it could not enqueue is

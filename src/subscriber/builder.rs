@@ -169,8 +169,10 @@ impl<E> SubscriberBuilder<E> {
     ///
     /// Receiving merges the lanes by a ticket taken before each enqueue, so the stream is in
     /// publish order per publisher, as for any subscriber; `Lagged` reports stay exact. Such a
-    /// subscriber is received from with `recv`, `try_recv`, the iterators and the async calls;
-    /// its [`receiver`](Subscriber::receiver) never yields an event (it is not selectable).
+    /// subscriber is received from with `recv`, `try_recv`, the iterators and the async calls
+    /// (a blocking receive spins on both lanes as its [`wait`](Self::wait) strategy says, then
+    /// parks); its [`receiver`](Subscriber::receiver) never yields an event (it is not
+    /// selectable).
     /// A subscriber without lossless topics pays nothing for the feature but one test per
     /// delivery on the publish path.
     ///
