@@ -722,13 +722,7 @@ impl<E> Subscriber<E> {
     #[inline(never)]
     fn nothing_queued(&mut self, err: queue::TryRecvError) -> Option<Result<E, RecvError>> {
         if self.lanes.is_some() {
-            return match self.next_from_lanes() {
-                Ok(event) => Some(self.dequeued(event)),
-                Err(TryRecvError::Empty) => None,
-                Err(TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
-                Err(TryRecvError::Overflowed) => Some(Err(RecvError::Overflowed)),
-                Err(TryRecvError::Disconnected) => Some(Err(RecvError::Disconnected)),
-            };
+            return self.next_from_lanes();
         }
         match err {
             queue::TryRecvError::Empty => self.ended_or_lagged(false).map(Err),
@@ -803,15 +797,12 @@ impl<E> Subscriber<E> {
             .store((self.held.len() + heads) as u64, Ordering::Relaxed);
     }
 
-    /// For [`try_recv`](Self::try_recv), a subscriber with lanes: the next event of the merge
-    /// (see [`lanes`]), to go through the same lag reporting as any dequeued event, or how the
-    /// stream stands if there is none. Out of line, so that the receive path of every other
-    /// subscriber stays what it was.
-    #[inline(never)]
-    fn next_from_lanes(&mut self) -> Result<E, TryRecvError> {
-        let Some(lanes) = self.lanes.as_mut() else {
-            return Err(TryRecvError::Empty);
-        };
+    /// For [`nothing_queued`](Self::nothing_queued), a subscriber with lanes: the next event of
+    /// the merge (see [`lanes`]), through the same lag reporting as any dequeued event, or how
+    /// the stream stands if there is none (`None`: nothing yet). `None` too for a subscriber
+    /// without lanes.
+    fn next_from_lanes(&mut self) -> Option<Result<E, RecvError>> {
+        let lanes = self.lanes.as_mut()?;
         let heads = lanes.heads();
         let next = lanes.next();
         if heads != lanes.heads() {
@@ -823,13 +814,10 @@ impl<E> Subscriber<E> {
                     // Room in the kept lane: wake a publisher's task waiting for it.
                     self.state.room_waiters.notify();
                 }
-                Ok(event)
+                Some(self.dequeued(event))
             }
-            Next::Empty => Err(match self.ended_or_lagged(false) {
-                Some(err) => err.into(),
-                None => TryRecvError::Empty,
-            }),
-            Next::Disconnected => Err(self.disconnected().into()),
+            Next::Empty => self.ended_or_lagged(false).map(Err),
+            Next::Disconnected => Some(Err(self.disconnected())),
         }
     }
 
