@@ -227,7 +227,7 @@ impl<E> Subscriber<E> {
     /// ```
     pub fn recv(&mut self) -> Result<E, RecvError> {
         loop {
-            if let Some(item) = self.poll() {
+            if let Some(item) = self.next_ready() {
                 return item;
             }
             if let Some(event) = self.wait_for_event(None) {
@@ -690,20 +690,14 @@ impl<E> Subscriber<E> {
         Accepted::new(self, msg.ok())
     }
 
-    /// [`try_recv`](Self::try_recv) as a stream item: `None` when nothing is queued, otherwise
-    /// the event, a lag report or the end.
-    pub(crate) fn poll(&mut self) -> Option<Result<E, RecvError>> {
-        self.next_ready()
-    }
-
-    /// What every receive call does first: the next event, lag report or end, without waiting;
-    /// `None` when nothing is queued.
+    /// What every receive call does first ([`try_recv`](Self::try_recv) as a stream item): the
+    /// next event, lag report or end, without waiting; `None` when nothing is queued.
     ///
     /// The common case (nothing held, an event queued, no loss pending) is inline in the caller
     /// and builds the caller's own result type (`Err` is the caller's error type), so the event
     /// is moved once; everything else is out of line.
     #[inline(always)]
-    fn next_ready<Err: From<RecvError>>(&mut self) -> Option<Result<E, Err>> {
+    pub(crate) fn next_ready<Err: From<RecvError>>(&mut self) -> Option<Result<E, Err>> {
         if !self.held.is_empty() {
             return self.take_held().map(|item| item.map_err(Err::from));
         }

@@ -80,7 +80,7 @@ impl<E> Iterator for TryIter<'_, E> {
         if self.done {
             return None;
         }
-        match self.subscriber.poll() {
+        match self.subscriber.next_ready() {
             Some(Err(RecvError::Overflowed)) => {
                 self.done = true;
                 Some(Err(RecvError::Overflowed))

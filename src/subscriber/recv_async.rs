@@ -61,17 +61,17 @@ impl<E> Subscriber<E> {
     /// The next item, or `None` once the task's waker is registered and the queue was found
     /// empty after the registration.
     fn poll_or_register(&mut self, cx: &mut Context<'_>) -> Option<Result<E, RecvError>> {
-        if let Some(item) = self.poll() {
+        if let Some(item) = self.next_ready() {
             return Some(item);
         }
         if self.spin_for_event() {
-            if let Some(item) = self.poll() {
+            if let Some(item) = self.next_ready() {
                 return Some(item);
             }
         }
         self.state.event_waiter.register(cx.waker());
         // Look again: an event enqueued before the registration may not have woken us.
-        self.poll()
+        self.next_ready()
     }
 
     /// Before a task gives up its turn, a short exponential backoff polling the empty queue (1,
